@@ -1,0 +1,72 @@
+# BeatFlow build entry points. `make run` starts the local stack, `make test` runs the suite.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BUF := tools/node_modules/.bin/buf
+GEN := gen/python
+DESCRIPTOR_SET := gen/beatflow.pb
+THIRD_PARTY := protos/third_party
+PROTO_SOURCES := $(shell find protos/beatflow -name '*.proto' 2>/dev/null)
+# googleapis protos the contracts import, copied from the pinned googleapis-common-protos package.
+GOOGLEAPIS_PROTOS := google/api/annotations.proto google/api/http.proto
+
+.PHONY: help setup protos lint-protos breaking-protos test bench run clean
+
+help:
+	@echo "make run    - set up and run the whole local stack"
+	@echo "make test   - set up and run the test suite (with proto lint)"
+	@echo "make setup  - install Python, npm and Debian dependencies and build the stubs"
+	@echo "make protos - regenerate Python stubs and the Envoy descriptor set"
+	@echo "make bench  - run the benchmarks, writing bench/results/<area>.json"
+
+$(PY):
+	python3 -m venv $(VENV)
+
+$(VENV)/.deps: requirements/base.txt requirements/dev.txt | $(PY)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements/dev.txt
+	touch $@
+
+$(BUF): tools/package.json tools/package-lock.json
+	cd tools && npm ci --no-audit --no-fund
+	touch $@
+
+$(THIRD_PARTY)/.copied: $(VENV)/.deps
+	@set -e; src=$$($(PY) -c 'import pathlib, google.api.annotations_pb2 as m; print(pathlib.Path(m.__file__).parents[2])'); \
+	for f in $(GOOGLEAPIS_PROTOS); do install -D -m 0644 "$$src/$$f" "$(THIRD_PARTY)/$$f"; done
+	touch $@
+
+$(GEN)/.stamp: $(PROTO_SOURCES) $(THIRD_PARTY)/.copied scripts/gen_protos.py
+	$(PY) scripts/gen_protos.py --out $(GEN) --descriptor-set $(DESCRIPTOR_SET)
+	touch $@
+
+$(VENV)/.installed: $(GEN)/.stamp pyproject.toml
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+setup: $(VENV)/.deps $(BUF) $(VENV)/.installed
+	@scripts/ensure_system_packages.sh
+
+protos: $(GEN)/.stamp
+
+lint-protos: $(BUF) $(THIRD_PARTY)/.copied
+	cd protos && ../$(BUF) lint
+	cd protos && ../$(BUF) format --diff --exit-code
+
+# Compares the contracts with those on main; skipped where main has no protos yet.
+breaking-protos: $(BUF) $(THIRD_PARTY)/.copied
+	@scripts/buf_breaking.sh $(BUF)
+
+test: setup lint-protos breaking-protos
+	$(PY) -m pytest
+
+bench: setup
+	$(PY) -m bench
+
+run: setup
+	$(PY) -m beatflow_platform.stack
+
+clean:
+	rm -rf gen $(THIRD_PARTY) $(VENV)/.installed

@@ -1,0 +1,1 @@
+"""PostgreSQL access: an async psycopg 3 pool and versioned SQL migrations."""

@@ -1,0 +1,38 @@
+"""The async connection pool every service uses (psycopg 3 + psycopg_pool)."""
+
+from __future__ import annotations
+
+from psycopg import AsyncConnection
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from beatflow_platform.settings import DatabaseSettings
+
+
+async def open_pool(settings: DatabaseSettings, *, application_name: str) -> AsyncConnectionPool:
+    """Opens a pool and waits for its first connection.
+
+    Connections are checked before they are handed out, so a restarted PostgreSQL costs
+    a reconnect rather than an error on the next call.
+    """
+    pool = AsyncConnectionPool(
+        settings.url.get_secret_value(),
+        min_size=settings.pool_min_size,
+        max_size=settings.pool_max_size,
+        kwargs={"application_name": application_name, "row_factory": dict_row},
+        check=AsyncConnectionPool.check_connection,
+        open=False,
+    )
+    await pool.open(wait=True, timeout=settings.connect_timeout_seconds)
+    return pool
+
+
+async def ping(pool: AsyncConnectionPool) -> None:
+    """Readiness check: one round trip to the database."""
+    async with pool.connection() as conn:
+        await conn.execute("SELECT 1")
+
+
+async def connect(dsn: str) -> AsyncConnection:
+    """A single connection outside any pool (migrations, admin tasks)."""
+    return await AsyncConnection.connect(dsn, autocommit=True, row_factory=dict_row)

@@ -1,0 +1,151 @@
+"""Server interceptors as async context managers ("scopes") around every call.
+
+One `ScopeInterceptor` wraps each handler once, for all four call shapes, and enters the
+scopes in order around the servicer. Two scopes exist:
+- `rpc_outcome_scope`: request id, exception -> status with details (the one mapping), one log line per call.
+- `AuthScope`: verifies the bearer token and binds the caller's `Principal`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+
+import grpc
+import structlog
+
+from beatflow_platform.auth import TokenCodec, bind_principal, reset_principal
+from beatflow_platform.errors import BeatFlowError, Unauthenticated, internal_status, to_grpc_status
+from beatflow_platform.logging import get_logger
+
+RpcScope = Callable[[str, grpc.aio.ServicerContext], AbstractAsyncContextManager[None]]
+
+REQUEST_ID_KEY = "x-request-id"
+_REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_log = get_logger("beatflow.rpc")
+
+
+def _metadata(context: grpc.aio.ServicerContext) -> dict[str, str | bytes]:
+    return {key: value for key, value in (context.invocation_metadata() or ())}
+
+
+@asynccontextmanager
+async def rpc_outcome_scope(method: str, context: grpc.aio.ServicerContext) -> AsyncIterator[None]:
+    """Binds the request id, maps exceptions to statuses and logs the call's outcome."""
+    incoming = _metadata(context).get(REQUEST_ID_KEY)
+    request_id = incoming if isinstance(incoming, str) and _REQUEST_ID_PATTERN.match(incoming) else uuid.uuid4().hex
+    bound = structlog.contextvars.bind_contextvars(request_id=request_id, rpc=method)
+    await context.send_initial_metadata(((REQUEST_ID_KEY, request_id),))
+    started = time.perf_counter()
+    code = grpc.StatusCode.OK
+    try:
+        yield
+    except BeatFlowError as error:
+        code = error.code
+        await context.abort_with_status(to_grpc_status(error))
+    except grpc.aio.AbortError:
+        # The servicer aborted by itself; its code is already on the context.
+        code = context.code() or grpc.StatusCode.UNKNOWN
+        raise
+    except asyncio.CancelledError:
+        code = grpc.StatusCode.CANCELLED
+        raise
+    except Exception:
+        code = grpc.StatusCode.INTERNAL
+        _log.exception("rpc failed with an unexpected error")
+        await context.abort_with_status(internal_status())
+    finally:
+        code_name = code.name if isinstance(code, grpc.StatusCode) else str(code)
+        _log.info("rpc", code=code_name, duration_ms=round((time.perf_counter() - started) * 1000, 3))
+        structlog.contextvars.reset_contextvars(**bound)
+
+
+class AuthScope:
+    """Requires a valid `authorization: Bearer <token>` on every method but the public ones.
+
+    A token, when present, is verified even on public methods, so a bad one never passes silently.
+    """
+
+    ALWAYS_PUBLIC_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+
+    def __init__(self, codec: TokenCodec, public_methods: Collection[str] = ()):
+        self._codec = codec
+        self._public_methods = frozenset(public_methods)
+
+    def _is_public(self, method: str) -> bool:
+        return method in self._public_methods or method.startswith(self.ALWAYS_PUBLIC_PREFIXES)
+
+    @asynccontextmanager
+    async def __call__(self, method: str, context: grpc.aio.ServicerContext) -> AsyncIterator[None]:
+        header = _metadata(context).get("authorization")
+        principal = None
+        if header is not None:
+            scheme, _, token = str(header).partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                raise Unauthenticated("authorization metadata must be 'Bearer <token>'", reason="TOKEN_INVALID")
+            principal = self._codec.verify(token.strip())
+        elif not self._is_public(method):
+            raise Unauthenticated("authentication required", reason="NO_CREDENTIALS")
+        token = bind_principal(principal)
+        try:
+            yield
+        finally:
+            reset_principal(token)
+
+
+class ScopeInterceptor(grpc.aio.ServerInterceptor):
+    """Enters `scopes` (outermost first) around every call the server handles."""
+
+    def __init__(self, scopes: Sequence[RpcScope]):
+        self._scopes = tuple(scopes)
+
+    async def intercept_service(self, continuation, handler_call_details):
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return None
+        return _wrap_handler(handler, handler_call_details.method, self._scopes)
+
+
+async def _enter_scopes(stack: AsyncExitStack, scopes: Sequence[RpcScope], method: str, context) -> None:
+    for scope in scopes:
+        await stack.enter_async_context(scope(method, context))
+
+
+def _wrap_handler(handler: grpc.RpcMethodHandler, method: str, scopes: Sequence[RpcScope]) -> grpc.RpcMethodHandler:
+    def wrap_unary_response(behaviour):
+        async def wrapped(request, context):
+            async with AsyncExitStack() as stack:
+                await _enter_scopes(stack, scopes, method, context)
+                return await behaviour(request, context)
+
+        return wrapped
+
+    def wrap_stream_response(behaviour):
+        if not inspect.isasyncgenfunction(behaviour):
+            # A streaming handler may also be a coroutine that writes with context.write().
+            return wrap_unary_response(behaviour)
+
+        async def wrapped(request, context):
+            async with AsyncExitStack() as stack:
+                await _enter_scopes(stack, scopes, method, context)
+                async for response in behaviour(request, context):
+                    yield response
+
+        return wrapped
+
+    serializers = {
+        "request_deserializer": handler.request_deserializer,
+        "response_serializer": handler.response_serializer,
+    }
+    if handler.unary_unary:
+        return grpc.unary_unary_rpc_method_handler(wrap_unary_response(handler.unary_unary), **serializers)
+    if handler.stream_unary:
+        return grpc.stream_unary_rpc_method_handler(wrap_unary_response(handler.stream_unary), **serializers)
+    if handler.unary_stream:
+        return grpc.unary_stream_rpc_method_handler(wrap_stream_response(handler.unary_stream), **serializers)
+    return grpc.stream_stream_rpc_method_handler(wrap_stream_response(handler.stream_stream), **serializers)

@@ -1,0 +1,117 @@
+"""The object store port: blobs are written by streaming and addressed by the sha256 of their bytes."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import AsyncIterable, AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Protocol
+
+from beatflow_platform.errors import DataLoss, InvalidArgument, NotFound, OutOfRange
+
+READ_CHUNK_BYTES = 1024 * 1024
+_BLOB_ID = re.compile(r"^[0-9a-f]{64}$")
+
+
+def is_blob_id(value: str) -> bool:
+    return bool(_BLOB_ID.match(value))
+
+
+def require_blob_id(value: str, field: str = "blob_id") -> str:
+    if not is_blob_id(value):
+        raise InvalidArgument.for_field(field, "must be 64 lowercase hex characters (a sha256)")
+    return value
+
+
+@dataclass(frozen=True)
+class StoredBlob:
+    blob_id: str
+    size: int
+
+
+class BlobNotFound(NotFound):
+    def __init__(self, blob_id: str):
+        super().__init__("blob", blob_id, reason="BLOB_NOT_FOUND")
+
+
+class BlobCorrupted(DataLoss):
+    def __init__(self, blob_id: str, actual: str):
+        super().__init__(
+            f"blob {blob_id} failed verification: its bytes hash to {actual}",
+            reason="BLOB_CORRUPTED",
+            metadata={"blob_id": blob_id, "actual_sha256": actual},
+        )
+
+
+class ChecksumMismatch(DataLoss):
+    def __init__(self, expected: str, actual: str):
+        super().__init__(
+            f"uploaded bytes hash to {actual}, not the expected {expected}; nothing was stored",
+            reason="CHECKSUM_MISMATCH",
+            metadata={"expected_sha256": expected, "actual_sha256": actual},
+        )
+
+
+class ObjectStore(Protocol):
+    """Every implementation passes the same contract suite (tests/platform/test_object_store_contract.py)."""
+
+    supports_presigned_urls: bool
+
+    async def put(self, chunks: AsyncIterable[bytes], *, expected_sha256: str | None = None) -> StoredBlob:
+        """Stores a stream of unknown length; storing bytes that already exist is a no-op."""
+
+    async def stat(self, blob_id: str) -> StoredBlob:
+        """Raises BlobNotFound."""
+
+    async def exists(self, blob_id: str) -> bool: ...
+
+    def read(self, blob_id: str, offset: int = 0, length: int | None = None) -> AsyncIterator[bytes]:
+        """Streams the blob or a byte range of it; full reads are verified against the id."""
+
+    async def presigned_get_url(self, blob_id: str, expires: timedelta) -> str:
+        """A URL that downloads the blob without credentials until it expires (where supported)."""
+
+    async def delete(self, blob_id: str) -> None: ...
+
+    async def check(self) -> None:
+        """Raises when the store cannot serve (a readiness check)."""
+
+
+def checked_range(blob: StoredBlob, offset: int, length: int | None) -> tuple[int, int]:
+    """Validates a byte range against the blob and returns (offset, length to read)."""
+    if offset < 0 or (length is not None and length < 0):
+        raise InvalidArgument("offset and length must not be negative")
+    if offset > blob.size or (offset == blob.size and blob.size > 0):
+        raise OutOfRange(
+            f"offset {offset} is past the end of blob {blob.blob_id} ({blob.size} bytes)",
+            reason="RANGE_NOT_SATISFIABLE",
+            metadata={"size": str(blob.size)},
+        )
+    remaining = blob.size - offset
+    return offset, remaining if length is None else min(length, remaining)
+
+
+async def verified(blob_id: str, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """Re-yields `chunks`, holding the last one back until the whole stream hashes to `blob_id`.
+
+    A consumer therefore never receives every byte of a corrupted blob without an error.
+    """
+    digest = hashlib.sha256()
+    pending: bytes | None = None
+    async for chunk in chunks:
+        digest.update(chunk)
+        if pending is not None:
+            yield pending
+        pending = chunk
+    actual = digest.hexdigest()
+    if actual != blob_id:
+        raise BlobCorrupted(blob_id, actual)
+    if pending is not None:
+        yield pending
+
+
+async def single_chunk(data: bytes) -> AsyncIterator[bytes]:
+    """Adapts in-memory bytes to `ObjectStore.put`."""
+    yield data

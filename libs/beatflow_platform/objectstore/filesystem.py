@@ -1,0 +1,126 @@
+"""Blobs as files under a local directory: the embedded default for `make run` and single hosts.
+
+Writes go to a temporary file in the same filesystem, are fsynced, then renamed into place,
+so a crash never leaves a partial blob under its final name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import uuid
+from collections.abc import AsyncIterable, AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+from beatflow_platform.errors import Unimplemented
+from beatflow_platform.objectstore.base import (
+    READ_CHUNK_BYTES,
+    BlobNotFound,
+    ChecksumMismatch,
+    StoredBlob,
+    checked_range,
+    require_blob_id,
+    verified,
+)
+
+
+class FilesystemObjectStore:
+    supports_presigned_urls = False
+
+    def __init__(self, root: Path):
+        self._root = Path(root)
+        self._blobs = self._root / "blobs"
+        self._tmp = self._root / "tmp"
+        for directory in (self._blobs, self._tmp):
+            directory.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, blob_id: str) -> Path:
+        require_blob_id(blob_id)
+        return self._blobs / blob_id[:2] / blob_id[2:4] / blob_id
+
+    async def put(self, chunks: AsyncIterable[bytes], *, expected_sha256: str | None = None) -> StoredBlob:
+        tmp_path = self._tmp / f"{uuid.uuid4().hex}.part"
+        digest = hashlib.sha256()
+        size = 0
+        handle = await asyncio.to_thread(open, tmp_path, "xb")
+        try:
+            async for chunk in chunks:
+                digest.update(chunk)
+                size += len(chunk)
+                await asyncio.to_thread(handle.write, chunk)
+            await asyncio.to_thread(_flush_and_sync, handle)
+            handle.close()
+            blob_id = digest.hexdigest()
+            if expected_sha256 is not None and expected_sha256 != blob_id:
+                raise ChecksumMismatch(expected_sha256, blob_id)
+            await asyncio.to_thread(self._publish, tmp_path, self._path(blob_id))
+            return StoredBlob(blob_id, size)
+        finally:
+            handle.close()
+            tmp_path.unlink(missing_ok=True)
+
+    @staticmethod
+    def _publish(tmp_path: Path, final_path: Path) -> None:
+        if final_path.exists():
+            return
+        final_path.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(tmp_path, final_path)
+        directory = os.open(final_path.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+
+    async def stat(self, blob_id: str) -> StoredBlob:
+        try:
+            size = (await asyncio.to_thread(self._path(blob_id).stat)).st_size
+        except FileNotFoundError:
+            raise BlobNotFound(blob_id) from None
+        return StoredBlob(blob_id, size)
+
+    async def exists(self, blob_id: str) -> bool:
+        return await asyncio.to_thread(self._path(blob_id).is_file)
+
+    async def read(self, blob_id: str, offset: int = 0, length: int | None = None) -> AsyncIterator[bytes]:
+        blob = await self.stat(blob_id)
+        start, count = checked_range(blob, offset, length)
+        chunks = self._read_file(self._path(blob_id), start, count)
+        if start == 0 and count == blob.size:
+            chunks = verified(blob_id, chunks)
+        async for chunk in chunks:
+            yield chunk
+
+    @staticmethod
+    async def _read_file(path: Path, start: int, count: int) -> AsyncIterator[bytes]:
+        handle = await asyncio.to_thread(open, path, "rb")
+        try:
+            await asyncio.to_thread(handle.seek, start)
+            while count > 0:
+                chunk = await asyncio.to_thread(handle.read, min(READ_CHUNK_BYTES, count))
+                if not chunk:
+                    break
+                count -= len(chunk)
+                yield chunk
+        finally:
+            handle.close()
+
+    async def presigned_get_url(self, blob_id: str, expires: timedelta) -> str:
+        raise Unimplemented(
+            "the filesystem object store has no presigned URLs; download through the API",
+            reason="PRESIGNED_URLS_UNSUPPORTED",
+        )
+
+    async def delete(self, blob_id: str) -> None:
+        await asyncio.to_thread(self._path(blob_id).unlink, missing_ok=True)
+
+    async def check(self) -> None:
+        probe = self._tmp / f".probe-{uuid.uuid4().hex}"
+        await asyncio.to_thread(probe.write_bytes, b"")
+        await asyncio.to_thread(probe.unlink)
+
+
+def _flush_and_sync(handle) -> None:
+    handle.flush()
+    os.fsync(handle.fileno())
