@@ -12,7 +12,7 @@ PROTO_SOURCES := $(shell find protos/beatflow -name '*.proto' 2>/dev/null)
 # googleapis protos the contracts import, copied from the pinned googleapis-common-protos package.
 GOOGLEAPIS_PROTOS := google/api/annotations.proto google/api/http.proto
 
-.PHONY: help setup protos lint-protos breaking-protos test bench run clean
+.PHONY: help setup system-packages protos lint-protos breaking-protos test bench run clean
 
 help:
 	@echo "make run    - set up and run the whole local stack"
@@ -46,7 +46,9 @@ $(VENV)/.installed: $(GEN)/.stamp pyproject.toml
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
-setup: $(VENV)/.deps $(BUF) $(VENV)/.installed
+setup: system-packages $(VENV)/.deps $(BUF) $(VENV)/.installed
+
+system-packages:
 	@scripts/ensure_system_packages.sh
 
 protos: $(GEN)/.stamp
@@ -66,7 +68,7 @@ bench: setup
 	$(PY) -m bench
 
 run: setup
-	$(PY) -m beatflow_platform.stack
+	$(PY) -m beatflow_devtools.stack
 
 clean:
 	rm -rf gen $(THIRD_PARTY) $(VENV)/.installed

@@ -1,7 +1,8 @@
 """A private PostgreSQL cluster in a directory, listening on 127.0.0.1 only.
 
 initdb refuses to run as root, so as root the cluster belongs to the `postgres` system
-user and every server command runs through `runuser`.
+user and every server command runs through `runuser`; that user must be able to reach the
+directory (a root-only 0700 parent such as pytest's tmp_path will not do).
 """
 
 from __future__ import annotations
@@ -39,7 +40,10 @@ class LocalPostgres:
         command = [str(self.bindir / args[0]), *args[1:]]
         if self._as_root:
             command = ["runuser", "-u", SERVER_USER, "--", *command]
-        return subprocess.run(command, check=check, capture_output=True, text=True)
+        result = subprocess.run(command, capture_output=True, text=True)
+        if check and result.returncode != 0:
+            raise RuntimeError(f"{' '.join(command)} failed ({result.returncode}): {result.stderr.strip()}")
+        return result
 
     def _prepare_directory(self, path: Path) -> None:
         path.mkdir(parents=True, exist_ok=True)

@@ -21,17 +21,26 @@ _SHARED_PROCESSORS: list[structlog.types.Processor] = [
 ]
 
 
+def _service_adder(service: str) -> structlog.types.Processor:
+    def add_service(_logger, _method, event: dict) -> dict:
+        event.setdefault("service", service)
+        return event
+
+    return add_service
+
+
 def configure_logging(level: str = "INFO", *, json: bool = True, service: str = "") -> None:
     """Route structlog and stdlib logging to stderr in one format. Safe to call again."""
     renderer = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+    processors = [*_SHARED_PROCESSORS, _service_adder(service)] if service else list(_SHARED_PROCESSORS)
     structlog.configure(
-        processors=[*_SHARED_PROCESSORS, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        processors=[*processors, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=False,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=_SHARED_PROCESSORS,
+        foreign_pre_chain=processors,
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
     )
     handler = logging.StreamHandler(sys.stderr)
@@ -39,9 +48,6 @@ def configure_logging(level: str = "INFO", *, json: bool = True, service: str = 
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    structlog.contextvars.clear_contextvars()
-    if service:
-        structlog.contextvars.bind_contextvars(service=service)
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:

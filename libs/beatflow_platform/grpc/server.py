@@ -126,8 +126,13 @@ class GrpcHost:
     async def serve_until_signalled(self) -> None:
         """Runs until SIGTERM or SIGINT, then stops gracefully."""
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        signals = (signal.SIGTERM, signal.SIGINT)
+        for sig in signals:
             loop.add_signal_handler(sig, self.request_stop)
-        await self.start()
-        await self._stopping.wait()
-        await self.stop()
+        try:
+            await self.start()
+            await self._stopping.wait()
+            await self.stop()
+        finally:
+            for sig in signals:
+                loop.remove_signal_handler(sig)

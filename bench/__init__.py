@@ -1,0 +1,1 @@
+"""Benchmarks: `python -m bench [AREA ...]` writes bench/results/<area>.json for each area."""

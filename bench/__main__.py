@@ -1,0 +1,43 @@
+"""Runs benchmark areas and writes one flat JSON object of figures per area.
+
+Each area is a module `bench/<area>.py` with `run() -> dict[str, float]`; figure names carry
+their units. "machine" and "measured_at" are added here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import platform
+from datetime import UTC, datetime
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+RESULTS_DIR = BENCH_DIR / "results"
+
+
+def available_areas() -> list[str]:
+    return sorted(p.stem for p in BENCH_DIR.glob("*.py") if not p.stem.startswith("_"))
+
+
+def machine_description() -> str:
+    return f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("areas", nargs="*", help=f"areas to run (default: all of {', '.join(available_areas())})")
+    areas = parser.parse_args().areas or available_areas()
+    RESULTS_DIR.mkdir(exist_ok=True)
+    for area in areas:
+        figures = importlib.import_module(f"bench.{area}").run()
+        result = {**figures, "machine": machine_description(), "measured_at": datetime.now(UTC).isoformat(timespec="seconds")}
+        path = RESULTS_DIR / f"{area}.json"
+        path.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+        print(f"{area}: {json.dumps(result, sort_keys=True)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs the Debian packages BeatFlow needs when they are missing (root only; otherwise
+# says what to install). PostgreSQL comes without its default cluster: the project runs
+# its own clusters in private directories.
+set -euo pipefail
+
+missing=()
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql-15)
+
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+  echo "missing Debian packages: ${missing[*]} (run: sudo apt-get install ${missing[*]})" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+install -d /etc/postgresql-common
+grep -qs '^create_main_cluster' /etc/postgresql-common/createcluster.conf \
+  || echo 'create_main_cluster = false' >> /etc/postgresql-common/createcluster.conf
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"
