@@ -22,6 +22,5 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 git archive "$base" protos | tar -x -C "$tmp"
 cp -r protos/third_party "$tmp/protos/"
-(cd "$tmp/protos" && "$buf" build -o "$tmp/base.binpb")
-cd protos && "$buf" breaking --against "$tmp/base.binpb"
+cd protos && "$buf" breaking --against "$tmp/protos"
 echo "buf breaking: compatible with $(git rev-parse --short "$base")"
