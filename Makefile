@@ -12,7 +12,7 @@ PROTO_SOURCES := $(shell find protos/beatflow -name '*.proto' 2>/dev/null)
 # googleapis protos the contracts import, copied from the pinned googleapis-common-protos package.
 GOOGLEAPIS_PROTOS := google/api/annotations.proto google/api/http.proto
 
-.PHONY: help setup system-packages protos lint-protos breaking-protos test bench run clean
+.PHONY: help setup system-packages protos lint lint-protos breaking-protos test bench run clean
 
 help:
 	@echo "make run    - set up and run the whole local stack"
@@ -61,7 +61,11 @@ lint-protos: $(BUF) $(THIRD_PARTY)/.copied
 breaking-protos: $(BUF) $(THIRD_PARTY)/.copied
 	@scripts/buf_breaking.sh $(BUF)
 
-test: setup lint-protos breaking-protos
+lint: $(VENV)/.deps
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test: setup lint lint-protos breaking-protos
 	$(PY) -m pytest
 
 bench: setup

@@ -33,7 +33,11 @@ def main() -> None:
     RESULTS_DIR.mkdir(exist_ok=True)
     for area in areas:
         figures = importlib.import_module(f"bench.{area}").run()
-        result = {**figures, "machine": machine_description(), "measured_at": datetime.now(UTC).isoformat(timespec="seconds")}
+        result = {
+            **figures,
+            "machine": machine_description(),
+            "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
         path = RESULTS_DIR / f"{area}.json"
         path.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
         print(f"{area}: {json.dumps(result, sort_keys=True)}")

@@ -12,6 +12,7 @@ import os
 import pwd
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 SERVER_USER = "postgres"
@@ -26,6 +27,13 @@ def find_bindir() -> Path:
     if initdb:
         return Path(initdb).parent
     raise FileNotFoundError("PostgreSQL server binaries not found; install the postgresql package")
+
+
+def reachable_tempdir(prefix: str) -> Path:
+    """A new temporary directory the `postgres` user can enter (pytest's 0700 tmp_path cannot be)."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    path.chmod(0o755)
+    return path
 
 
 class LocalPostgres:
@@ -69,7 +77,9 @@ class LocalPostgres:
         if not fsync:
             # Throwaway test clusters: durability across a machine crash is irrelevant there.
             options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-        self._run("pg_ctl", "-D", str(self.data_dir), "-o", options, "-l", str(self.data_dir / "server.log"), "-w", "start")
+        self._run(
+            "pg_ctl", "-D", str(self.data_dir), "-o", options, "-l", str(self.data_dir / "server.log"), "-w", "start"
+        )
 
     def stop(self, mode: str = "fast") -> None:
         self._run("pg_ctl", "-D", str(self.data_dir), "-m", mode, "-w", "stop", check=False)

@@ -43,7 +43,9 @@ class MotoS3:
 class NanioS3:
     """A nanio server process that checks SigV4 signatures against its own credentials."""
 
-    def __init__(self, data_dir: Path, access_key: str = "nanio-access-key", secret_key: str = "nanio-secret-key-0123456789"):
+    def __init__(
+        self, data_dir: Path, access_key: str = "nanio-access-key", secret_key: str = "nanio-secret-key-0123456789"
+    ):
         self._data_dir = data_dir
         self._access_key = access_key
         self._secret_key = secret_key
@@ -56,8 +58,19 @@ class NanioS3:
         self._data_dir.mkdir(parents=True, exist_ok=True)
         log = open(self._data_dir.parent / f"{self._data_dir.name}.log", "ab")  # noqa: SIM115 (owned by the child)
         self._process = subprocess.Popen(
-            [str(executable), "serve", "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(self._data_dir),
-             "--log-level", "warning", "--no-access-log"],
+            [
+                str(executable),
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--data-dir",
+                str(self._data_dir),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
             env=env,
             stdout=log,
             stderr=log,

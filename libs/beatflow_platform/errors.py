@@ -112,7 +112,9 @@ class AlreadyExists(NotFound):
     default_reason = "ALREADY_EXISTS"
 
     def __init__(self, resource_type: str, resource_name: str, message: str | None = None, **kwargs):
-        super().__init__(resource_type, resource_name, message or f"{resource_type} {resource_name!r} already exists", **kwargs)
+        super().__init__(
+            resource_type, resource_name, message or f"{resource_type} {resource_name!r} already exists", **kwargs
+        )
 
 
 class Aborted(BeatFlowError):

@@ -49,7 +49,9 @@ def routes() -> dict[str, set[tuple[str, str]]]:
             for method in service.method:
                 rule = method.options.Extensions[annotations_pb2.http]
                 name = f"{file.package}.{service.name}.{method.name}"
-                found[name] = {(kind, getattr(r, kind)) for r in _rules(rule) for kind in [r.WhichOneof("pattern")] if kind}
+                found[name] = {
+                    (kind, getattr(r, kind)) for r in _rules(rule) for kind in [r.WhichOneof("pattern")] if kind
+                }
     return found
 
 

@@ -16,7 +16,7 @@ from beatflow_platform.errors import (
 
 def _status(error) -> status_pb2.Status:
     grpc_status = to_grpc_status(error)
-    (key, value), = grpc_status.trailing_metadata
+    ((key, value),) = grpc_status.trailing_metadata
     assert key == "grpc-status-details-bin"
     return status_pb2.Status.FromString(value)
 

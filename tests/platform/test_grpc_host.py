@@ -66,7 +66,11 @@ async def host():
     readiness = Readiness()
     host = GrpcHost(
         settings,
-        [ServiceRegistration(JOB_SERVICE, lambda server: jobs_pb2_grpc.add_JobServiceServicer_to_server(servicer, server))],
+        [
+            ServiceRegistration(
+                JOB_SERVICE, lambda server: jobs_pb2_grpc.add_JobServiceServicer_to_server(servicer, server)
+            )
+        ],
         scopes=[rpc_outcome_scope, AuthScope(TokenCodec(AUTH))],
         readiness_checks=[readiness],
         recheck_interval_seconds=0.1,
@@ -197,7 +201,9 @@ async def test_request_ids_are_echoed_or_generated(host):
     call = stub.GetJob(jobs_pb2.GetJobRequest(job_id="j1"), metadata=(*bearer(), ("x-request-id", "req-42")))
     await call
     assert dict(await call.initial_metadata())["x-request-id"] == "req-42"
-    call = stub.GetJob(jobs_pb2.GetJobRequest(job_id="j1"), metadata=(*bearer(), ("x-request-id", "has spaces; not allowed")))
+    call = stub.GetJob(
+        jobs_pb2.GetJobRequest(job_id="j1"), metadata=(*bearer(), ("x-request-id", "has spaces; not allowed"))
+    )
     await call
     generated = dict(await call.initial_metadata())["x-request-id"]
     assert len(generated) == 32 and generated != "has spaces; not allowed"

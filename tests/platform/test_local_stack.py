@@ -5,21 +5,18 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-import tempfile
-from pathlib import Path
 
 import psycopg
 import pytest
 
 from beatflow_devtools.network import free_port
+from beatflow_devtools.postgres import reachable_tempdir
 from beatflow_devtools.stack import LocalStack
 
 
 @pytest.fixture
 def home():
-    # As root the cluster runs as `postgres`, which cannot enter pytest's 0700 tmp_path.
-    path = Path(tempfile.mkdtemp(prefix="beatflow-stack-"))
-    path.chmod(0o755)
+    path = reachable_tempdir("beatflow-stack-")
     yield path / "home"
     shutil.rmtree(path, ignore_errors=True)
 
@@ -47,8 +44,16 @@ async def test_second_start_reuses_the_data(home):
 
 def test_command_starts_and_stops_cleanly(home):
     completed = subprocess.run(
-        [sys.executable, "-m", "beatflow_devtools.stack", "--home", str(home), "--postgres-port", str(free_port()),
-         "--exit-when-ready"],
+        [
+            sys.executable,
+            "-m",
+            "beatflow_devtools.stack",
+            "--home",
+            str(home),
+            "--postgres-port",
+            str(free_port()),
+            "--exit-when-ready",
+        ],
         capture_output=True,
         text=True,
         timeout=120,

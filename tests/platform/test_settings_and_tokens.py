@@ -61,7 +61,9 @@ def test_short_secrets_are_refused():
     "tamper",
     [
         lambda token: token[:-2] + ("A" if token[-2] != "A" else "B") + token[-1],
-        lambda token: jwt.encode({**jwt.decode(token, options={"verify_signature": False}), "sub": "mallory"}, "x" * 40),
+        lambda token: jwt.encode(
+            {**jwt.decode(token, options={"verify_signature": False}), "sub": "mallory"}, "x" * 40
+        ),
         lambda token: jwt.encode(jwt.decode(token, options={"verify_signature": False}), None, algorithm="none"),
     ],
     ids=["signature", "claims-resigned", "alg-none"],

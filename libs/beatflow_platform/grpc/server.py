@@ -8,6 +8,7 @@ again as soon as SIGTERM arrives so load balancers stop routing before in-flight
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -86,7 +87,9 @@ class GrpcHost:
             try:
                 await check()
             except Exception as exc:  # any failure means "not ready", with the reason logged
-                _log.warning("readiness check failed", check=getattr(check, "__qualname__", repr(check)), error=str(exc))
+                _log.warning(
+                    "readiness check failed", check=getattr(check, "__qualname__", repr(check)), error=str(exc)
+                )
                 return False
         return True
 
@@ -98,10 +101,8 @@ class GrpcHost:
                 await self._set_health(_SERVING if ready else _NOT_SERVING)
                 _log.info("health changed", status="SERVING" if ready else "NOT_SERVING")
                 serving = ready
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), self._recheck_interval if ready else 0.5)
-            except TimeoutError:
-                pass
 
     async def _set_health(self, status: int) -> None:
         await self._health.set("", status)

@@ -125,7 +125,10 @@ class S3ObjectStore:
                 raise ChecksumMismatch(expected_sha256, blob_id)
             if not await self.exists(blob_id):
                 await _call(
-                    self._client.compose_object, self._bucket, self._key(blob_id), [ComposeSource(self._bucket, tmp_key)]
+                    self._client.compose_object,
+                    self._bucket,
+                    self._key(blob_id),
+                    [ComposeSource(self._bucket, tmp_key)],
                 )
             return StoredBlob(blob_id, size)
         except BaseException as error:
