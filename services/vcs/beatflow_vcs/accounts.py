@@ -1,0 +1,164 @@
+"""Users, passwords (argon2id) and token pairs: short-lived access JWTs plus rotating refresh tokens."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from psycopg_pool import AsyncConnectionPool
+
+from beatflow_platform.auth import PrincipalKind, TokenCodec
+from beatflow_platform.db.queries import fetch_one
+from beatflow_platform.errors import AlreadyExists, NotFound, Unauthenticated
+from beatflow_vcs import validation
+
+
+@dataclass(frozen=True)
+class User:
+    user_id: str
+    username: str
+    email: str
+    display_name: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+
+
+_USER_COLUMNS = "id::text AS user_id, username, email, display_name, created_at"
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Accounts:
+    def __init__(self, pool: AsyncConnectionPool, codec: TokenCodec, refresh_ttl: timedelta):
+        self._pool = pool
+        self._codec = codec
+        self._refresh_ttl = refresh_ttl
+        self._hasher = PasswordHasher()
+        # Verified when the login is unknown, so both failures take the same time.
+        self._decoy_hash = self._hasher.hash(secrets.token_urlsafe(16))
+
+    async def register(self, username: str, email: str, password: str, display_name: str) -> tuple[User, TokenPair]:
+        validation.username(username)
+        validation.email(email)
+        validation.password(password)
+        validation.bounded_text(display_name, "display_name", 100)
+        password_hash = await asyncio.to_thread(self._hasher.hash, password)
+        try:
+            async with self._pool.connection() as conn:
+                row = await fetch_one(
+                    conn,
+                    f"INSERT INTO vcs.users (id, username, email, display_name, password_hash)"
+                    f" VALUES (%s, %s, %s, %s, %s) RETURNING {_USER_COLUMNS}",
+                    (uuid.uuid4(), username, email, display_name or username, password_hash),
+                )
+        except psycopg.errors.UniqueViolation as error:
+            taken = "email" if "email" in (error.diag.constraint_name or "") else "username"
+            raise AlreadyExists("user", email if taken == "email" else username, f"{taken} is already taken") from None
+        user = User(**row)
+        return user, await self._issue_pair(user.user_id, family_id=uuid.uuid4())
+
+    async def login(self, login: str, password: str) -> tuple[User, TokenPair]:
+        column = "lower(email)" if "@" in login else "username"
+        async with self._pool.connection() as conn:
+            row = await fetch_one(
+                conn, f"SELECT {_USER_COLUMNS}, password_hash FROM vcs.users WHERE {column} = lower(%s)", (login,)
+            )
+        stored_hash = row.pop("password_hash") if row else self._decoy_hash
+        try:
+            await asyncio.to_thread(self._hasher.verify, stored_hash, password)
+        except (VerificationError, InvalidHashError):
+            row = None
+        if row is None:
+            raise Unauthenticated("wrong login or password", reason="BAD_CREDENTIALS")
+        user = User(**row)
+        return user, await self._issue_pair(user.user_id, family_id=uuid.uuid4())
+
+    async def _issue_pair(self, user_id: str, family_id: uuid.UUID, conn=None) -> TokenPair:
+        refresh_token = secrets.token_urlsafe(32)
+        statement = (
+            "INSERT INTO vcs.refresh_tokens (token_hash, user_id, family_id, expires_at) VALUES (%s, %s, %s, %s)"
+        )
+        values = (_hash_token(refresh_token), user_id, family_id, datetime.now(UTC) + self._refresh_ttl)
+        if conn is None:
+            async with self._pool.connection() as own:
+                await own.execute(statement, values)
+        else:
+            await conn.execute(statement, values)
+        access_token = self._codec.issue(user_id, PrincipalKind.USER)
+        return TokenPair(access_token, refresh_token, self._codec.ttl_seconds)
+
+    async def refresh(self, refresh_token: str) -> TokenPair:
+        """Rotates a refresh token. Presenting a spent one revokes its whole family (theft detection)."""
+        reused = False
+        async with self._pool.connection() as conn, conn.transaction():
+            row = await fetch_one(
+                conn,
+                "SELECT user_id::text, family_id, expires_at, used_at, revoked_at"
+                " FROM vcs.refresh_tokens WHERE token_hash = %s FOR UPDATE",
+                (_hash_token(refresh_token),),
+            )
+            if row is None or row["revoked_at"] is not None or row["expires_at"] <= datetime.now(UTC):
+                raise Unauthenticated("refresh token is invalid or expired", reason="REFRESH_TOKEN_INVALID")
+            if row["used_at"] is not None:
+                await self._revoke_family(conn, row["family_id"])
+                reused = True
+            else:
+                await conn.execute(
+                    "UPDATE vcs.refresh_tokens SET used_at = now() WHERE token_hash = %s", (_hash_token(refresh_token),)
+                )
+                pair = await self._issue_pair(row["user_id"], row["family_id"], conn)
+        if reused:
+            raise Unauthenticated(
+                "refresh token was already used; every session of this login is revoked",
+                reason="REFRESH_TOKEN_REUSED",
+            )
+        return pair
+
+    async def logout(self, refresh_token: str) -> None:
+        async with self._pool.connection() as conn:
+            row = await fetch_one(
+                conn, "SELECT family_id FROM vcs.refresh_tokens WHERE token_hash = %s", (_hash_token(refresh_token),)
+            )
+            if row is None:
+                raise Unauthenticated("unknown refresh token", reason="REFRESH_TOKEN_INVALID")
+            await self._revoke_family(conn, row["family_id"])
+
+    @staticmethod
+    async def _revoke_family(conn, family_id) -> None:
+        await conn.execute(
+            "UPDATE vcs.refresh_tokens SET revoked_at = now() WHERE family_id = %s AND revoked_at IS NULL",
+            (family_id,),
+        )
+
+    async def get_user(self, user_id: str) -> User:
+        try:
+            uuid.UUID(user_id)
+        except ValueError:
+            raise NotFound("user", user_id) from None
+        async with self._pool.connection() as conn:
+            row = await fetch_one(conn, f"SELECT {_USER_COLUMNS} FROM vcs.users WHERE id = %s", (user_id,))
+        if row is None:
+            raise NotFound("user", user_id)
+        return User(**row)
+
+    async def find_by_username(self, username: str) -> User:
+        async with self._pool.connection() as conn:
+            row = await fetch_one(conn, f"SELECT {_USER_COLUMNS} FROM vcs.users WHERE username = %s", (username,))
+        if row is None:
+            raise NotFound("user", username)
+        return User(**row)

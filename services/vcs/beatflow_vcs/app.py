@@ -1,0 +1,73 @@
+"""Wires the vcs service: pool, migrations, object store, use cases, servicers, gRPC host."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from importlib import resources
+
+from psycopg_pool import AsyncConnectionPool
+
+from beatflow.auth.v1 import auth_pb2_grpc
+from beatflow.vcs.v1 import repositories_pb2_grpc
+from beatflow_platform.auth import TokenCodec
+from beatflow_platform.db.migrations import load_migrations, migrate
+from beatflow_platform.db.pool import connect, open_pool, ping
+from beatflow_platform.grpc.interceptors import AuthScope, rpc_outcome_scope
+from beatflow_platform.grpc.server import GrpcHost, ServiceRegistration
+from beatflow_platform.objectstore import ObjectStore, create_object_store
+from beatflow_platform.pagination import PageTokens
+from beatflow_vcs.accounts import Accounts
+from beatflow_vcs.repositories import Repositories
+from beatflow_vcs.servicers import auth as auth_servicer
+from beatflow_vcs.servicers import repositories as repositories_servicer
+from beatflow_vcs.settings import VcsSettings
+
+SCHEMA = "vcs"
+
+
+@dataclass
+class VcsApp:
+    host: GrpcHost
+    pool: AsyncConnectionPool
+    store: ObjectStore
+
+
+async def apply_migrations(settings: VcsSettings) -> None:
+    async with await connect(settings.database.url.get_secret_value()) as conn:
+        await migrate(conn, SCHEMA, load_migrations(resources.files("beatflow_vcs.migrations")))
+
+
+async def build_app(settings: VcsSettings) -> VcsApp:
+    if settings.migrate_on_start:
+        await apply_migrations(settings)
+    codec = TokenCodec(settings.auth)
+    pool = await open_pool(settings.database, application_name=f"beatflow-{settings.service_name}")
+    store = await create_object_store(settings.object_store)
+    page_tokens = PageTokens(settings.auth.jwt_secret.get_secret_value())
+    accounts = Accounts(pool, codec, timedelta(seconds=settings.refresh_token_ttl_seconds))
+    repositories = Repositories(pool, accounts, page_tokens)
+
+    auth = auth_servicer.AuthServicer(accounts, codec)
+    repos = repositories_servicer.RepositoryServicer(repositories)
+    services = [
+        ServiceRegistration(
+            auth_servicer.SERVICE_NAME, lambda s: auth_pb2_grpc.add_AuthServiceServicer_to_server(auth, s)
+        ),
+        ServiceRegistration(
+            repositories_servicer.SERVICE_NAME,
+            lambda s: repositories_pb2_grpc.add_RepositoryServiceServicer_to_server(repos, s),
+        ),
+    ]
+
+    async def close_pool() -> None:
+        await pool.close()
+
+    host = GrpcHost(
+        settings,
+        services,
+        scopes=[rpc_outcome_scope, AuthScope(codec, public_methods=auth_servicer.PUBLIC_METHODS)],
+        readiness_checks=[lambda: ping(pool), store.check],
+        on_shutdown=[close_pool],
+    )
+    return VcsApp(host, pool, store)

@@ -1,0 +1,36 @@
+"""Request ids of retried writes: the first result is remembered and returned again."""
+
+from __future__ import annotations
+
+from psycopg import AsyncConnection
+
+from beatflow_platform.db.queries import fetch_one
+from beatflow_vcs import validation
+
+MAX_REQUEST_ID_LENGTH = 128
+
+
+def check_request_id(request_id: str) -> str:
+    validation.bounded_text(request_id, "request_id", MAX_REQUEST_ID_LENGTH)
+    return request_id
+
+
+async def recall(conn: AsyncConnection, principal_id: str, method: str, request_id: str) -> str | None:
+    """The id of what an earlier call with this request id created, if any."""
+    if not request_id:
+        return None
+    row = await fetch_one(
+        conn,
+        "SELECT result_id FROM vcs.idempotent_requests WHERE principal_id = %s AND method = %s AND request_id = %s",
+        (principal_id, method, request_id),
+    )
+    return row["result_id"] if row else None
+
+
+async def remember(conn: AsyncConnection, principal_id: str, method: str, request_id: str, result_id: str) -> None:
+    """Records the result in the caller's transaction; a concurrent twin makes this raise UniqueViolation."""
+    if request_id:
+        await conn.execute(
+            "INSERT INTO vcs.idempotent_requests (principal_id, method, request_id, result_id) VALUES (%s, %s, %s, %s)",
+            (principal_id, method, request_id, result_id),
+        )

@@ -1,0 +1,54 @@
+"""beatflow.auth.v1.AuthService over `Accounts`."""
+
+from __future__ import annotations
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from beatflow.auth.v1 import auth_pb2, auth_pb2_grpc
+from beatflow_platform.auth import PrincipalKind, TokenCodec, current_principal
+from beatflow_vcs.accounts import Accounts
+from beatflow_vcs.servicers import convert
+
+SERVICE_NAME = auth_pb2.DESCRIPTOR.services_by_name["AuthService"].full_name
+# Callable without an access token.
+PUBLIC_METHODS = frozenset(
+    f"/{SERVICE_NAME}/{method}" for method in ("Register", "Login", "RefreshToken", "Logout", "VerifyToken")
+)
+
+_KIND = {PrincipalKind.USER: auth_pb2.PRINCIPAL_KIND_USER, PrincipalKind.SERVICE: auth_pb2.PRINCIPAL_KIND_SERVICE}
+
+
+class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
+    def __init__(self, accounts: Accounts, codec: TokenCodec):
+        self._accounts = accounts
+        self._codec = codec
+
+    async def Register(self, request, context):
+        user, pair = await self._accounts.register(
+            request.username, request.email, request.password, request.display_name
+        )
+        return auth_pb2.RegisterResponse(user=convert.user(user), tokens=convert.tokens(pair))
+
+    async def Login(self, request, context):
+        user, pair = await self._accounts.login(request.login, request.password)
+        return auth_pb2.LoginResponse(user=convert.user(user), tokens=convert.tokens(pair))
+
+    async def RefreshToken(self, request, context):
+        return auth_pb2.RefreshTokenResponse(tokens=convert.tokens(await self._accounts.refresh(request.refresh_token)))
+
+    async def Logout(self, request, context):
+        await self._accounts.logout(request.refresh_token)
+        return auth_pb2.LogoutResponse()
+
+    async def GetCurrentUser(self, request, context):
+        return auth_pb2.GetCurrentUserResponse(
+            user=convert.user(await self._accounts.get_user(current_principal().subject_id))
+        )
+
+    async def VerifyToken(self, request, context):
+        principal = self._codec.verify(request.access_token)
+        expire_time = Timestamp()
+        expire_time.FromDatetime(principal.expires_at)
+        return auth_pb2.VerifyTokenResponse(
+            subject_id=principal.subject_id, kind=_KIND[principal.kind], expire_time=expire_time
+        )

@@ -1,0 +1,22 @@
+"""Settings of the vcs service (environment prefix BEATFLOW_VCS_)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from beatflow_platform.settings import ServiceSettings
+
+
+class VcsSettings(ServiceSettings):
+    model_config = ServiceSettings.model_config | SettingsConfigDict(env_prefix="BEATFLOW_VCS_")
+
+    service_name: str = "vcs"
+    grpc_port: int = Field(default=50061, ge=0, le=65535)
+    refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=60)
+    # Largest blob UploadBlob accepts.
+    max_blob_bytes: int = Field(default=2 * 1024**3, ge=1024)
+    # Longest audio a blob may hold (6-hour files are refused).
+    max_audio_seconds: float = Field(default=2 * 3600.0, gt=0)
+    # Apply pending migrations at start (one replica wins the advisory lock, the others wait).
+    migrate_on_start: bool = True

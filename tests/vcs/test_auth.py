@@ -1,0 +1,97 @@
+"""Users and tokens through the real AuthService."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+
+from beatflow.auth.v1 import auth_pb2
+from tests.vcs.conftest import VcsUnderTest, rpc_error
+
+
+async def test_register_login_and_me(vcs: VcsUnderTest):
+    alice = await vcs.sign_up("alice")
+    assert alice.user.username == "alice"
+    assert alice.tokens.token_type == "Bearer" and alice.tokens.expires_in > 0
+    me = await alice.auth.GetCurrentUser(auth_pb2.GetCurrentUserRequest())
+    assert me.user.user_id == alice.user.user_id
+    for login in ("alice", "ALICE@example.com"):
+        logged_in = await vcs.anonymous_auth.Login(auth_pb2.LoginRequest(login=login, password="correct horse battery"))
+        assert logged_in.user.user_id == alice.user.user_id
+
+
+async def test_duplicate_username_or_email_is_already_exists(vcs: VcsUnderTest):
+    await vcs.sign_up("bob")
+    error = await rpc_error(
+        vcs.anonymous_auth.Register(
+            auth_pb2.RegisterRequest(username="bob", email="other@example.com", password="long enough password")
+        )
+    )
+    assert error.code() == grpc.StatusCode.ALREADY_EXISTS
+    error = await rpc_error(
+        vcs.anonymous_auth.Register(
+            auth_pb2.RegisterRequest(username="bobby", email="BOB@example.com", password="long enough password")
+        )
+    )
+    assert error.code() == grpc.StatusCode.ALREADY_EXISTS
+    assert "email" in error.details()
+
+
+@pytest.mark.parametrize(
+    ("username", "email", "password", "field"),
+    [
+        ("ab", "a@example.com", "long enough password", "username"),
+        ("Upper", "a@example.com", "long enough password", "username"),
+        ("robert'); DROP TABLE vcs.users;--", "a@example.com", "long enough password", "username"),
+        ("carol", "not-an-email", "long enough password", "email"),
+        ("carol", "c@example.com", "short", "password"),
+    ],
+)
+async def test_bad_registrations_are_invalid_argument(vcs: VcsUnderTest, username, email, password, field):
+    error = await rpc_error(
+        vcs.anonymous_auth.Register(auth_pb2.RegisterRequest(username=username, email=email, password=password))
+    )
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error.details().startswith(field)
+
+
+async def test_wrong_password_and_unknown_user_look_the_same(vcs: VcsUnderTest):
+    await vcs.sign_up("dave")
+    wrong = await rpc_error(vcs.anonymous_auth.Login(auth_pb2.LoginRequest(login="dave", password="wrong password!")))
+    unknown = await rpc_error(vcs.anonymous_auth.Login(auth_pb2.LoginRequest(login="nobody", password="whatever!!")))
+    assert wrong.code() == unknown.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert wrong.details() == unknown.details()
+
+
+async def test_refresh_rotates_and_reuse_revokes_the_family(vcs: VcsUnderTest):
+    erin = await vcs.sign_up("erin")
+    first = erin.tokens.refresh_token
+    rotated = (await vcs.anonymous_auth.RefreshToken(auth_pb2.RefreshTokenRequest(refresh_token=first))).tokens
+    assert rotated.refresh_token != first
+    assert rotated.access_token
+    # The spent token comes back: theft is assumed and the whole family dies.
+    error = await rpc_error(vcs.anonymous_auth.RefreshToken(auth_pb2.RefreshTokenRequest(refresh_token=first)))
+    assert error.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert "already used" in error.details()
+    error = await rpc_error(
+        vcs.anonymous_auth.RefreshToken(auth_pb2.RefreshTokenRequest(refresh_token=rotated.refresh_token))
+    )
+    assert error.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_logout_revokes_the_refresh_token(vcs: VcsUnderTest):
+    frank = await vcs.sign_up("frank")
+    await vcs.anonymous_auth.Logout(auth_pb2.LogoutRequest(refresh_token=frank.tokens.refresh_token))
+    error = await rpc_error(
+        vcs.anonymous_auth.RefreshToken(auth_pb2.RefreshTokenRequest(refresh_token=frank.tokens.refresh_token))
+    )
+    assert error.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_verify_token_and_anonymous_me(vcs: VcsUnderTest):
+    gina = await vcs.sign_up("gina")
+    verified = await vcs.anonymous_auth.VerifyToken(auth_pb2.VerifyTokenRequest(access_token=gina.tokens.access_token))
+    assert verified.subject_id == gina.user.user_id
+    assert verified.kind == auth_pb2.PRINCIPAL_KIND_USER
+    error = await rpc_error(vcs.anonymous_auth.GetCurrentUser(auth_pb2.GetCurrentUserRequest()))
+    assert error.code() == grpc.StatusCode.UNAUTHENTICATED
