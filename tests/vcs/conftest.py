@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import grpc
@@ -82,19 +81,31 @@ class VcsUnderTest:
 
 
 @pytest.fixture
-async def vcs(database_dsn, moto_s3) -> AsyncIterator[VcsUnderTest]:
-    settings = VcsSettings(
-        grpc_port=0,
-        database=DatabaseSettings(url=database_dsn, pool_max_size=8),
-        object_store=s3_settings(moto_s3),
-        auth=AuthSettings(jwt_secret=JWT_SECRET),
-        shutdown_grace_seconds=1,
-    )
-    app = await build_app(settings)
-    port = await app.host.start()
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
-    try:
-        yield VcsUnderTest(channel, settings)
-    finally:
+async def vcs_factory(database_dsn, moto_s3):
+    """Starts vcs services with setting overrides; all are stopped after the test."""
+    started = []
+
+    async def start(**overrides) -> VcsUnderTest:
+        settings = VcsSettings(
+            grpc_port=0,
+            database=DatabaseSettings(url=database_dsn, pool_max_size=8),
+            object_store=s3_settings(moto_s3),
+            auth=AuthSettings(jwt_secret=JWT_SECRET),
+            shutdown_grace_seconds=1,
+            **overrides,
+        )
+        app = await build_app(settings)
+        port = await app.host.start()
+        channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+        started.append((app, channel))
+        return VcsUnderTest(channel, settings)
+
+    yield start
+    for app, channel in started:
         await channel.close()
         await app.host.stop()
+
+
+@pytest.fixture
+async def vcs(vcs_factory) -> VcsUnderTest:
+    return await vcs_factory()

@@ -9,7 +9,7 @@ from importlib import resources
 from psycopg_pool import AsyncConnectionPool
 
 from beatflow.auth.v1 import auth_pb2_grpc
-from beatflow.vcs.v1 import repositories_pb2_grpc
+from beatflow.vcs.v1 import blobs_pb2_grpc, repositories_pb2_grpc
 from beatflow_platform.auth import TokenCodec
 from beatflow_platform.db.migrations import load_migrations, migrate
 from beatflow_platform.db.pool import connect, open_pool, ping
@@ -18,8 +18,10 @@ from beatflow_platform.grpc.server import GrpcHost, ServiceRegistration
 from beatflow_platform.objectstore import ObjectStore, create_object_store
 from beatflow_platform.pagination import PageTokens
 from beatflow_vcs.accounts import Accounts
+from beatflow_vcs.blobs import Blobs
 from beatflow_vcs.repositories import Repositories
 from beatflow_vcs.servicers import auth as auth_servicer
+from beatflow_vcs.servicers import blobs as blobs_servicer
 from beatflow_vcs.servicers import repositories as repositories_servicer
 from beatflow_vcs.settings import VcsSettings
 
@@ -47,9 +49,11 @@ async def build_app(settings: VcsSettings) -> VcsApp:
     page_tokens = PageTokens(settings.auth.jwt_secret.get_secret_value())
     accounts = Accounts(pool, codec, timedelta(seconds=settings.refresh_token_ttl_seconds))
     repositories = Repositories(pool, accounts, page_tokens)
+    blobs = Blobs(pool, store, max_bytes=settings.max_blob_bytes, max_audio_seconds=settings.max_audio_seconds)
 
     auth = auth_servicer.AuthServicer(accounts, codec)
     repos = repositories_servicer.RepositoryServicer(repositories)
+    blob_service = blobs_servicer.BlobServicer(blobs)
     services = [
         ServiceRegistration(
             auth_servicer.SERVICE_NAME, lambda s: auth_pb2_grpc.add_AuthServiceServicer_to_server(auth, s)
@@ -57,6 +61,9 @@ async def build_app(settings: VcsSettings) -> VcsApp:
         ServiceRegistration(
             repositories_servicer.SERVICE_NAME,
             lambda s: repositories_pb2_grpc.add_RepositoryServiceServicer_to_server(repos, s),
+        ),
+        ServiceRegistration(
+            blobs_servicer.SERVICE_NAME, lambda s: blobs_pb2_grpc.add_BlobServiceServicer_to_server(blob_service, s)
         ),
     ]
 

@@ -7,8 +7,10 @@ from datetime import datetime
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from beatflow.auth.v1 import auth_pb2
+from beatflow.common.v1 import audio_pb2
 from beatflow.vcs.v1 import repositories_pb2
 from beatflow_vcs.accounts import TokenPair, User
+from beatflow_vcs.blobs import Blob
 from beatflow_vcs.repositories import Collaborator, Repository
 
 ROLE_TO_PROTO = {
@@ -70,3 +72,26 @@ def repository(value: Repository) -> repositories_pb2.Repository:
 
 def collaborator(value: Collaborator) -> repositories_pb2.Collaborator:
     return repositories_pb2.Collaborator(user_id=value.user_id, username=value.username, role=ROLE_TO_PROTO[value.role])
+
+
+AUDIO_FORMATS = {
+    "WAV": audio_pb2.AUDIO_FORMAT_WAV,
+    "FLAC": audio_pb2.AUDIO_FORMAT_FLAC,
+    "MP3": audio_pb2.AUDIO_FORMAT_MP3,
+    "OGG": audio_pb2.AUDIO_FORMAT_OGG,
+}
+
+
+def audio_info(value: Blob) -> audio_pb2.AudioInfo:
+    return audio_pb2.AudioInfo(
+        duration_seconds=value.duration_seconds,
+        sample_rate=value.sample_rate,
+        channels=value.channels,
+        format=AUDIO_FORMATS.get(value.audio_format, audio_pb2.AUDIO_FORMAT_UNSPECIFIED),
+    )
+
+
+def blob(value: Blob) -> audio_pb2.BlobRef:
+    return audio_pb2.BlobRef(
+        blob_id=value.blob_id, size_bytes=value.size_bytes, content_type=value.content_type, audio=audio_info(value)
+    )
