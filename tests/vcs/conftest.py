@@ -9,7 +9,14 @@ import grpc
 import pytest
 
 from beatflow.auth.v1 import auth_pb2, auth_pb2_grpc
-from beatflow.vcs.v1 import repositories_pb2, repositories_pb2_grpc
+from beatflow.vcs.v1 import (
+    blobs_pb2,
+    blobs_pb2_grpc,
+    repositories_pb2,
+    repositories_pb2_grpc,
+    version_control_pb2,
+    version_control_pb2_grpc,
+)
 from beatflow_platform.settings import AuthSettings, DatabaseSettings
 from beatflow_vcs.app import build_app
 from beatflow_vcs.settings import VcsSettings
@@ -46,9 +53,38 @@ class Caller:
     def auth(self) -> auth_pb2_grpc.AuthServiceStub:
         return _Authorised(auth_pb2_grpc.AuthServiceStub(self.channel), self.metadata)
 
+    @property
+    def blobs(self) -> blobs_pb2_grpc.BlobServiceStub:
+        return _Authorised(blobs_pb2_grpc.BlobServiceStub(self.channel), self.metadata)
+
+    @property
+    def vc(self) -> version_control_pb2_grpc.VersionControlServiceStub:
+        return _Authorised(version_control_pb2_grpc.VersionControlServiceStub(self.channel), self.metadata)
+
     async def create_repo(self, name: str = "demo", **fields) -> repositories_pb2.Repository:
         response = await self.repos.CreateRepository(repositories_pb2.CreateRepositoryRequest(name=name, **fields))
         return response.repository
+
+    async def upload(self, data: bytes, *, filename: str = "take.wav", chunk: int = 64 * 1024, **metadata):
+        async def requests():
+            yield blobs_pb2.UploadBlobRequest(metadata=blobs_pb2.UploadBlobMetadata(filename=filename, **metadata))
+            for start in range(0, len(data), chunk):
+                yield blobs_pb2.UploadBlobRequest(chunk=data[start : start + chunk])
+
+        return (await self.blobs.UploadBlob(requests())).blob
+
+    async def commit(self, repo_id: str, stems: dict[str, str], *, parent: str = "", message: str = "change", **fields):
+        """Commits `stems` (name -> blob id) and returns the new commit."""
+        response = await self.vc.CreateCommit(
+            version_control_pb2.CreateCommitRequest(
+                repo_id=repo_id,
+                parent_commit_id=parent,
+                message=message,
+                stems=[version_control_pb2.StemInput(name=n, blob_id=b) for n, b in stems.items()],
+                **fields,
+            )
+        )
+        return response.commit
 
 
 class _Authorised:

@@ -9,29 +9,14 @@ import grpc
 import pytest
 
 from beatflow.common.v1 import audio_pb2
-from beatflow.vcs.v1 import blobs_pb2, blobs_pb2_grpc
+from beatflow.vcs.v1 import blobs_pb2
 from tests.audio import tone
 from tests.vcs.conftest import Caller, VcsUnderTest, rpc_error
 
 
-def blob_stub(caller: Caller):
-    from tests.vcs.conftest import _Authorised
-
-    return _Authorised(blobs_pb2_grpc.BlobServiceStub(caller.channel), caller.metadata)
-
-
-async def upload(caller: Caller, data: bytes, *, filename: str = "take.wav", chunk: int = 64 * 1024, **metadata):
-    async def requests():
-        yield blobs_pb2.UploadBlobRequest(metadata=blobs_pb2.UploadBlobMetadata(filename=filename, **metadata))
-        for start in range(0, len(data), chunk):
-            yield blobs_pb2.UploadBlobRequest(chunk=data[start : start + chunk])
-
-    return (await blob_stub(caller).UploadBlob(requests())).blob
-
-
 async def download(caller: Caller, blob_id: str, offset: int = 0, length: int = 0) -> tuple[audio_pb2.BlobRef, bytes]:
     ref, data = None, b""
-    async for message in blob_stub(caller).DownloadBlob(
+    async for message in caller.blobs.DownloadBlob(
         blobs_pb2.DownloadBlobRequest(blob_id=blob_id, offset=offset, length=length)
     ):
         if message.HasField("blob"):
@@ -52,7 +37,7 @@ async def download(caller: Caller, blob_id: str, offset: int = 0, length: int = 
 async def test_upload_describes_audio_and_downloads_verbatim(vcs: VcsUnderTest, audio_format, content_type, enum):
     alice = await vcs.sign_up()
     data = tone(1.5, audio_format=audio_format)
-    blob = await upload(alice, data)
+    blob = await alice.upload(data)
     assert blob.blob_id == hashlib.sha256(data).hexdigest()
     assert (blob.size_bytes, blob.content_type, blob.audio.format) == (len(data), content_type, enum)
     assert blob.audio.sample_rate == 44100 and blob.audio.channels == 2
@@ -64,13 +49,13 @@ async def test_upload_describes_audio_and_downloads_verbatim(vcs: VcsUnderTest, 
 async def test_same_audio_uploaded_twice_is_one_blob(vcs: VcsUnderTest):
     alice, bob = await vcs.sign_up(), await vcs.sign_up()
     data = tone(0.5)
-    assert (await upload(alice, data)).blob_id == (await upload(bob, data, chunk=1000)).blob_id
+    assert (await alice.upload(data)).blob_id == (await bob.upload(data, chunk=1000)).blob_id
 
 
 async def test_ranged_download(vcs: VcsUnderTest):
     alice = await vcs.sign_up()
     data = tone(2.0)
-    blob = await upload(alice, data)
+    blob = await alice.upload(data)
     _, part = await download(alice, blob.blob_id, offset=1000, length=5000)
     assert part == data[1000:6000]
     error = await rpc_error(download(alice, blob.blob_id, offset=len(data) + 10))
@@ -91,28 +76,26 @@ async def test_ranged_download(vcs: VcsUnderTest):
 )
 async def test_non_audio_is_refused_and_not_stored(vcs: VcsUnderTest, data):
     alice = await vcs.sign_up()
-    error = await rpc_error(upload(alice, data))
+    error = await rpc_error(alice.upload(data))
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
-    error = await rpc_error(
-        blob_stub(alice).GetBlob(blobs_pb2.GetBlobRequest(blob_id=hashlib.sha256(data).hexdigest()))
-    )
+    error = await rpc_error(alice.blobs.GetBlob(blobs_pb2.GetBlobRequest(blob_id=hashlib.sha256(data).hexdigest())))
     assert error.code() == grpc.StatusCode.NOT_FOUND
 
 
 async def test_upload_limits_and_checksums(vcs: VcsUnderTest):
     alice = await vcs.sign_up()
     data = tone(1.0)
-    error = await rpc_error(upload(alice, data, expected_sha256=hashlib.sha256(b"other").hexdigest()))
+    error = await rpc_error(alice.upload(data, expected_sha256=hashlib.sha256(b"other").hexdigest()))
     assert error.code() == grpc.StatusCode.DATA_LOSS
-    assert (await upload(alice, data, expected_sha256=hashlib.sha256(data).hexdigest())).size_bytes == len(data)
+    assert (await alice.upload(data, expected_sha256=hashlib.sha256(data).hexdigest())).size_bytes == len(data)
 
 
 async def test_size_and_duration_limits(vcs_factory):
     small = await vcs_factory(max_blob_bytes=50_000, max_audio_seconds=1.0)
     alice = await small.sign_up()
-    error = await rpc_error(upload(alice, tone(1.0)))
+    error = await rpc_error(alice.upload(tone(1.0)))
     assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
-    error = await rpc_error(upload(alice, tone(2.0, sample_rate=8000, channels=1)))
+    error = await rpc_error(alice.upload(tone(2.0, sample_rate=8000, channels=1)))
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "limit is 1 s" in error.details()
 
@@ -123,17 +106,17 @@ async def test_metadata_must_come_first(vcs: VcsUnderTest):
     async def chunk_first():
         yield blobs_pb2.UploadBlobRequest(chunk=b"abc")
 
-    error = await rpc_error(blob_stub(alice).UploadBlob(chunk_first()))
+    error = await rpc_error(alice.blobs.UploadBlob(chunk_first()))
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
 async def test_blobs_are_private_to_their_uploader(vcs: VcsUnderTest):
     alice, mallory = await vcs.sign_up(), await vcs.sign_up()
-    blob = await upload(alice, tone(0.7))
+    blob = await alice.upload(tone(0.7))
     for call in (
-        blob_stub(mallory).GetBlob(blobs_pb2.GetBlobRequest(blob_id=blob.blob_id)),
+        mallory.blobs.GetBlob(blobs_pb2.GetBlobRequest(blob_id=blob.blob_id)),
         download(mallory, blob.blob_id),
-        blob_stub(mallory).GetBlobDownloadUrl(blobs_pb2.GetBlobDownloadUrlRequest(blob_id=blob.blob_id)),
+        mallory.blobs.GetBlobDownloadUrl(blobs_pb2.GetBlobDownloadUrlRequest(blob_id=blob.blob_id)),
     ):
         assert (await rpc_error(call)).code() == grpc.StatusCode.NOT_FOUND
 
@@ -141,17 +124,15 @@ async def test_blobs_are_private_to_their_uploader(vcs: VcsUnderTest):
 async def test_presigned_url_downloads_from_the_object_store(vcs: VcsUnderTest):
     alice = await vcs.sign_up()
     data = tone(0.4)
-    blob = await upload(alice, data)
-    response = await blob_stub(alice).GetBlobDownloadUrl(
+    blob = await alice.upload(data)
+    response = await alice.blobs.GetBlobDownloadUrl(
         blobs_pb2.GetBlobDownloadUrlRequest(blob_id=blob.blob_id, expires_in_seconds=120)
     )
     assert response.expires_in_seconds == 120
     with urllib.request.urlopen(response.url, timeout=10) as http:
         assert http.read() == data
     error = await rpc_error(
-        blob_stub(alice).GetBlobDownloadUrl(
-            blobs_pb2.GetBlobDownloadUrlRequest(blob_id=blob.blob_id, expires_in_seconds=5)
-        )
+        alice.blobs.GetBlobDownloadUrl(blobs_pb2.GetBlobDownloadUrlRequest(blob_id=blob.blob_id, expires_in_seconds=5))
     )
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
 
@@ -159,5 +140,5 @@ async def test_presigned_url_downloads_from_the_object_store(vcs: VcsUnderTest):
 async def test_malformed_blob_ids(vcs: VcsUnderTest):
     alice = await vcs.sign_up()
     for blob_id in ("", "../../etc/passwd", "Z" * 64):
-        error = await rpc_error(blob_stub(alice).GetBlob(blobs_pb2.GetBlobRequest(blob_id=blob_id)))
+        error = await rpc_error(alice.blobs.GetBlob(blobs_pb2.GetBlobRequest(blob_id=blob_id)))
         assert error.code() == grpc.StatusCode.INVALID_ARGUMENT

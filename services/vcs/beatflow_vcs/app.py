@@ -9,7 +9,7 @@ from importlib import resources
 from psycopg_pool import AsyncConnectionPool
 
 from beatflow.auth.v1 import auth_pb2_grpc
-from beatflow.vcs.v1 import blobs_pb2_grpc, repositories_pb2_grpc
+from beatflow.vcs.v1 import blobs_pb2_grpc, repositories_pb2_grpc, version_control_pb2_grpc
 from beatflow_platform.auth import TokenCodec
 from beatflow_platform.db.migrations import load_migrations, migrate
 from beatflow_platform.db.pool import connect, open_pool, ping
@@ -23,7 +23,9 @@ from beatflow_vcs.repositories import Repositories
 from beatflow_vcs.servicers import auth as auth_servicer
 from beatflow_vcs.servicers import blobs as blobs_servicer
 from beatflow_vcs.servicers import repositories as repositories_servicer
+from beatflow_vcs.servicers import version_control as version_control_servicer
 from beatflow_vcs.settings import VcsSettings
+from beatflow_vcs.versioning import VersionControl
 
 SCHEMA = "vcs"
 
@@ -50,10 +52,12 @@ async def build_app(settings: VcsSettings) -> VcsApp:
     accounts = Accounts(pool, codec, timedelta(seconds=settings.refresh_token_ttl_seconds))
     repositories = Repositories(pool, accounts, page_tokens)
     blobs = Blobs(pool, store, max_bytes=settings.max_blob_bytes, max_audio_seconds=settings.max_audio_seconds)
+    versions = VersionControl(pool, repositories, blobs, store, page_tokens)
 
     auth = auth_servicer.AuthServicer(accounts, codec)
     repos = repositories_servicer.RepositoryServicer(repositories)
     blob_service = blobs_servicer.BlobServicer(blobs)
+    version_service = version_control_servicer.VersionControlServicer(versions)
     services = [
         ServiceRegistration(
             auth_servicer.SERVICE_NAME, lambda s: auth_pb2_grpc.add_AuthServiceServicer_to_server(auth, s)
@@ -64,6 +68,10 @@ async def build_app(settings: VcsSettings) -> VcsApp:
         ),
         ServiceRegistration(
             blobs_servicer.SERVICE_NAME, lambda s: blobs_pb2_grpc.add_BlobServiceServicer_to_server(blob_service, s)
+        ),
+        ServiceRegistration(
+            version_control_servicer.SERVICE_NAME,
+            lambda s: version_control_pb2_grpc.add_VersionControlServiceServicer_to_server(version_service, s),
         ),
     ]
 

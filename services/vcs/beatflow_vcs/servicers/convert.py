@@ -8,10 +8,13 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from beatflow.auth.v1 import auth_pb2
 from beatflow.common.v1 import audio_pb2
-from beatflow.vcs.v1 import repositories_pb2
+from beatflow.vcs.v1 import repositories_pb2, version_control_pb2
 from beatflow_vcs.accounts import TokenPair, User
 from beatflow_vcs.blobs import Blob
+from beatflow_vcs.commits import TreeEntry
+from beatflow_vcs.merging import Change, MetadataConflict, StemChange, StemConflict, render
 from beatflow_vcs.repositories import Collaborator, Repository
+from beatflow_vcs.versioning import CommitView, Ref
 
 ROLE_TO_PROTO = {
     "read": repositories_pb2.COLLABORATOR_ROLE_READ,
@@ -94,4 +97,88 @@ def audio_info(value: Blob) -> audio_pb2.AudioInfo:
 def blob(value: Blob) -> audio_pb2.BlobRef:
     return audio_pb2.BlobRef(
         blob_id=value.blob_id, size_bytes=value.size_bytes, content_type=value.content_type, audio=audio_info(value)
+    )
+
+
+def stem(name: str, entry: TreeEntry) -> version_control_pb2.Stem:
+    return version_control_pb2.Stem(
+        name=name,
+        blob_id=entry.blob_id,
+        size_bytes=entry.size_bytes,
+        audio=audio_pb2.AudioInfo(
+            duration_seconds=entry.duration_seconds,
+            sample_rate=entry.sample_rate,
+            channels=entry.channels,
+            format=AUDIO_FORMATS.get(entry.audio_format, audio_pb2.AUDIO_FORMAT_UNSPECIFIED),
+        ),
+    )
+
+
+def commit(value: CommitView) -> version_control_pb2.Commit:
+    message = version_control_pb2.Commit(
+        commit_id=value.commit_id,
+        parent_ids=list(value.parents),
+        author_id=value.author_id,
+        author_username=value.author_username,
+        message=value.message,
+        bpm=value.bpm,
+        key_signature=value.key_signature,
+        stems=[stem(name, entry) for name, entry in sorted(value.tree.items())],
+        create_time=timestamp(value.created_at),
+    )
+    message.generation_params.update(value.generation_params)
+    return message
+
+
+def branch(value: Ref, default_branch: str) -> version_control_pb2.Branch:
+    return version_control_pb2.Branch(
+        name=value.name,
+        commit_id=value.commit_id,
+        is_default=value.name == default_branch,
+        update_time=timestamp(value.updated_at),
+    )
+
+
+def tag(value: Ref) -> version_control_pb2.Tag:
+    return version_control_pb2.Tag(
+        name=value.name,
+        commit_id=value.commit_id,
+        message=value.message,
+        tagger_id=value.created_by or "",
+        create_time=timestamp(value.created_at),
+    )
+
+
+def ref(value: Ref) -> version_control_pb2.Ref:
+    return version_control_pb2.Ref(name=value.name, commit_id=value.commit_id)
+
+
+CHANGE_TYPES = {
+    Change.ADDED: version_control_pb2.CHANGE_TYPE_ADDED,
+    Change.REMOVED: version_control_pb2.CHANGE_TYPE_REMOVED,
+    Change.MODIFIED: version_control_pb2.CHANGE_TYPE_MODIFIED,
+}
+
+
+def stem_change(value: StemChange) -> version_control_pb2.StemChange:
+    return version_control_pb2.StemChange(
+        name=value.name, change=CHANGE_TYPES[value.change], old_blob_id=value.old_blob_id, new_blob_id=value.new_blob_id
+    )
+
+
+def stem_conflict(value: StemConflict) -> version_control_pb2.StemConflict:
+    return version_control_pb2.StemConflict(
+        name=value.name,
+        base_blob_id=value.base_blob_id,
+        ours_blob_id=value.ours_blob_id,
+        theirs_blob_id=value.theirs_blob_id,
+    )
+
+
+def metadata_conflict(value: MetadataConflict) -> version_control_pb2.MetadataConflict:
+    return version_control_pb2.MetadataConflict(
+        field=value.field,
+        base_value=render(value.base_value),
+        ours_value=render(value.ours_value),
+        theirs_value=render(value.theirs_value),
     )

@@ -1,0 +1,139 @@
+"""beatflow.vcs.v1.VersionControlService over `VersionControl`."""
+
+from __future__ import annotations
+
+from google.protobuf import json_format
+
+from beatflow.vcs.v1 import version_control_pb2 as pb
+from beatflow.vcs.v1 import version_control_pb2_grpc
+from beatflow_platform.auth import current_principal
+from beatflow_platform.errors import InvalidArgument
+from beatflow_vcs.servicers import convert
+from beatflow_vcs.versioning import StemSpec, VersionControl
+
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["VersionControlService"].full_name
+_RESOLUTIONS = {pb.CONFLICT_RESOLUTION_OURS: "ours", pb.CONFLICT_RESOLUTION_THEIRS: "theirs"}
+_OUTCOMES = {
+    "up_to_date": pb.MERGE_OUTCOME_UP_TO_DATE,
+    "fast_forward": pb.MERGE_OUTCOME_FAST_FORWARD,
+    "merge_commit": pb.MERGE_OUTCOME_MERGE_COMMIT,
+    "conflict": pb.MERGE_OUTCOME_CONFLICT,
+}
+
+
+class VersionControlServicer(version_control_pb2_grpc.VersionControlServiceServicer):
+    def __init__(self, versions: VersionControl):
+        self._versions = versions
+
+    async def CreateCommit(self, request, context):
+        commit, branch = await self._versions.create_commit(
+            current_principal(),
+            request.repo_id,
+            branch=request.branch,
+            parent_commit_id=request.parent_commit_id,
+            message=request.message,
+            bpm=request.bpm,
+            key_signature=request.key_signature,
+            generation_params=json_format.MessageToDict(request.generation_params),
+            stems=[StemSpec(stem.name, stem.blob_id) for stem in request.stems],
+            request_id=request.request_id,
+        )
+        return pb.CreateCommitResponse(commit=convert.commit(commit), branch=branch)
+
+    async def GetCommit(self, request, context):
+        commit = await self._versions.get_commit(current_principal(), request.commit_id, request.repo_id)
+        return pb.GetCommitResponse(commit=convert.commit(commit))
+
+    async def GetHistory(self, request, context):
+        page = await self._versions.history(current_principal(), request.repo_id, request.page_size, request.page_token)
+        return pb.GetHistoryResponse(
+            repo_id=request.repo_id,
+            nodes=[
+                pb.HistoryNode(commit=convert.commit(commit), branch_heads=heads, tags=tags)
+                for commit, heads, tags in page.nodes
+            ],
+            branches=[convert.ref(r) for r in page.branches],
+            tags=[convert.ref(r) for r in page.tags],
+            next_page_token=page.next_page_token,
+        )
+
+    async def GetLog(self, request, context):
+        commits, token = await self._versions.log(
+            current_principal(), request.repo_id, request.ref, request.page_size, request.page_token
+        )
+        return pb.GetLogResponse(commits=[convert.commit(c) for c in commits], next_page_token=token)
+
+    async def ListBranches(self, request, context):
+        repo, refs = await self._versions.list_refs(current_principal(), request.repo_id, "branch")
+        return pb.ListBranchesResponse(branches=[convert.branch(r, repo.default_branch) for r in refs])
+
+    async def CreateBranch(self, request, context):
+        ref = await self._versions.create_branch(
+            current_principal(), request.repo_id, request.name, request.start_point
+        )
+        return pb.CreateBranchResponse(branch=convert.branch(ref, ""))
+
+    async def UpdateBranch(self, request, context):
+        ref = await self._versions.update_branch(
+            current_principal(), request.repo_id, request.name, request.new_commit_id, request.expected_commit_id
+        )
+        return pb.UpdateBranchResponse(branch=convert.branch(ref, ""))
+
+    async def DeleteBranch(self, request, context):
+        await self._versions.delete_ref(current_principal(), request.repo_id, "branch", request.name)
+        return pb.DeleteBranchResponse()
+
+    async def ListTags(self, request, context):
+        _, refs = await self._versions.list_refs(current_principal(), request.repo_id, "tag")
+        return pb.ListTagsResponse(tags=[convert.tag(r) for r in refs])
+
+    async def CreateTag(self, request, context):
+        ref = await self._versions.create_tag(
+            current_principal(), request.repo_id, request.name, request.target, request.message
+        )
+        return pb.CreateTagResponse(tag=convert.tag(ref))
+
+    async def DeleteTag(self, request, context):
+        await self._versions.delete_ref(current_principal(), request.repo_id, "tag", request.name)
+        return pb.DeleteTagResponse()
+
+    async def DiffCommits(self, request, context):
+        diff = await self._versions.diff(current_principal(), request.repo_id, request.base, request.head)
+        return pb.DiffCommitsResponse(
+            base_commit_id=diff.base.commit_id,
+            head_commit_id=diff.head.commit_id,
+            stem_changes=[convert.stem_change(c) for c in diff.stem_changes],
+            metadata_changes=[
+                pb.MetadataChange(field=f, old_value=o, new_value=n) for f, o, n in diff.metadata_changes
+            ],
+        )
+
+    async def Merge(self, request, context):
+        resolutions = {}
+        for index, resolution in enumerate(request.resolutions):
+            if resolution.resolution not in _RESOLUTIONS:
+                raise InvalidArgument.for_field(f"resolutions[{index}].resolution", "must be OURS or THEIRS")
+            resolutions[resolution.name] = _RESOLUTIONS[resolution.resolution]
+        outcome = await self._versions.merge(
+            current_principal(),
+            request.repo_id,
+            target_branch=request.target_branch,
+            source=request.source,
+            source_repo_id=request.source_repo_id,
+            message=request.message,
+            resolutions=resolutions,
+            expected_target=request.expected_target_commit_id,
+        )
+        response = pb.MergeResponse(outcome=_OUTCOMES[outcome.outcome])
+        if outcome.commit is not None:
+            response.commit.CopyFrom(convert.commit(outcome.commit))
+        if outcome.outcome == "conflict":
+            response.conflicts.extend(convert.stem_conflict(c) for c in outcome.result.stem_conflicts)
+            response.metadata_conflicts.extend(convert.metadata_conflict(c) for c in outcome.result.metadata_conflicts)
+        return response
+
+    async def RevertCommit(self, request, context):
+        commit = await self._versions.revert(
+            current_principal(), request.repo_id, request.commit_id, request.branch, request.message
+        )
+        return pb.RevertCommitResponse(commit=convert.commit(commit))
