@@ -19,6 +19,8 @@ from beatflow_platform.objectstore import ObjectStore, create_object_store
 from beatflow_platform.pagination import PageTokens
 from beatflow_vcs.accounts import Accounts
 from beatflow_vcs.blobs import Blobs
+from beatflow_vcs.history import History
+from beatflow_vcs.merges import Merges
 from beatflow_vcs.repositories import Repositories
 from beatflow_vcs.servicers import auth as auth_servicer
 from beatflow_vcs.servicers import blobs as blobs_servicer
@@ -52,12 +54,14 @@ async def build_app(settings: VcsSettings) -> VcsApp:
     accounts = Accounts(pool, codec, timedelta(seconds=settings.refresh_token_ttl_seconds))
     repositories = Repositories(pool, accounts, page_tokens)
     blobs = Blobs(pool, store, max_bytes=settings.max_blob_bytes, max_audio_seconds=settings.max_audio_seconds)
-    versions = VersionControl(pool, repositories, blobs, store, page_tokens)
+    history = History(pool, repositories, page_tokens)
+    versions = VersionControl(pool, repositories, blobs, store)
+    merges = Merges(pool, repositories)
 
     auth = auth_servicer.AuthServicer(accounts, codec)
     repos = repositories_servicer.RepositoryServicer(repositories)
     blob_service = blobs_servicer.BlobServicer(blobs)
-    version_service = version_control_servicer.VersionControlServicer(versions)
+    version_service = version_control_servicer.VersionControlServicer(history, versions, merges)
     services = [
         ServiceRegistration(
             auth_servicer.SERVICE_NAME, lambda s: auth_pb2_grpc.add_AuthServiceServicer_to_server(auth, s)

@@ -14,7 +14,7 @@ from beatflow_vcs.blobs import Blob
 from beatflow_vcs.commits import TreeEntry
 from beatflow_vcs.merging import Change, MetadataConflict, StemChange, StemConflict, render
 from beatflow_vcs.repositories import Collaborator, Repository
-from beatflow_vcs.versioning import CommitView, Ref
+from beatflow_vcs.store import CommitView, Ref
 
 ROLE_TO_PROTO = {
     "read": repositories_pb2.COLLABORATOR_ROLE_READ,

@@ -8,6 +8,8 @@ from beatflow.vcs.v1 import version_control_pb2 as pb
 from beatflow.vcs.v1 import version_control_pb2_grpc
 from beatflow_platform.auth import current_principal
 from beatflow_platform.errors import InvalidArgument
+from beatflow_vcs.history import History
+from beatflow_vcs.merges import Merges
 from beatflow_vcs.servicers import convert
 from beatflow_vcs.versioning import StemSpec, VersionControl
 
@@ -22,8 +24,10 @@ _OUTCOMES = {
 
 
 class VersionControlServicer(version_control_pb2_grpc.VersionControlServiceServicer):
-    def __init__(self, versions: VersionControl):
+    def __init__(self, history: History, versions: VersionControl, merges: Merges):
+        self._history = history
         self._versions = versions
+        self._merges = merges
 
     async def CreateCommit(self, request, context):
         commit, branch = await self._versions.create_commit(
@@ -41,11 +45,11 @@ class VersionControlServicer(version_control_pb2_grpc.VersionControlServiceServi
         return pb.CreateCommitResponse(commit=convert.commit(commit), branch=branch)
 
     async def GetCommit(self, request, context):
-        commit = await self._versions.get_commit(current_principal(), request.commit_id, request.repo_id)
+        commit = await self._history.get_commit(current_principal(), request.commit_id, request.repo_id)
         return pb.GetCommitResponse(commit=convert.commit(commit))
 
     async def GetHistory(self, request, context):
-        page = await self._versions.history(current_principal(), request.repo_id, request.page_size, request.page_token)
+        page = await self._history.history(current_principal(), request.repo_id, request.page_size, request.page_token)
         return pb.GetHistoryResponse(
             repo_id=request.repo_id,
             nodes=[
@@ -58,13 +62,13 @@ class VersionControlServicer(version_control_pb2_grpc.VersionControlServiceServi
         )
 
     async def GetLog(self, request, context):
-        commits, token = await self._versions.log(
+        commits, token = await self._history.log(
             current_principal(), request.repo_id, request.ref, request.page_size, request.page_token
         )
         return pb.GetLogResponse(commits=[convert.commit(c) for c in commits], next_page_token=token)
 
     async def ListBranches(self, request, context):
-        repo, refs = await self._versions.list_refs(current_principal(), request.repo_id, "branch")
+        repo, refs = await self._history.refs(current_principal(), request.repo_id, "branch")
         return pb.ListBranchesResponse(branches=[convert.branch(r, repo.default_branch) for r in refs])
 
     async def CreateBranch(self, request, context):
@@ -84,7 +88,7 @@ class VersionControlServicer(version_control_pb2_grpc.VersionControlServiceServi
         return pb.DeleteBranchResponse()
 
     async def ListTags(self, request, context):
-        _, refs = await self._versions.list_refs(current_principal(), request.repo_id, "tag")
+        _, refs = await self._history.refs(current_principal(), request.repo_id, "tag")
         return pb.ListTagsResponse(tags=[convert.tag(r) for r in refs])
 
     async def CreateTag(self, request, context):
@@ -98,7 +102,7 @@ class VersionControlServicer(version_control_pb2_grpc.VersionControlServiceServi
         return pb.DeleteTagResponse()
 
     async def DiffCommits(self, request, context):
-        diff = await self._versions.diff(current_principal(), request.repo_id, request.base, request.head)
+        diff = await self._history.diff(current_principal(), request.repo_id, request.base, request.head)
         return pb.DiffCommitsResponse(
             base_commit_id=diff.base.commit_id,
             head_commit_id=diff.head.commit_id,
@@ -114,7 +118,7 @@ class VersionControlServicer(version_control_pb2_grpc.VersionControlServiceServi
             if resolution.resolution not in _RESOLUTIONS:
                 raise InvalidArgument.for_field(f"resolutions[{index}].resolution", "must be OURS or THEIRS")
             resolutions[resolution.name] = _RESOLUTIONS[resolution.resolution]
-        outcome = await self._versions.merge(
+        outcome = await self._merges.merge(
             current_principal(),
             request.repo_id,
             target_branch=request.target_branch,
@@ -133,7 +137,7 @@ class VersionControlServicer(version_control_pb2_grpc.VersionControlServiceServi
         return response
 
     async def RevertCommit(self, request, context):
-        commit = await self._versions.revert(
+        commit = await self._merges.revert(
             current_principal(), request.repo_id, request.commit_id, request.branch, request.message
         )
         return pb.RevertCommitResponse(commit=convert.commit(commit))
