@@ -4,7 +4,9 @@ Commits are visited newest-first in topological order: by generation (1 + the la
 generation, so every child comes before its parents), then time, then id. The walk keeps a
 heap of not-yet-visited commits (the frontier); a page token stores that frontier, so the
 next page resumes exactly where this one stopped. Ancestors are fetched in batches by one
-recursive query whose LIMIT PostgreSQL honours lazily.
+recursive query whose LIMIT PostgreSQL honours lazily; its joins are LATERAL subqueries so that
+every step is an index lookup whatever the planner's statistics say (a hash join over the
+whole parents table per step made a 10,000-commit page cost ~180 ms instead of ~3 ms).
 """
 
 from __future__ import annotations
@@ -21,14 +23,13 @@ _ANCESTORS = """
 WITH RECURSIVE walk(id) AS (
     SELECT unnest(%(ids)s::text[])
     UNION
-    SELECT p.parent_id FROM walk w JOIN vcs.commit_parents p ON p.commit_id = w.id
+    SELECT p.parent_id FROM walk w
+    CROSS JOIN LATERAL (SELECT parent_id FROM vcs.commit_parents WHERE commit_id = w.id OFFSET 0) p
 )
 SELECT c.id, c.generation, c.created_at,
-       coalesce(array_agg(p.parent_id ORDER BY p.position) FILTER (WHERE p.parent_id IS NOT NULL), '{}') AS parents
+       ARRAY(SELECT parent_id FROM vcs.commit_parents WHERE commit_id = c.id ORDER BY position) AS parents
 FROM (SELECT id FROM walk LIMIT %(limit)s) w
-JOIN vcs.commits c ON c.id = w.id
-LEFT JOIN vcs.commit_parents p ON p.commit_id = c.id
-GROUP BY c.id
+CROSS JOIN LATERAL (SELECT id, generation, created_at FROM vcs.commits WHERE id = w.id OFFSET 0) c
 """
 
 
