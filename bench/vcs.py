@@ -20,9 +20,8 @@ from pathlib import Path
 import grpc
 
 from beatflow.auth.v1 import auth_pb2, auth_pb2_grpc
-from beatflow.vcs.v1 import blobs_pb2, blobs_pb2_grpc, repositories_pb2, repositories_pb2_grpc
+from beatflow.vcs.v1 import blobs_pb2, blobs_pb2_grpc, repositories_pb2, repositories_pb2_grpc, version_control_pb2_grpc
 from beatflow.vcs.v1 import version_control_pb2 as vc_pb2
-from beatflow.vcs.v1 import version_control_pb2_grpc
 from beatflow_devtools.network import free_port
 from beatflow_devtools.postgres import LocalPostgres, reachable_tempdir
 from beatflow_platform.db.pool import connect
@@ -150,7 +149,9 @@ async def _run(channel, dsn: str) -> dict[str, float]:
         )
         deep_token = response.next_page_token
     for _ in range(HISTORY_SAMPLES):
-        first_page.append(await _timed(vc.GetHistory(vc_pb2.GetHistoryRequest(repo_id=big, page_size=100), metadata=md)))
+        first_page.append(
+            await _timed(vc.GetHistory(vc_pb2.GetHistoryRequest(repo_id=big, page_size=100), metadata=md))
+        )
         request = vc_pb2.GetHistoryRequest(repo_id=big, page_size=100, page_token=deep_token)
         deep_page.append(await _timed(vc.GetHistory(request, metadata=md)))
 

@@ -95,3 +95,25 @@ async def test_verify_token_and_anonymous_me(vcs: VcsUnderTest):
     assert verified.kind == auth_pb2.PRINCIPAL_KIND_USER
     error = await rpc_error(vcs.anonymous_auth.GetCurrentUser(auth_pb2.GetCurrentUserRequest()))
     assert error.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_service_tokens_identify_services_without_user_rights(vcs: VcsUnderTest):
+    from beatflow.vcs.v1 import repositories_pb2, repositories_pb2_grpc
+    from beatflow_platform.auth import TokenCodec
+    from beatflow_platform.service_auth import ServiceTokenSource
+
+    owner = await vcs.sign_up()
+    private = await owner.create_repo("private work")
+    source = ServiceTokenSource(TokenCodec(vcs.settings.auth), "generator")
+    assert source.token() == source.token(), "a token is reused until it nears expiry"
+    verified = await vcs.anonymous_auth.VerifyToken(auth_pb2.VerifyTokenRequest(access_token=source.token()))
+    assert (verified.subject_id, verified.kind) == ("generator", auth_pb2.PRINCIPAL_KIND_SERVICE)
+    repos = repositories_pb2_grpc.RepositoryServiceStub(vcs.channel)
+    error = await rpc_error(
+        repos.GetRepository(repositories_pb2.GetRepositoryRequest(repo_id=private.repo_id), metadata=source.metadata())
+    )
+    assert error.code() == grpc.StatusCode.NOT_FOUND
+    error = await rpc_error(
+        repos.CreateRepository(repositories_pb2.CreateRepositoryRequest(name="x"), metadata=source.metadata())
+    )
+    assert error.code() == grpc.StatusCode.PERMISSION_DENIED

@@ -27,6 +27,7 @@ RpcScope = Callable[[str, grpc.aio.ServicerContext], AbstractAsyncContextManager
 
 REQUEST_ID_KEY = "x-request-id"
 _REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_PROBE_PREFIX = "/grpc.health.v1.Health/"
 _log = get_logger("beatflow.rpc")
 
 
@@ -61,7 +62,10 @@ async def rpc_outcome_scope(method: str, context: grpc.aio.ServicerContext) -> A
         await context.abort_with_status(internal_status())
     finally:
         code_name = code.name if isinstance(code, grpc.StatusCode) else str(code)
-        _log.info("rpc", code=code_name, duration_ms=round((time.perf_counter() - started) * 1000, 3))
+        # Probes arrive every few seconds; they are only worth a line when something is wrong.
+        quiet = method.startswith(_PROBE_PREFIX) and code == grpc.StatusCode.OK
+        log = _log.debug if quiet else _log.info
+        log("rpc", code=code_name, duration_ms=round((time.perf_counter() - started) * 1000, 3))
         structlog.contextvars.reset_contextvars(**bound)
 
 
@@ -71,7 +75,7 @@ class AuthScope:
     A token, when present, is verified even on public methods, so a bad one never passes silently.
     """
 
-    ALWAYS_PUBLIC_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+    ALWAYS_PUBLIC_PREFIXES = (_PROBE_PREFIX, "/grpc.reflection.")
 
     def __init__(self, codec: TokenCodec, public_methods: Collection[str] = ()):
         self._codec = codec
