@@ -1,0 +1,213 @@
+"""The job queue in PostgreSQL.
+
+- Submit inserts a queued row; a request id makes retried submits return the first job.
+- Workers claim with `FOR UPDATE SKIP LOCKED`, so concurrent workers never take the same job,
+  and hold it by a lease they renew (heartbeat). A worker that dies stops renewing; once the
+  lease has expired the job is queued again (up to max_attempts) by whichever worker reaps next.
+- Every state or progress change fires NOTIFY through a trigger (see the migration).
+- Cancellation is cooperative: a queued job is cancelled at once, a running one is flagged and
+  its handler stops at its next progress report or heartbeat.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool
+
+from beatflow_platform.db.queries import fetch_all, fetch_one
+from beatflow_platform.errors import FailedPrecondition, InvalidArgument, NotFound
+from beatflow_platform.jobs.model import Job, JobState, LeaseLost
+from beatflow_platform.pagination import PageTokens, page_size
+
+_COLUMNS = (
+    "id::text AS job_id, kind, owner_id, state, payload, progress_fraction, progress_stage, progress_message,"
+    " attempt, max_attempts, cancel_requested, result, error_code, error_message, created_at, updated_at,"
+    " started_at, ended_at"
+)
+MAX_REQUEST_ID_LENGTH = 128
+
+
+def _job(row: dict) -> Job:
+    return Job(**{**row, "state": JobState(row["state"]), "result": bytes(row["result"]) if row["result"] else None})
+
+
+def _check_job_id(job_id: str) -> str:
+    try:
+        return str(uuid.UUID(job_id))
+    except ValueError:
+        raise InvalidArgument.for_field("job_id", "must be a UUID") from None
+
+
+class JobQueue:
+    def __init__(self, pool: AsyncConnectionPool, page_tokens: PageTokens):
+        self._pool = pool
+        self._page_tokens = page_tokens
+
+    # ----- callers ---------------------------------------------------------------------------
+
+    async def submit(
+        self, kind: str, owner_id: str, payload: dict, *, request_id: str = "", max_attempts: int = 3
+    ) -> Job:
+        if len(request_id) > MAX_REQUEST_ID_LENGTH:
+            raise InvalidArgument.for_field("request_id", f"must be at most {MAX_REQUEST_ID_LENGTH} characters")
+        async with self._pool.connection() as conn:
+            row = await fetch_one(
+                conn,
+                f"INSERT INTO jobs.jobs (id, kind, owner_id, payload, request_id, max_attempts)"
+                f" VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING {_COLUMNS}",
+                (uuid.uuid4(), kind, owner_id, Jsonb(payload), request_id or None, max_attempts),
+            )
+            if row is None:  # the same request id was submitted before
+                row = await fetch_one(
+                    conn,
+                    f"SELECT {_COLUMNS} FROM jobs.jobs WHERE owner_id = %s AND kind = %s AND request_id = %s",
+                    (owner_id, kind, request_id),
+                )
+        return _job(row)
+
+    async def get(self, job_id: str, owner_id: str | None = None) -> Job:
+        """The job; another owner's job is NOT_FOUND (owner_id None reads any, for workers)."""
+        _check_job_id(job_id)
+        async with self._pool.connection() as conn:
+            row = await fetch_one(conn, f"SELECT {_COLUMNS} FROM jobs.jobs WHERE id = %s", (job_id,))
+        if row is None or (owner_id is not None and row["owner_id"] != owner_id):
+            raise NotFound("job", job_id)
+        return _job(row)
+
+    async def list(
+        self, owner_id: str, *, size: int = 0, page_token: str = "", state: JobState | None = None, kind: str = ""
+    ) -> tuple[list[Job], str]:
+        size = page_size(size)
+        scope = f"ListJobs|{owner_id}|{state or ''}|{kind}"
+        cursor = self._page_tokens.decode(scope, page_token)
+        query = f"SELECT {_COLUMNS} FROM jobs.jobs WHERE owner_id = %(owner)s"
+        params: dict = {"owner": owner_id, "limit": size + 1}
+        if state:
+            query += " AND state = %(state)s"
+            params["state"] = state.value
+        if kind:
+            query += " AND kind = %(kind)s"
+            params["kind"] = kind
+        if cursor:
+            query += " AND (created_at, id) < (%(t)s::timestamptz, %(id)s::uuid)"
+            params.update(t=cursor["t"], id=cursor["id"])
+        query += " ORDER BY created_at DESC, id DESC LIMIT %(limit)s"
+        async with self._pool.connection() as conn:
+            rows = await fetch_all(conn, query, params)
+        jobs = [_job(row) for row in rows[:size]]
+        token = ""
+        if len(rows) > size:
+            token = self._page_tokens.encode(scope, {"t": jobs[-1].created_at.isoformat(), "id": jobs[-1].job_id})
+        return jobs, token
+
+    async def cancel(self, job_id: str, owner_id: str) -> Job:
+        job = await self.get(job_id, owner_id)
+        if job.state.terminal:
+            raise FailedPrecondition(f"the job has already {job.state.value}", reason="JOB_FINISHED")
+        async with self._pool.connection() as conn:
+            row = await fetch_one(
+                conn,
+                f"UPDATE jobs.jobs SET"
+                f" state = CASE WHEN state = 'queued' THEN 'cancelled' ELSE state END,"
+                f" ended_at = CASE WHEN state = 'queued' THEN now() ELSE ended_at END,"
+                f" cancel_requested = true, updated_at = now()"
+                f" WHERE id = %s AND state IN ('queued', 'running') RETURNING {_COLUMNS}",
+                (job_id,),
+            )
+        return _job(row) if row else await self.get(job_id, owner_id)
+
+    # ----- workers ---------------------------------------------------------------------------
+
+    async def claim(self, kinds: list[str], worker_id: str, lease_seconds: float) -> Job | None:
+        async with self._pool.connection() as conn:
+            row = await fetch_one(
+                conn,
+                f"UPDATE jobs.jobs SET state = 'running', attempt = attempt + 1, lease_owner = %(worker)s,"
+                f" lease_expires_at = now() + make_interval(secs => %(lease)s),"
+                f" started_at = coalesce(started_at, now()), updated_at = now()"
+                f" WHERE id = (SELECT id FROM jobs.jobs WHERE state = 'queued' AND kind = ANY(%(kinds)s)"
+                f"   AND run_after <= now() ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED)"
+                f" RETURNING {_COLUMNS}",
+                {"worker": worker_id, "lease": lease_seconds, "kinds": kinds},
+            )
+        return _job(row) if row else None
+
+    async def heartbeat(self, job_id: str, worker_id: str, lease_seconds: float) -> bool:
+        """Renews the lease; returns whether cancellation was requested. Raises LeaseLost."""
+        async with self._pool.connection() as conn:
+            row = await fetch_one(
+                conn,
+                "UPDATE jobs.jobs SET lease_expires_at = now() + make_interval(secs => %s)"
+                " WHERE id = %s AND lease_owner = %s AND state = 'running' RETURNING cancel_requested",
+                (lease_seconds, job_id, worker_id),
+            )
+        if row is None:
+            raise LeaseLost(job_id)
+        return row["cancel_requested"]
+
+    async def report_progress(self, job_id: str, worker_id: str, fraction: float, stage: str, message: str) -> bool:
+        """Records progress; returns whether cancellation was requested. Raises LeaseLost."""
+        async with self._pool.connection() as conn:
+            row = await fetch_one(
+                conn,
+                "UPDATE jobs.jobs SET progress_fraction = %s, progress_stage = %s, progress_message = %s,"
+                " updated_at = now() WHERE id = %s AND lease_owner = %s AND state = 'running'"
+                " RETURNING cancel_requested",
+                (min(max(fraction, 0.0), 1.0), stage, message, job_id, worker_id),
+            )
+        if row is None:
+            raise LeaseLost(job_id)
+        return row["cancel_requested"]
+
+    async def finish(
+        self,
+        job_id: str,
+        worker_id: str,
+        state: JobState,
+        *,
+        result: bytes | None = None,
+        error_code: str | None = None,
+        error_message: str | None = None,
+    ) -> bool:
+        """Records the outcome if this worker still holds the job; returns whether it did."""
+        async with self._pool.connection() as conn:
+            finished = await conn.execute(
+                "UPDATE jobs.jobs SET state = %s, result = %s, error_code = %s, error_message = %s,"
+                " progress_fraction = CASE WHEN %s = 'succeeded' THEN 1 ELSE progress_fraction END,"
+                " lease_owner = NULL, lease_expires_at = NULL, ended_at = now(), updated_at = now()"
+                " WHERE id = %s AND lease_owner = %s AND state = 'running'",
+                (state.value, result, error_code, error_message, state.value, job_id, worker_id),
+            )
+        return finished.rowcount == 1
+
+    async def retry_later(self, job_id: str, worker_id: str, error: str, delay_seconds: float) -> None:
+        """Gives a job that failed transiently back to the queue (the attempt counts)."""
+        async with self._pool.connection() as conn:
+            await conn.execute(
+                "UPDATE jobs.jobs SET state = CASE WHEN attempt < max_attempts THEN 'queued' ELSE 'failed' END,"
+                " error_code = CASE WHEN attempt < max_attempts THEN NULL ELSE 'UNAVAILABLE' END,"
+                " error_message = %s, run_after = now() + make_interval(secs => %s),"
+                " ended_at = CASE WHEN attempt < max_attempts THEN NULL ELSE now() END,"
+                " lease_owner = NULL, lease_expires_at = NULL, updated_at = now()"
+                " WHERE id = %s AND lease_owner = %s AND state = 'running'",
+                (error, delay_seconds, job_id, worker_id),
+            )
+
+    async def requeue_expired(self) -> int:
+        """Jobs whose worker stopped renewing go back to the queue, or fail after max_attempts."""
+        async with self._pool.connection() as conn:
+            requeued = await conn.execute(
+                "UPDATE jobs.jobs SET"
+                " state = CASE WHEN cancel_requested THEN 'cancelled'"
+                "              WHEN attempt < max_attempts THEN 'queued' ELSE 'failed' END,"
+                " error_code = CASE WHEN NOT cancel_requested AND attempt >= max_attempts THEN 'ABORTED' END,"
+                " error_message = CASE WHEN NOT cancel_requested AND attempt >= max_attempts"
+                "                      THEN 'the job lost its worker too many times' END,"
+                " ended_at = CASE WHEN cancel_requested OR attempt >= max_attempts THEN now() END,"
+                " lease_owner = NULL, lease_expires_at = NULL, updated_at = now()"
+                " WHERE id IN (SELECT id FROM jobs.jobs WHERE state = 'running' AND lease_expires_at < now()"
+                "              FOR UPDATE SKIP LOCKED)"
+            )
+        return requeued.rowcount

@@ -1,0 +1,80 @@
+"""beatflow.jobs.v1.JobService over the queue (served by every process that runs workers)."""
+
+from __future__ import annotations
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from beatflow.jobs.v1 import jobs_pb2, jobs_pb2_grpc
+from beatflow_platform.auth import current_principal
+from beatflow_platform.jobs.events import Notifications, watch
+from beatflow_platform.jobs.model import Job, JobState
+from beatflow_platform.jobs.queue import JobQueue
+
+SERVICE_NAME = jobs_pb2.DESCRIPTOR.services_by_name["JobService"].full_name
+STATE_TO_PROTO = {
+    JobState.QUEUED: jobs_pb2.JOB_STATE_QUEUED,
+    JobState.RUNNING: jobs_pb2.JOB_STATE_RUNNING,
+    JobState.SUCCEEDED: jobs_pb2.JOB_STATE_SUCCEEDED,
+    JobState.FAILED: jobs_pb2.JOB_STATE_FAILED,
+    JobState.CANCELLED: jobs_pb2.JOB_STATE_CANCELLED,
+}
+STATE_FROM_PROTO = {value: key for key, value in STATE_TO_PROTO.items()}
+
+
+def _timestamp(value) -> Timestamp | None:
+    if value is None:
+        return None
+    stamp = Timestamp()
+    stamp.FromDatetime(value)
+    return stamp
+
+
+def job_to_proto(job: Job) -> jobs_pb2.Job:
+    message = jobs_pb2.Job(
+        job_id=job.job_id,
+        kind=job.kind,
+        state=STATE_TO_PROTO[job.state],
+        progress=jobs_pb2.JobProgress(
+            fraction=job.progress_fraction, stage=job.progress_stage, message=job.progress_message
+        ),
+        owner_id=job.owner_id,
+        attempt=job.attempt,
+        cancel_requested=job.cancel_requested,
+        create_time=_timestamp(job.created_at),
+        update_time=_timestamp(job.updated_at),
+        start_time=_timestamp(job.started_at),
+        end_time=_timestamp(job.ended_at),
+    )
+    if job.result:
+        message.result.ParseFromString(job.result)
+    if job.error_code:
+        message.error.CopyFrom(jobs_pb2.JobError(code=job.error_code, message=job.error_message or ""))
+    return message
+
+
+class JobServicer(jobs_pb2_grpc.JobServiceServicer):
+    def __init__(self, queue: JobQueue, notifications: Notifications):
+        self._queue = queue
+        self._notifications = notifications
+
+    async def GetJob(self, request, context):
+        job = await self._queue.get(request.job_id, current_principal().subject_id)
+        return jobs_pb2.GetJobResponse(job=job_to_proto(job))
+
+    async def WatchJob(self, request, context):
+        async for job in watch(self._queue, self._notifications, request.job_id, current_principal().subject_id):
+            yield jobs_pb2.WatchJobResponse(job=job_to_proto(job))
+
+    async def CancelJob(self, request, context):
+        job = await self._queue.cancel(request.job_id, current_principal().subject_id)
+        return jobs_pb2.CancelJobResponse(job=job_to_proto(job))
+
+    async def ListJobs(self, request, context):
+        jobs, token = await self._queue.list(
+            current_principal().subject_id,
+            size=request.page_size,
+            page_token=request.page_token,
+            state=STATE_FROM_PROTO.get(request.state),
+            kind=request.kind,
+        )
+        return jobs_pb2.ListJobsResponse(jobs=[job_to_proto(j) for j in jobs], next_page_token=token)

@@ -1,0 +1,177 @@
+"""Workers that run queued jobs: claim, heartbeat, progress, cooperative cancellation, outcome.
+
+A handler is `async def handler(context: JobContext) -> jobs_pb2.JobResult`. It reports
+progress with `await context.progress(...)` (or `context.progress_threadsafe(...)` from a
+worker thread), and either call raises `JobCancelled` once the job's owner cancelled it.
+Errors map to outcomes: a `BeatFlowError` fails the job with its code and message,
+`Unavailable` (a dependency is down) requeues it with back-off, anything else fails it as
+INTERNAL with a generic message (the traceback goes to the log).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import uuid
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Future
+
+from beatflow.jobs.v1 import jobs_pb2
+from beatflow_platform.errors import BeatFlowError, Unavailable
+from beatflow_platform.jobs.events import Notifications
+from beatflow_platform.jobs.model import Job, JobCancelled, JobState, LeaseLost
+from beatflow_platform.jobs.queue import JobQueue
+from beatflow_platform.logging import get_logger
+
+Handler = Callable[["JobContext"], Awaitable[jobs_pb2.JobResult]]
+_log = get_logger("beatflow.jobs.worker")
+
+
+class JobContext:
+    def __init__(self, job: Job, queue: JobQueue, worker_id: str, loop: asyncio.AbstractEventLoop):
+        self.job = job
+        self._queue = queue
+        self._worker_id = worker_id
+        self._loop = loop
+        self.cancel_requested = job.cancel_requested
+
+    def _check(self) -> None:
+        if self.cancel_requested:
+            raise JobCancelled(self.job.job_id)
+
+    async def progress(self, fraction: float, stage: str, message: str = "") -> None:
+        self._check()
+        self.cancel_requested = await self._queue.report_progress(
+            self.job.job_id, self._worker_id, fraction, stage, message
+        )
+        self._check()
+
+    def progress_threadsafe(self, fraction: float, stage: str, message: str = "") -> None:
+        """For handlers' worker threads: reports without waiting, raises JobCancelled when flagged."""
+        self._check()
+        future: Future = asyncio.run_coroutine_threadsafe(self._record(fraction, stage, message), self._loop)
+        future.add_done_callback(lambda f: f.exception())  # failures surface through the heartbeat
+
+    async def _record(self, fraction: float, stage: str, message: str) -> None:
+        self.cancel_requested = (
+            await self._queue.report_progress(self.job.job_id, self._worker_id, fraction, stage, message)
+            or self.cancel_requested
+        )
+
+
+class JobWorker:
+    def __init__(
+        self,
+        queue: JobQueue,
+        handlers: dict[str, Handler],
+        *,
+        queued_notifications: Notifications | None = None,
+        concurrency: int = 1,
+        lease_seconds: float = 30.0,
+        heartbeat_seconds: float = 10.0,
+        poll_seconds: float = 5.0,
+        retry_delay_seconds: float = 5.0,
+        worker_id: str | None = None,
+    ):
+        self._queue = queue
+        self._handlers = dict(handlers)
+        self._notifications = queued_notifications
+        self._concurrency = concurrency
+        self._lease = lease_seconds
+        self._heartbeat = heartbeat_seconds
+        self._poll = poll_seconds
+        self._retry_delay = retry_delay_seconds
+        self.worker_id = worker_id or f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
+        self._stopping = asyncio.Event()
+        self.completed = 0
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self) -> None:
+        """Runs until `stop()`; jobs in progress finish first."""
+        loops = [asyncio.create_task(self._claim_loop(i)) for i in range(self._concurrency)]
+        loops.append(asyncio.create_task(self._reap_loop()))
+        try:
+            await asyncio.gather(*loops)
+        finally:
+            for task in loops:
+                task.cancel()
+
+    async def _wait(self, seconds: float, wake: asyncio.Event | None = None) -> None:
+        waits = [asyncio.ensure_future(self._stopping.wait())]
+        if wake is not None:
+            waits.append(asyncio.ensure_future(wake.wait()))
+        _, pending = await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+
+    async def _claim_loop(self, index: int) -> None:
+        subscription = self._notifications.subscribe("*") if self._notifications else contextlib.nullcontext()
+        with subscription as queued:
+            while not self._stopping.is_set():
+                if queued is not None:
+                    queued.clear()
+                try:
+                    job = await self._queue.claim(list(self._handlers), self.worker_id, self._lease)
+                except Exception as error:  # the database is down: wait and try again
+                    _log.warning("claim failed", error=str(error))
+                    await self._wait(self._poll)
+                    continue
+                if job is None:
+                    await self._wait(self._poll, queued)
+                    continue
+                await self._execute(job)
+
+    async def _reap_loop(self) -> None:
+        while not self._stopping.is_set():
+            with contextlib.suppress(Exception):
+                if requeued := await self._queue.requeue_expired():
+                    _log.warning("requeued jobs whose worker stopped", count=requeued)
+            await self._wait(max(self._lease / 2, 0.2))
+
+    async def _keep_lease(self, context: JobContext) -> None:
+        while True:
+            await asyncio.sleep(self._heartbeat)
+            context.cancel_requested = await self._queue.heartbeat(context.job.job_id, self.worker_id, self._lease)
+
+    async def _execute(self, job: Job) -> None:
+        context = JobContext(job, self._queue, self.worker_id, asyncio.get_running_loop())
+        handler = self._handlers[job.kind]
+        log = _log.bind(job_id=job.job_id, kind=job.kind, attempt=job.attempt)
+        log.info("job started")
+        handling = asyncio.create_task(handler(context))
+        heartbeat = asyncio.create_task(self._keep_lease(context))
+        done, _ = await asyncio.wait({handling, heartbeat}, return_when=asyncio.FIRST_COMPLETED)
+        if handling not in done:  # the lease is gone (or the database): stop working on a job we no longer hold
+            handling.cancel()
+        heartbeat.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await heartbeat
+        try:
+            result = await handling
+        except JobCancelled:
+            await self._queue.finish(job.job_id, self.worker_id, JobState.CANCELLED)
+            log.info("job cancelled")
+        except (LeaseLost, asyncio.CancelledError):
+            log.warning("job abandoned: its lease was lost")
+        except Unavailable as error:
+            await self._queue.retry_later(job.job_id, self.worker_id, error.message, self._retry_delay)
+            log.warning("job will be retried", error=error.message)
+        except BeatFlowError as error:
+            await self._queue.finish(
+                job.job_id, self.worker_id, JobState.FAILED, error_code=error.code.name, error_message=error.message
+            )
+            log.info("job failed", code=error.code.name)
+        except Exception:
+            log.exception("job failed with an unexpected error")
+            await self._queue.finish(
+                job.job_id, self.worker_id, JobState.FAILED, error_code="INTERNAL", error_message="internal error"
+            )
+        else:
+            if await self._queue.finish(
+                job.job_id, self.worker_id, JobState.SUCCEEDED, result=result.SerializeToString()
+            ):
+                self.completed += 1
+                log.info("job succeeded")
