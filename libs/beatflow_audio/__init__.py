@@ -1,0 +1,1 @@
+"""Audio shared by the model services: decoding and encoding, music theory, analysis."""

@@ -1,0 +1,49 @@
+"""Pitch classes, keys, scales and chords."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PITCH_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+_FLATS = {"Db": "C#", "Eb": "D#", "Gb": "F#", "Ab": "G#", "Bb": "A#", "Cb": "B", "Fb": "E", "E#": "F", "B#": "C"}
+MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
+# Harmonic minor: its raised seventh (the leading tone) tells a minor key from its relative major.
+MINOR_SCALE = (0, 2, 3, 5, 7, 8, 11)
+
+
+@dataclass(frozen=True)
+class Key:
+    tonic: int  # pitch class, 0 = C
+    minor: bool
+
+    @property
+    def name(self) -> str:
+        return f"{PITCH_NAMES[self.tonic]} {'minor' if self.minor else 'major'}"
+
+    @property
+    def scale(self) -> tuple[int, ...]:
+        return MINOR_SCALE if self.minor else MAJOR_SCALE
+
+    def degree_pitch(self, degree: int, octave: int) -> int:
+        """MIDI note of a scale degree (0-based, may exceed 6) in an octave (C4 = 60 is octave 4)."""
+        steps, index = divmod(degree, 7)
+        return 12 * (octave + 1) + self.tonic + self.scale[index] + 12 * steps
+
+    def triad(self, degree: int, octave: int) -> tuple[int, int, int]:
+        return tuple(self.degree_pitch(degree + offset, octave) for offset in (0, 2, 4))
+
+    @classmethod
+    def parse(cls, text: str) -> Key:
+        """'A minor', 'F# major', 'Bb minor' -> Key; raises ValueError."""
+        parts = text.strip().split()
+        if len(parts) != 2 or parts[1].lower() not in {"major", "minor"}:
+            raise ValueError(f"not a key: {text!r}")
+        name = parts[0][0].upper() + parts[0][1:]
+        name = _FLATS.get(name, name)
+        if name not in PITCH_NAMES:
+            raise ValueError(f"not a key: {text!r}")
+        return cls(PITCH_NAMES.index(name), parts[1].lower() == "minor")
+
+
+def midi_to_hz(note: float) -> float:
+    return 440.0 * 2.0 ** ((note - 69) / 12)

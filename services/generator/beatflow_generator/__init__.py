@@ -1,0 +1,1 @@
+"""The generator service: text-to-music and hum-to-beat as durable jobs."""

@@ -1,0 +1,38 @@
+"""What every engine offers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from beatflow_audio.theory import Key
+from beatflow_generator.spec import GenerationSpec
+
+# (fraction 0..1, stage, message); raises JobCancelled when the job was cancelled.
+Progress = Callable[[float, str, str], None]
+
+
+@dataclass(frozen=True)
+class Rendering:
+    """Stems as float32 [frames, 2] at `sample_rate`; "mix" is their sum."""
+
+    stems: dict[str, np.ndarray]
+    sample_rate: int
+    bpm: int
+    key: Key
+    melody_notes: tuple[int, ...] = ()
+
+
+class Engine(Protocol):
+    name: str
+    max_duration_seconds: float
+    supports_melody: bool
+
+    def available(self) -> tuple[bool, str]:
+        """Whether it can run here, and why not."""
+
+    def render(self, spec: GenerationSpec, progress: Progress) -> Rendering:
+        """Blocking; runs in a worker thread."""

@@ -1,0 +1,1 @@
+"""A deterministic procedural composer: drums, bass, chords and melody from prompt keywords."""
