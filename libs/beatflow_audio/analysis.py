@@ -51,9 +51,14 @@ def estimate_tempo(mono: np.ndarray, rate: int) -> tuple[float, list[float]]:
 def estimate_key(mono: np.ndarray, rate: int) -> tuple[Key, float]:
     """Key from chroma between C2 and C7: kick drums and sub-bass below C2 say little about the key."""
     chroma = librosa.feature.chroma_cqt(y=mono, sr=rate, fmin=librosa.note_to_hz("C2"), n_octaves=5).mean(axis=1)
+    return key_from_pitch_classes(chroma)
+
+
+def key_from_pitch_classes(weights: np.ndarray) -> tuple[Key, float]:
+    """The key whose profile correlates best with 12 pitch-class weights (C first), and a confidence."""
     scores = []
     for tonic in range(12):
-        rotated = np.roll(chroma, -tonic)
+        rotated = np.roll(weights, -tonic)
         scores.append((np.corrcoef(rotated, _MAJOR_PROFILE)[0, 1], Key(tonic, False)))
         scores.append((np.corrcoef(rotated, _MINOR_PROFILE)[0, 1], Key(tonic, True)))
     scores.sort(key=lambda item: item[0], reverse=True)

@@ -74,19 +74,22 @@ class LocalStack:
 
     def start_services(self, dsn: str) -> None:
         secret = self._secret()
-        for entry in sorted(metadata.entry_points(group=SERVICE_ENTRY_POINTS), key=lambda e: e.name):
-            port = free_port()
+        entries = sorted(metadata.entry_points(group=SERVICE_ENTRY_POINTS), key=lambda e: e.name)
+        ports = {entry.name: free_port() for entry in entries}
+        for entry in entries:
             prefix = f"BEATFLOW_{entry.name.upper()}_"
             env = {
                 **os.environ,
-                f"{prefix}GRPC_PORT": str(port),
+                f"{prefix}GRPC_PORT": str(ports[entry.name]),
                 f"{prefix}DATABASE__URL": dsn,
                 f"{prefix}OBJECT_STORE__ROOT": str(self.home / "objects"),
                 f"{prefix}AUTH__JWT_SECRET": secret,
                 f"{prefix}LOG_JSON": "false",
             }
+            if "vcs" in ports:  # where services read and write blobs
+                env[f"{prefix}VCS_ADDRESS"] = f"127.0.0.1:{ports['vcs']}"
             process = subprocess.Popen([sys.executable, "-m", entry.value], env=env)
-            self.services.append(RunningService(entry.name, port, process))
+            self.services.append(RunningService(entry.name, ports[entry.name], process))
 
     async def wait_until_serving(self, timeout: float = 120.0) -> None:
         async def serving(service: RunningService) -> None:

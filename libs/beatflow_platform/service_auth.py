@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 
 from beatflow_platform.auth import PrincipalKind, TokenCodec
+from beatflow_platform.grpc.interceptors import ON_BEHALF_OF_KEY
 
 _RENEW_BEFORE_SECONDS = 60
 
@@ -28,6 +29,9 @@ class ServiceTokenSource:
             self._renew_at = now + max(self._codec.ttl_seconds - _RENEW_BEFORE_SECONDS, self._codec.ttl_seconds / 2)
         return self._token
 
-    def metadata(self) -> tuple[tuple[str, str], ...]:
-        """Call metadata that authenticates this service."""
-        return (("authorization", f"Bearer {self.token()}"),)
+    def metadata(self, on_behalf_of: str = "") -> tuple[tuple[str, str], ...]:
+        """Call metadata that authenticates this service, acting for user `on_behalf_of` when given."""
+        metadata = (("authorization", f"Bearer {self.token()}"),)
+        if on_behalf_of:
+            metadata += ((ON_BEHALF_OF_KEY, on_behalf_of),)
+        return metadata

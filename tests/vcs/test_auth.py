@@ -6,7 +6,7 @@ import grpc
 import pytest
 
 from beatflow.auth.v1 import auth_pb2
-from tests.vcs.conftest import VcsUnderTest, rpc_error
+from tests.fixtures.vcs import VcsUnderTest, rpc_error
 
 
 async def test_register_login_and_me(vcs: VcsUnderTest):
@@ -115,5 +115,29 @@ async def test_service_tokens_identify_services_without_user_rights(vcs: VcsUnde
     assert error.code() == grpc.StatusCode.NOT_FOUND
     error = await rpc_error(
         repos.CreateRepository(repositories_pb2.CreateRepositoryRequest(name="x"), metadata=source.metadata())
+    )
+    assert error.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+async def test_services_act_for_users_only_with_service_tokens(vcs: VcsUnderTest):
+    from beatflow.vcs.v1 import repositories_pb2, repositories_pb2_grpc
+    from beatflow_platform.auth import TokenCodec
+    from beatflow_platform.service_auth import ServiceTokenSource
+
+    owner, other = await vcs.sign_up(), await vcs.sign_up()
+    private = await owner.create_repo("private work")
+    repos = repositories_pb2_grpc.RepositoryServiceStub(vcs.channel)
+    source = ServiceTokenSource(TokenCodec(vcs.settings.auth), "generator")
+    as_owner = source.metadata(on_behalf_of=owner.user.user_id)
+    found = await repos.GetRepository(repositories_pb2.GetRepositoryRequest(repo_id=private.repo_id), metadata=as_owner)
+    assert found.repository.name == "private work"
+    as_other = source.metadata(on_behalf_of=other.user.user_id)
+    error = await rpc_error(
+        repos.GetRepository(repositories_pb2.GetRepositoryRequest(repo_id=private.repo_id), metadata=as_other)
+    )
+    assert error.code() == grpc.StatusCode.NOT_FOUND
+    forged = (*other.metadata, ("x-beatflow-on-behalf-of", owner.user.user_id))
+    error = await rpc_error(
+        repos.GetRepository(repositories_pb2.GetRepositoryRequest(repo_id=private.repo_id), metadata=forged)
     )
     assert error.code() == grpc.StatusCode.PERMISSION_DENIED

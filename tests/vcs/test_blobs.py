@@ -11,7 +11,7 @@ import pytest
 from beatflow.common.v1 import audio_pb2
 from beatflow.vcs.v1 import blobs_pb2
 from tests.audio import tone
-from tests.vcs.conftest import Caller, VcsUnderTest, rpc_error
+from tests.fixtures.vcs import Caller, VcsUnderTest, rpc_error
 
 
 async def download(caller: Caller, blob_id: str, offset: int = 0, length: int = 0) -> tuple[audio_pb2.BlobRef, bytes]:

@@ -9,7 +9,7 @@ import pytest
 from google.protobuf.field_mask_pb2 import FieldMask
 
 from beatflow.vcs.v1 import repositories_pb2 as pb
-from tests.vcs.conftest import VcsUnderTest, rpc_error
+from tests.fixtures.vcs import VcsUnderTest, rpc_error
 
 
 async def test_create_get_update_delete(vcs: VcsUnderTest):

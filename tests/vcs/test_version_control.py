@@ -13,7 +13,7 @@ from grpc_status import rpc_status
 from beatflow.vcs.v1 import repositories_pb2 as rpb
 from beatflow.vcs.v1 import version_control_pb2 as pb
 from tests.audio import tone
-from tests.vcs.conftest import Caller, VcsUnderTest, rpc_error
+from tests.fixtures.vcs import Caller, VcsUnderTest, rpc_error
 
 
 @pytest.fixture

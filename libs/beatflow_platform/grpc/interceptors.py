@@ -19,13 +19,14 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontext
 import grpc
 import structlog
 
-from beatflow_platform.auth import TokenCodec, bind_principal, reset_principal
-from beatflow_platform.errors import BeatFlowError, Unauthenticated, internal_status, to_grpc_status
+from beatflow_platform.auth import Principal, PrincipalKind, TokenCodec, bind_principal, reset_principal
+from beatflow_platform.errors import BeatFlowError, PermissionDenied, Unauthenticated, internal_status, to_grpc_status
 from beatflow_platform.logging import get_logger
 
 RpcScope = Callable[[str, grpc.aio.ServicerContext], AbstractAsyncContextManager[None]]
 
 REQUEST_ID_KEY = "x-request-id"
+ON_BEHALF_OF_KEY = "x-beatflow-on-behalf-of"
 _REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _PROBE_PREFIX = "/grpc.health.v1.Health/"
 _log = get_logger("beatflow.rpc")
@@ -73,6 +74,8 @@ class AuthScope:
     """Requires a valid `authorization: Bearer <token>` on every method but the public ones.
 
     A token, when present, is verified even on public methods, so a bad one never passes silently.
+    A service principal may act for a user by naming them in `x-beatflow-on-behalf-of`; the call
+    then has exactly that user's rights (a user token naming someone else is refused).
     """
 
     ALWAYS_PUBLIC_PREFIXES = (_PROBE_PREFIX, "/grpc.reflection.")
@@ -86,13 +89,19 @@ class AuthScope:
 
     @asynccontextmanager
     async def __call__(self, method: str, context: grpc.aio.ServicerContext) -> AsyncIterator[None]:
-        header = _metadata(context).get("authorization")
+        metadata = _metadata(context)
+        header = metadata.get("authorization")
         principal = None
         if header is not None:
             scheme, _, token = str(header).partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
                 raise Unauthenticated("authorization metadata must be 'Bearer <token>'", reason="TOKEN_INVALID")
             principal = self._codec.verify(token.strip())
+            on_behalf_of = metadata.get(ON_BEHALF_OF_KEY)
+            if on_behalf_of is not None:
+                if not principal.is_service:
+                    raise PermissionDenied("only services may act on behalf of a user", reason="NOT_A_SERVICE")
+                principal = Principal(str(on_behalf_of), PrincipalKind.USER, principal.expires_at)
         elif not self._is_public(method):
             raise Unauthenticated("authentication required", reason="NO_CREDENTIALS")
         token = bind_principal(principal)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
@@ -18,6 +17,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from beatflow_platform.grpc.interceptors import RpcScope, ScopeInterceptor
+from beatflow_platform.lifecycle import until_signalled
 from beatflow_platform.logging import get_logger
 from beatflow_platform.settings import ServiceSettings
 
@@ -126,14 +126,6 @@ class GrpcHost:
 
     async def serve_until_signalled(self) -> None:
         """Runs until SIGTERM or SIGINT, then stops gracefully."""
-        loop = asyncio.get_running_loop()
-        signals = (signal.SIGTERM, signal.SIGINT)
-        for sig in signals:
-            loop.add_signal_handler(sig, self.request_stop)
-        try:
-            await self.start()
-            await self._stopping.wait()
-            await self.stop()
-        finally:
-            for sig in signals:
-                loop.remove_signal_handler(sig)
+        await self.start()
+        await until_signalled()
+        await self.stop()

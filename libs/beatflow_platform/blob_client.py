@@ -1,0 +1,69 @@
+"""How services read and write audio blobs: through the vcs BlobService, acting for a user.
+
+vcs is the only writer of blob metadata, so a generated stem becomes a blob the job's owner
+may commit, exactly like an upload of their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import grpc
+
+from beatflow.common.v1 import audio_pb2
+from beatflow.vcs.v1 import blobs_pb2, blobs_pb2_grpc
+from beatflow_platform.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
+from beatflow_platform.service_auth import ServiceTokenSource
+
+CHUNK_BYTES = 1024 * 1024
+
+
+def _translate(error: grpc.aio.AioRpcError, blob_id: str = ""):
+    """vcs errors that concern the caller's input keep their meaning; the rest mean vcs is unavailable."""
+    if error.code() == grpc.StatusCode.NOT_FOUND:
+        return NotFound("blob", blob_id, error.details())
+    if error.code() in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.RESOURCE_EXHAUSTED):
+        return InvalidArgument(error.details(), reason="BLOB_REFUSED")
+    if error.code() == grpc.StatusCode.FAILED_PRECONDITION:
+        return FailedPrecondition(error.details(), reason="BLOB_REFUSED")
+    return Unavailable(f"vcs blob service: {error.code().name}: {error.details()}", reason="VCS_UNAVAILABLE")
+
+
+class BlobClient:
+    def __init__(self, channel: grpc.aio.Channel, tokens: ServiceTokenSource, *, timeout_seconds: float = 120.0):
+        self._stub = blobs_pb2_grpc.BlobServiceStub(channel)
+        self._tokens = tokens
+        self._timeout = timeout_seconds
+
+    async def upload(self, data: bytes, *, filename: str, owner_id: str) -> audio_pb2.BlobRef:
+        async def requests() -> AsyncIterator[blobs_pb2.UploadBlobRequest]:
+            yield blobs_pb2.UploadBlobRequest(metadata=blobs_pb2.UploadBlobMetadata(filename=filename))
+            for start in range(0, len(data), CHUNK_BYTES):
+                yield blobs_pb2.UploadBlobRequest(chunk=data[start : start + CHUNK_BYTES])
+
+        try:
+            response = await self._stub.UploadBlob(
+                requests(), metadata=self._tokens.metadata(on_behalf_of=owner_id), timeout=self._timeout
+            )
+        except grpc.aio.AioRpcError as error:
+            raise _translate(error) from None
+        return response.blob
+
+    async def download(self, blob_id: str, *, owner_id: str, max_bytes: int) -> bytes:
+        """The whole blob, read as its owner would; larger than `max_bytes` is INVALID_ARGUMENT."""
+        data = bytearray()
+        try:
+            async for message in self._stub.DownloadBlob(
+                blobs_pb2.DownloadBlobRequest(blob_id=blob_id),
+                metadata=self._tokens.metadata(on_behalf_of=owner_id),
+                timeout=self._timeout,
+            ):
+                if message.HasField("blob") and message.blob.size_bytes > max_bytes:
+                    raise InvalidArgument(
+                        f"blob {blob_id} is {message.blob.size_bytes} bytes; the limit here is {max_bytes}",
+                        reason="BLOB_TOO_LARGE",
+                    )
+                data += message.chunk
+        except grpc.aio.AioRpcError as error:
+            raise _translate(error, blob_id) from None
+        return bytes(data)

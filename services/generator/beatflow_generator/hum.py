@@ -1,0 +1,111 @@
+"""Hum-to-beat: a sung or hummed recording -> a melody quantised to the key and tempo of the beat.
+
+pYIN tracks the pitch; voiced stretches of steady pitch become notes; the key comes from the
+request or from the notes' pitch classes, the tempo from the request or from the recording's
+onsets; notes are snapped to an eighth-note grid and to the key's scale, moved to a singing
+octave, and the phrase repeats to fill the requested duration.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+import librosa
+import numpy as np
+
+from beatflow_audio import codec
+from beatflow_audio.analysis import ANALYSIS_RATE, estimate_tempo, key_from_pitch_classes
+from beatflow_audio.theory import Key
+from beatflow_generator.spec import MAX_BPM, MIN_BPM, GenerationSpec, Note
+from beatflow_platform.errors import InvalidArgument
+
+HOP = 256
+MIN_NOTE_SECONDS = 0.08
+MIN_MELODY_SECONDS = 0.4  # less steady pitch than this is noise, not a melody
+PITCH_JUMP = 0.7  # semitones: a larger change starts a new note
+SILENCE_RMS = 1e-3
+MELODY_RANGE = (60, 76)  # the median note lands in C4..E5
+
+
+@dataclass(frozen=True)
+class Melody:
+    notes: tuple[Note, ...]
+    bpm: int
+    key: Key
+
+    def apply_to(self, spec: GenerationSpec) -> GenerationSpec:
+        return dataclasses.replace(spec, melody=self.notes, bpm=self.bpm, key=self.key)
+
+
+def _segments(midi: np.ndarray, voiced: np.ndarray, seconds_per_frame: float) -> list[tuple[float, float, float]]:
+    """(start, length, pitch) of each steady voiced stretch."""
+    found, start, pitches = [], None, []
+
+    def close(end: int) -> None:
+        if start is not None and (end - start) * seconds_per_frame >= MIN_NOTE_SECONDS:
+            found.append((start * seconds_per_frame, (end - start) * seconds_per_frame, float(np.median(pitches))))
+
+    for frame, (pitch, is_voiced) in enumerate(zip(midi, voiced, strict=True)):
+        if is_voiced and not math.isnan(pitch) and start is not None and abs(pitch - np.median(pitches)) <= PITCH_JUMP:
+            pitches.append(pitch)
+            continue
+        close(frame)
+        start, pitches = (frame, [pitch]) if is_voiced and not math.isnan(pitch) else (None, [])
+    close(len(midi))
+    return found
+
+
+def _snap_to_scale(pitch: float, key: Key) -> int:
+    candidates = [12 * octave + key.tonic + step for octave in range(11) for step in key.scale]
+    return min(candidates, key=lambda candidate: (abs(candidate - pitch), candidate))
+
+
+def transcribe(data: bytes, spec: GenerationSpec, *, max_seconds: float) -> Melody:
+    samples, rate = codec.decode(data)
+    if len(samples) / rate > max_seconds:
+        raise InvalidArgument(
+            f"the hum is {len(samples) / rate:.0f} s long; the limit is {max_seconds:.0f} s", reason="HUM_TOO_LONG"
+        )
+    mono = librosa.resample(codec.to_mono(samples), orig_sr=rate, target_sr=ANALYSIS_RATE)
+    if float(np.sqrt(np.mean(mono**2))) < SILENCE_RMS:
+        raise InvalidArgument("the recording is silent", reason="SILENT_HUM")
+    f0, voiced, _ = librosa.pyin(mono, fmin=65.0, fmax=1047.0, sr=ANALYSIS_RATE, frame_length=2048, hop_length=HOP)
+    segments = _segments(librosa.hz_to_midi(f0), voiced, HOP / ANALYSIS_RATE)
+    if sum(length for _, length, _ in segments) < MIN_MELODY_SECONDS:
+        raise InvalidArgument("no sung or hummed melody was found in the recording", reason="NO_MELODY")
+
+    key = spec.key
+    if key is None:
+        weights = np.zeros(12)
+        for _, length, pitch in segments:
+            weights[round(pitch) % 12] += length
+        key, _ = key_from_pitch_classes(weights)
+    bpm = spec.bpm
+    if not bpm:
+        estimated, _ = estimate_tempo(mono, ANALYSIS_RATE)
+        bpm = round(min(max(estimated, MIN_BPM), MAX_BPM))
+
+    grid = 30.0 / bpm  # an eighth note
+    first = segments[0][0]
+    median = float(np.median([pitch for _, _, pitch in segments]))
+    shift = 12 * round((sum(MELODY_RANGE) / 2 - median) / 12)
+    phrase = []
+    for start, length, pitch in segments:
+        onset = round((start - first) / grid) * grid
+        span = max(grid, round(length / grid) * grid)
+        note = Note(onset, span * 0.95, _snap_to_scale(pitch + shift, key))
+        if phrase and abs(phrase[-1].start - onset) < 1e-9:
+            continue  # two fragments on one grid slot: keep the first
+        phrase.append(note)
+
+    bar = 4 * 60.0 / bpm
+    phrase_length = math.ceil((phrase[-1].start + phrase[-1].length) / bar) * bar
+    notes = [
+        dataclasses.replace(note, start=note.start + repeat * phrase_length)
+        for repeat in range(math.ceil(spec.duration_seconds / phrase_length))
+        for note in phrase
+        if note.start + repeat * phrase_length < spec.duration_seconds
+    ]
+    return Melody(tuple(notes), bpm, key)

@@ -1,0 +1,81 @@
+"""The generator's job handlers: render with an engine, publish stems as blobs the owner can commit."""
+
+from __future__ import annotations
+
+import asyncio
+
+from google.protobuf import any_pb2
+
+from beatflow.common.v1 import artifact_pb2
+from beatflow.generator.v1 import generator_pb2
+from beatflow.jobs.v1 import jobs_pb2
+from beatflow_audio import codec
+from beatflow_generator import hum
+from beatflow_generator.engines.base import Rendering
+from beatflow_generator.engines.registry import Engines
+from beatflow_generator.requests import key_to_proto
+from beatflow_generator.spec import GenerationSpec
+from beatflow_platform.blob_client import BlobClient
+from beatflow_platform.jobs.worker import JobContext
+
+GENERATE = "generator.generate"
+HUM_TO_BEAT = "generator.hum_to_beat"
+RENDER_SHARE = 0.85  # of the progress bar; the rest is encoding and upload
+
+
+class GenerationJobs:
+    def __init__(
+        self, engines: Engines, blobs: BlobClient, *, stem_format: str, max_hum_bytes: int, max_hum_seconds: float
+    ):
+        self._engines = engines
+        self._blobs = blobs
+        self._format = stem_format
+        self._max_hum_bytes = max_hum_bytes
+        self._max_hum_seconds = max_hum_seconds
+
+    @property
+    def handlers(self) -> dict:
+        return {GENERATE: self.generate, HUM_TO_BEAT: self.hum_to_beat}
+
+    async def generate(self, context: JobContext) -> jobs_pb2.JobResult:
+        spec = GenerationSpec.from_payload(context.job.payload["spec"])
+        return await self._render_and_publish(context, spec)
+
+    async def hum_to_beat(self, context: JobContext) -> jobs_pb2.JobResult:
+        spec = GenerationSpec.from_payload(context.job.payload["spec"])
+        await context.progress(0.02, "loading_hum")
+        data = await self._blobs.download(
+            context.job.payload["hum_blob_id"], owner_id=context.job.owner_id, max_bytes=self._max_hum_bytes
+        )
+        await context.progress(0.05, "tracking_pitch")
+        melody = await asyncio.to_thread(hum.transcribe, data, spec, max_seconds=self._max_hum_seconds)
+        return await self._render_and_publish(context, melody.apply_to(spec))
+
+    async def _render_and_publish(self, context: JobContext, spec: GenerationSpec) -> jobs_pb2.JobResult:
+        engine = self._engines.ready(spec.engine)
+
+        def progress(fraction: float, stage: str, message: str) -> None:
+            context.progress_threadsafe(fraction * RENDER_SHARE, stage, message)
+
+        rendering: Rendering = await asyncio.to_thread(engine.render, spec, progress)
+        artifacts = []
+        for index, (name, samples) in enumerate(rendering.stems.items()):
+            await context.progress(RENDER_SHARE + (1 - RENDER_SHARE) * index / len(rendering.stems), "uploading", name)
+            data = await asyncio.to_thread(codec.encode, samples, rendering.sample_rate, self._format)
+            blob = await self._blobs.upload(
+                data, filename=f"{name}.{self._format.lower()}", owner_id=context.job.owner_id
+            )
+            artifacts.append(artifact_pb2.Artifact(name=name, blob=blob))
+        detail = any_pb2.Any()
+        detail.Pack(
+            generator_pb2.GenerationResult(
+                stems=artifacts,
+                bpm=rendering.bpm,
+                key=key_to_proto(rendering.key),
+                duration_seconds=spec.duration_seconds,
+                engine=engine.name,
+                seed=spec.seed,
+                melody_notes=list(rendering.melody_notes),
+            )
+        )
+        return jobs_pb2.JobResult(artifacts=artifacts, detail=detail)

@@ -1,0 +1,73 @@
+"""beatflow.generator.v1.GeneratorService: checks requests and queues jobs; workers do the rest."""
+
+from __future__ import annotations
+
+from beatflow.generator.v1 import generator_pb2, generator_pb2_grpc
+from beatflow_generator.engines.registry import Engines
+from beatflow_generator.jobs import GENERATE, HUM_TO_BEAT
+from beatflow_generator.requests import spec_from_params
+from beatflow_platform.auth import current_principal
+from beatflow_platform.errors import InvalidArgument
+from beatflow_platform.jobs.queue import JobQueue
+from beatflow_platform.jobs.servicer import job_to_proto
+from beatflow_platform.objectstore import is_blob_id
+
+SERVICE_NAME = generator_pb2.DESCRIPTOR.services_by_name["GeneratorService"].full_name
+
+
+class GeneratorServicer(generator_pb2_grpc.GeneratorServiceServicer):
+    def __init__(self, queue: JobQueue, engines: Engines, *, max_batch: int, max_attempts: int):
+        self._queue = queue
+        self._engines = engines
+        self._max_batch = max_batch
+        self._max_attempts = max_attempts
+
+    async def _submit(self, kind: str, payload: dict, request_id: str):
+        owner = current_principal().subject_id
+        job = await self._queue.submit(kind, owner, payload, request_id=request_id, max_attempts=self._max_attempts)
+        return job_to_proto(job)
+
+    async def Generate(self, request, context):
+        spec = spec_from_params(request.params, self._engines.limits, "params")
+        self._engines.ready(spec.engine)
+        job = await self._submit(GENERATE, {"spec": spec.as_payload()}, request.request_id)
+        return generator_pb2.GenerateResponse(job=job)
+
+    async def HumToBeat(self, request, context):
+        if not is_blob_id(request.hum_blob_id):
+            raise InvalidArgument.for_field("hum_blob_id", "must be the blob id of an uploaded recording")
+        spec = spec_from_params(request.params, self._engines.limits, "params", require_prompt=False)
+        self._engines.ready(spec.engine)
+        payload = {"spec": spec.as_payload(), "hum_blob_id": request.hum_blob_id}
+        return generator_pb2.HumToBeatResponse(job=await self._submit(HUM_TO_BEAT, payload, request.request_id))
+
+    async def BatchGenerate(self, request, context):
+        if not 1 <= len(request.requests) <= self._max_batch:
+            raise InvalidArgument.for_field("requests", f"must hold 1 to {self._max_batch} generation requests")
+        specs = [
+            spec_from_params(params, self._engines.limits, f"requests[{index}]")
+            for index, params in enumerate(request.requests)
+        ]
+        for spec in specs:
+            self._engines.ready(spec.engine)
+        jobs = [
+            await self._submit(
+                GENERATE, {"spec": spec.as_payload()}, f"{request.request_id}#{index}" if request.request_id else ""
+            )
+            for index, spec in enumerate(specs)
+        ]
+        return generator_pb2.BatchGenerateResponse(jobs=jobs)
+
+    async def ListEngines(self, request, context):
+        return generator_pb2.ListEnginesResponse(
+            engines=[
+                generator_pb2.EngineInfo(
+                    name=engine.name,
+                    available=available,
+                    detail=detail,
+                    supports_melody=engine.supports_melody,
+                    max_duration_seconds=engine.max_duration_seconds,
+                )
+                for engine, available, detail in self._engines.describe()
+            ]
+        )

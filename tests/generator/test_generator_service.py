@@ -1,0 +1,196 @@
+"""The generator service end to end: requests, durable jobs, streamed progress, stems as committable blobs."""
+
+from __future__ import annotations
+
+import asyncio
+
+import grpc
+import numpy as np
+import pytest
+
+from beatflow.common.v1 import audio_pb2
+from beatflow.generator.v1 import generator_pb2 as pb
+from beatflow.jobs.v1 import jobs_pb2
+from beatflow.vcs.v1 import blobs_pb2
+from beatflow_audio import codec
+from beatflow_audio.analysis import analyse
+from tests.fixtures.vcs import rpc_error
+from tests.generator.test_hum import TUNE, sung
+
+STEMS = {"drums", "bass", "chords", "melody", "mix"}
+
+
+def params(**fields) -> pb.GenerationParams:
+    defaults = {"prompt": "boom bap hip-hop with piano", "bpm": 92, "mood": "dark", "duration_seconds": 8, "seed": 5}
+    return pb.GenerationParams(**{**defaults, **fields})
+
+
+async def download(caller, blob_id: str) -> bytes:
+    data = b""
+    async for message in caller.blobs.DownloadBlob(blobs_pb2.DownloadBlobRequest(blob_id=blob_id)):
+        data += message.chunk
+    return data
+
+
+def result_of(job: jobs_pb2.Job) -> pb.GenerationResult:
+    detail = pb.GenerationResult()
+    assert job.result.detail.Unpack(detail)
+    return detail
+
+
+async def test_generate_streams_progress_and_yields_committable_stems(studio):
+    alice = await studio.vcs.sign_up()
+    key = audio_pb2.MusicalKey(tonic=audio_pb2.PITCH_CLASS_A, mode=audio_pb2.MODE_MINOR)
+    submitted = (await studio.generator(alice).Generate(pb.GenerateRequest(params=params(key=key)))).job
+    assert submitted.state == jobs_pb2.JOB_STATE_QUEUED and submitted.kind == "generator.generate"
+
+    events = [
+        event.job
+        async for event in studio.jobs(alice).WatchJob(jobs_pb2.WatchJobRequest(job_id=submitted.job_id), timeout=60)
+    ]
+    assert events[-1].state == jobs_pb2.JOB_STATE_SUCCEEDED, events[-1].error
+    fractions = [e.progress.fraction for e in events]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert len({e.progress.stage for e in events}) >= 3, "progress is reported stage by stage"
+
+    result = result_of(events[-1])
+    assert {a.name for a in events[-1].result.artifacts} == STEMS
+    assert (result.bpm, result.engine, result.seed) == (92, "procedural", 5)
+    assert (result.key.tonic, result.key.mode) == (audio_pb2.PITCH_CLASS_A, audio_pb2.MODE_MINOR)
+    mix = next(a for a in result.stems if a.name == "mix")
+    assert mix.blob.content_type == "audio/flac"
+    assert mix.blob.audio.duration_seconds == pytest.approx(8.0, abs=0.01)
+
+    samples, rate = codec.decode(await download(alice, mix.blob.blob_id))
+    found = analyse(samples, rate)
+    assert found.key.name == "A minor" and abs(found.bpm - 92) < 2
+
+    repo = await alice.create_repo("Generated")
+    commit = await alice.commit(
+        repo.repo_id,
+        {a.name: a.blob.blob_id for a in result.stems if a.name != "mix"},
+        message="first beat",
+        bpm=result.bpm,
+        key_signature="A minor",
+    )
+    assert {s.name for s in commit.stems} == STEMS - {"mix"}
+
+
+async def test_jobs_and_stems_are_private_to_their_owner(studio):
+    alice, mallory = await studio.vcs.sign_up(), await studio.vcs.sign_up()
+    job = (await studio.generator(alice).Generate(pb.GenerateRequest(params=params(duration_seconds=5)))).job
+    done = await studio.finished(alice, job.job_id)
+    for call in (
+        studio.jobs(mallory).GetJob(jobs_pb2.GetJobRequest(job_id=job.job_id)),
+        studio.jobs(mallory).CancelJob(jobs_pb2.CancelJobRequest(job_id=job.job_id)),
+        download(mallory, done.result.artifacts[0].blob.blob_id),
+    ):
+        assert (await rpc_error(call)).code() == grpc.StatusCode.NOT_FOUND
+    listed = await studio.jobs(mallory).ListJobs(jobs_pb2.ListJobsRequest())
+    assert list(listed.jobs) == []
+    mine = await studio.jobs(alice).ListJobs(jobs_pb2.ListJobsRequest(state=jobs_pb2.JOB_STATE_SUCCEEDED))
+    assert [j.job_id for j in mine.jobs] == [job.job_id]
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"bpm": 20}, "params.bpm"),
+        ({"bpm": 400}, "params.bpm"),
+        ({"prompt": "   "}, "params.prompt"),
+        ({"prompt": "x" * 1001}, "params.prompt"),
+        ({"duration_seconds": 1}, "params.duration_seconds"),
+        ({"duration_seconds": 3600}, "params.duration_seconds"),
+        ({"engine": "jukebox"}, "params.engine"),
+        ({"sampling": pb.SamplingParams(top_p=1.5)}, "params.sampling.top_p"),
+    ],
+)
+async def test_bad_requests_are_invalid_argument(studio, fields, field):
+    alice = await studio.vcs.sign_up()
+    error = await rpc_error(studio.generator(alice).Generate(pb.GenerateRequest(params=params(**fields))))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert field in error.details()
+
+
+async def test_batch_makes_one_job_per_variation_and_is_idempotent(studio):
+    alice = await studio.vcs.sign_up()
+    request = pb.BatchGenerateRequest(
+        requests=[params(seed=seed, duration_seconds=5) for seed in (1, 2, 3)], request_id="batch-1"
+    )
+    jobs = (await studio.generator(alice).BatchGenerate(request)).jobs
+    again = (await studio.generator(alice).BatchGenerate(request)).jobs
+    assert len(jobs) == 3 and [j.job_id for j in jobs] == [j.job_id for j in again]
+    finished = await asyncio.gather(*(studio.finished(alice, job.job_id) for job in jobs))
+    mixes = {next(a.blob.blob_id for a in job.result.artifacts if a.name == "mix") for job in finished}
+    assert len(mixes) == 3, "different seeds give different music"
+    error = await rpc_error(studio.generator(alice).BatchGenerate(pb.BatchGenerateRequest()))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_same_request_id_gives_the_same_job(studio):
+    alice = await studio.vcs.sign_up()
+    first = (await studio.generator(alice).Generate(pb.GenerateRequest(params=params(), request_id="once"))).job
+    again = (await studio.generator(alice).Generate(pb.GenerateRequest(params=params(), request_id="once"))).job
+    assert first.job_id == again.job_id
+
+
+async def test_hum_to_beat_follows_the_hummed_melody(studio):
+    alice = await studio.vcs.sign_up()
+    hum = await alice.upload(sung(TUNE, 0.5), filename="hum.wav")
+    request = pb.HumToBeatRequest(
+        hum_blob_id=hum.blob_id,
+        params=pb.GenerationParams(
+            prompt="lofi",
+            bpm=120,
+            duration_seconds=8,
+            key=audio_pb2.MusicalKey(tonic=audio_pb2.PITCH_CLASS_C, mode=audio_pb2.MODE_MAJOR),
+        ),
+    )
+    job = (await studio.generator(alice).HumToBeat(request)).job
+    done = await studio.finished(alice, job.job_id)
+    assert done.state == jobs_pb2.JOB_STATE_SUCCEEDED, done.error
+    result = result_of(done)
+    assert list(result.melody_notes) == TUNE * 2
+    melody = next(a for a in result.stems if a.name == "melody")
+    samples, rate = codec.decode(await download(alice, melody.blob.blob_id))
+    # The melody stem sounds the first hummed note (C4, 261.6 Hz) at the start.
+    first_note = codec.to_mono(samples)[: rate // 2]
+    spectrum = np.abs(np.fft.rfft(first_note))
+    assert abs(np.fft.rfftfreq(len(first_note), 1 / rate)[np.argmax(spectrum)] - 261.6) < 3
+
+
+async def test_hum_to_beat_failures_end_the_job_with_a_clear_error(studio):
+    alice, bob = await studio.vcs.sign_up(), await studio.vcs.sign_up()
+    silence = await alice.upload(codec.encode(np.zeros(44100 * 2, dtype=np.float32), 44100, "WAV"))
+    bobs_hum = await bob.upload(sung(TUNE, 0.5))
+    for blob_id, code in ((silence.blob_id, "INVALID_ARGUMENT"), (bobs_hum.blob_id, "NOT_FOUND")):
+        request = pb.HumToBeatRequest(hum_blob_id=blob_id, params=pb.GenerationParams(duration_seconds=5))
+        job = (await studio.generator(alice).HumToBeat(request)).job
+        done = await studio.finished(alice, job.job_id)
+        assert (done.state, done.error.code) == (jobs_pb2.JOB_STATE_FAILED, code)
+    error = await rpc_error(
+        studio.generator(alice).HumToBeat(pb.HumToBeatRequest(hum_blob_id="nope", params=pb.GenerationParams()))
+    )
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_cancel_a_running_generation(studio):
+    alice = await studio.vcs.sign_up()
+    job = (await studio.generator(alice).Generate(pb.GenerateRequest(params=params(duration_seconds=240)))).job
+    cancelled = False
+    async for event in studio.jobs(alice).WatchJob(jobs_pb2.WatchJobRequest(job_id=job.job_id), timeout=60):
+        if event.job.state == jobs_pb2.JOB_STATE_RUNNING and not cancelled:
+            response = await studio.jobs(alice).CancelJob(jobs_pb2.CancelJobRequest(job_id=job.job_id))
+            assert response.job.cancel_requested
+            cancelled = True
+        last = event.job
+    assert last.state == jobs_pb2.JOB_STATE_CANCELLED
+    error = await rpc_error(studio.jobs(alice).CancelJob(jobs_pb2.CancelJobRequest(job_id=job.job_id)))
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+
+async def test_list_engines(studio):
+    alice = await studio.vcs.sign_up()
+    engines = (await studio.generator(alice).ListEngines(pb.ListEnginesRequest())).engines
+    procedural = next(e for e in engines if e.name == "procedural")
+    assert procedural.available and procedural.supports_melody
