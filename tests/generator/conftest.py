@@ -13,6 +13,7 @@ from beatflow_generator.app import build_app
 from beatflow_generator.settings import GeneratorSettings
 from beatflow_platform.settings import DatabaseSettings
 from tests.fixtures.vcs import Caller, VcsUnderTest, _Authorised
+from tests.generator import tiny_musicgen
 
 
 @dataclass
@@ -34,20 +35,39 @@ class Studio:
         return last
 
 
+@pytest.fixture(scope="session")
+def musicgen_weights(tmp_path_factory):
+    """A tiny random MusicGen saved where configured weights would be."""
+    return tiny_musicgen.build(tmp_path_factory.mktemp("musicgen"))
+
+
 @pytest.fixture
-async def studio(vcs_factory, database_dsn):
-    vcs = await vcs_factory()
-    settings = GeneratorSettings(
-        grpc_port=0,
-        vcs_address=f"127.0.0.1:{vcs.port}",
-        database=DatabaseSettings(url=database_dsn),
-        auth=vcs.settings.auth,
-        job_heartbeat_seconds=1.0,
-        shutdown_grace_seconds=1,
-    )
-    app = await build_app(settings)
-    generator_port = await app.start()
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{generator_port}")
-    yield Studio(vcs, channel)
-    await channel.close()
-    await app.stop(grace_seconds=5)
+async def studio(studio_factory):
+    return await studio_factory()
+
+
+@pytest.fixture
+async def studio_factory(vcs_factory, database_dsn):
+    """Starts a vcs and a generator with setting overrides; both stop after the test."""
+    started = []
+
+    async def start(**overrides) -> Studio:
+        vcs = await vcs_factory()
+        settings = GeneratorSettings(
+            grpc_port=0,
+            vcs_address=f"127.0.0.1:{vcs.port}",
+            database=DatabaseSettings(url=database_dsn),
+            auth=vcs.settings.auth,
+            job_heartbeat_seconds=1.0,
+            shutdown_grace_seconds=1,
+            **overrides,
+        )
+        app = await build_app(settings)
+        channel = grpc.aio.insecure_channel(f"127.0.0.1:{await app.start()}")
+        started.append((app, channel))
+        return Studio(vcs, channel)
+
+    yield start
+    for app, channel in started:
+        await channel.close()
+        await app.stop(grace_seconds=5)

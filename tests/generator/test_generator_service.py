@@ -194,3 +194,27 @@ async def test_list_engines(studio):
     engines = (await studio.generator(alice).ListEngines(pb.ListEnginesRequest())).engines
     procedural = next(e for e in engines if e.name == "procedural")
     assert procedural.available and procedural.supports_melody
+
+
+async def test_musicgen_without_weights_is_a_failed_precondition(studio):
+    alice = await studio.vcs.sign_up()
+    error = await rpc_error(studio.generator(alice).Generate(pb.GenerateRequest(params=params(engine="musicgen"))))
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "MUSICGEN_MODEL_DIR" in error.details()
+    engines = (await studio.generator(alice).ListEngines(pb.ListEnginesRequest())).engines
+    assert not next(e for e in engines if e.name == "musicgen").available
+
+
+async def test_musicgen_job_from_mounted_weights(studio_factory, musicgen_weights):
+    studio = await studio_factory(musicgen_model_dir=musicgen_weights)
+    alice = await studio.vcs.sign_up()
+    request = pb.GenerateRequest(
+        params=params(engine="musicgen", duration_seconds=5, sampling=pb.SamplingParams(top_k=50))
+    )
+    job = (await studio.generator(alice).Generate(request)).job
+    done = await studio.finished(alice, job.job_id)
+    assert done.state == jobs_pb2.JOB_STATE_SUCCEEDED, done.error
+    result = result_of(done)
+    assert result.engine == "musicgen" and [a.name for a in result.stems] == ["mix"]
+    assert result.stems[0].blob.audio.sample_rate == 16000
+    assert result.stems[0].blob.audio.duration_seconds == pytest.approx(5.0, abs=0.01)

@@ -10,6 +10,7 @@ import grpc
 
 from beatflow.generator.v1 import generator_pb2_grpc
 from beatflow.jobs.v1 import jobs_pb2_grpc
+from beatflow_generator.engines.musicgen import MusicgenEngine
 from beatflow_generator.engines.procedural.engine import ProceduralEngine
 from beatflow_generator.engines.registry import Engines
 from beatflow_generator.jobs import GenerationJobs
@@ -70,7 +71,10 @@ async def build_app(settings: GeneratorSettings) -> GeneratorApp:
         settings.vcs_address, options=[("grpc.max_receive_message_length", settings.max_message_bytes)]
     )
     blobs = BlobClient(vcs_channel, ServiceTokenSource(codec, settings.service_name))
-    engines = Engines([ProceduralEngine()])
+    musicgen = MusicgenEngine(settings.musicgen_model_dir, device=settings.musicgen_device)
+    if settings.musicgen_model_dir is not None:
+        await asyncio.to_thread(musicgen.load)  # configured weights that fail to load stop the start-up
+    engines = Engines([ProceduralEngine(), musicgen])
     handlers = GenerationJobs(
         engines,
         blobs,
