@@ -41,6 +41,12 @@ def musicgen_weights(tmp_path_factory):
     return tiny_musicgen.build(tmp_path_factory.mktemp("musicgen"))
 
 
+@pytest.fixture(scope="session")
+def melody_weights(tmp_path_factory):
+    """A tiny random MusicGen-Melody saved where configured weights would be."""
+    return tiny_musicgen.build_melody(tmp_path_factory.mktemp("musicgen-melody"))
+
+
 @pytest.fixture
 async def studio(studio_factory):
     return await studio_factory()

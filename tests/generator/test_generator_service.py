@@ -218,3 +218,20 @@ async def test_musicgen_job_from_mounted_weights(studio_factory, musicgen_weight
     assert result.engine == "musicgen" and [a.name for a in result.stems] == ["mix"]
     assert result.stems[0].blob.audio.sample_rate == 16000
     assert result.stems[0].blob.audio.duration_seconds == pytest.approx(5.0, abs=0.01)
+
+
+async def test_hum_to_beat_with_musicgen_melody_follows_the_recording(studio_factory, musicgen_weights, melody_weights):
+    studio = await studio_factory(musicgen_model_dir=musicgen_weights, musicgen_melody_model_dir=melody_weights)
+    alice = await studio.vcs.sign_up()
+    hum = await alice.upload(sung(TUNE, 0.5), filename="hum.wav")
+    request = pb.HumToBeatRequest(
+        hum_blob_id=hum.blob_id, params=pb.GenerationParams(prompt="lofi", engine="musicgen-melody", duration_seconds=5)
+    )
+    job = (await studio.generator(alice).HumToBeat(request)).job
+    done = await studio.finished(alice, job.job_id)
+    assert done.state == jobs_pb2.JOB_STATE_SUCCEEDED, done.error
+    assert result_of(done).engine == "musicgen-melody"
+    text_only = pb.HumToBeatRequest(hum_blob_id=hum.blob_id, params=pb.GenerationParams(engine="musicgen"))
+    error = await rpc_error(studio.generator(alice).HumToBeat(text_only))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "cannot follow a melody" in error.details()

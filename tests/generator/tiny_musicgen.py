@@ -6,33 +6,20 @@ layer each; the tokenizer is built from an in-memory vocabulary. Nothing is down
 
 from __future__ import annotations
 
+import json
 import string
 from pathlib import Path
 
 WORDS = ["lofi", "hip", "hop", "beat", "piano", "drums", "dark", "happy", "bpm", "minor", "major", "mood"]
 
 
-def build(directory: Path) -> Path:
-    import torch
-    from transformers import (
-        EncodecConfig,
-        EncodecFeatureExtractor,
-        MusicgenConfig,
-        MusicgenDecoderConfig,
-        MusicgenForConditionalGeneration,
-        MusicgenProcessor,
-        T5Config,
-        T5Tokenizer,
-    )
+def _parts():
+    """Tokenizer and the configs of text encoder and audio codec that both tiny models share."""
+    from transformers import EncodecConfig, T5Config, T5Tokenizer
 
-    torch.manual_seed(0)
     pieces = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0)]
     pieces += [("▁" + word, -1.0) for word in WORDS]
     pieces += [(char, -2.0) for char in string.ascii_lowercase + string.digits + ",#"]
-    tokenizer = T5Tokenizer(vocab=pieces)
-    processor = MusicgenProcessor(
-        feature_extractor=EncodecFeatureExtractor(feature_size=1, sampling_rate=16000), tokenizer=tokenizer
-    )
     text = T5Config(
         vocab_size=len(pieces),
         d_model=16,
@@ -56,6 +43,37 @@ def build(directory: Path) -> Path:
         target_bandwidths=[2.0],
         num_lstm_layers=1,
     )
+    return T5Tokenizer(vocab=pieces), text, audio
+
+
+def _randomise_codebooks(model) -> None:
+    """EnCodec's codebooks are buffers that start as zeros (real weights fill them): give them
+    random vectors too, or every code would decode to the same audio."""
+    import torch
+
+    with torch.no_grad():
+        for layer in model.audio_encoder.quantizer.layers:
+            layer.codebook.embed.normal_()
+    model.generation_config.decoder_start_token_id = 32
+    model.generation_config.pad_token_id = 32
+    model.generation_config.max_length = 8192
+
+
+def build(directory: Path) -> Path:
+    import torch
+    from transformers import (
+        EncodecFeatureExtractor,
+        MusicgenConfig,
+        MusicgenDecoderConfig,
+        MusicgenForConditionalGeneration,
+        MusicgenProcessor,
+    )
+
+    torch.manual_seed(0)
+    tokenizer, text, audio = _parts()
+    processor = MusicgenProcessor(
+        feature_extractor=EncodecFeatureExtractor(feature_size=1, sampling_rate=16000), tokenizer=tokenizer
+    )
     decoder = MusicgenDecoderConfig(
         vocab_size=32,
         hidden_size=16,
@@ -69,14 +87,62 @@ def build(directory: Path) -> Path:
         max_position_embeddings=8192,
     )
     model = MusicgenForConditionalGeneration(MusicgenConfig(text_encoder=text, audio_encoder=audio, decoder=decoder))
-    # EnCodec's codebooks are buffers that start as zeros (real weights fill them): give them
-    # random vectors too, or every code would decode to the same audio.
-    with torch.no_grad():
-        for layer in model.audio_encoder.quantizer.layers:
-            layer.codebook.embed.normal_()
-    model.generation_config.decoder_start_token_id = 32
-    model.generation_config.pad_token_id = 32
-    model.generation_config.max_length = 8192
+    _randomise_codebooks(model)
     model.save_pretrained(directory)
     processor.save_pretrained(directory)
+    return directory
+
+
+def build_melody(directory: Path) -> Path:
+    """A tiny MusicGen-Melody; its preprocessor_config.json is written as the real one is laid out
+    (the feature extractor class itself needs torchaudio, which the project does not install)."""
+    import torch
+    from transformers import (
+        MusicgenMelodyConfig,
+        MusicgenMelodyDecoderConfig,
+        MusicgenMelodyForConditionalGeneration,
+    )
+
+    torch.manual_seed(1)
+    tokenizer, text, audio = _parts()
+    decoder = MusicgenMelodyDecoderConfig(
+        vocab_size=32,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        ffn_dim=32,
+        num_codebooks=audio.num_quantizers,
+        audio_channels=1,
+        pad_token_id=32,
+        bos_token_id=32,
+        max_position_embeddings=8192,
+    )
+    config = MusicgenMelodyConfig(
+        text_encoder=text, audio_encoder=audio, decoder=decoder, num_chroma=12, chroma_length=64
+    )
+    model = MusicgenMelodyForConditionalGeneration(config)
+    _randomise_codebooks(model)
+    # At the default 0.02 init the logits are nearly flat and sampling barely notices the
+    # conditioning; larger weights on the chroma path and the heads make it audible.
+    with torch.no_grad():
+        model.audio_enc_to_dec_proj.weight.normal_(std=2.0)
+        for name, parameter in model.decoder.named_parameters():
+            if parameter.dim() == 2 and "embed_tokens" not in name:
+                parameter.normal_(std=1.0)
+    model.save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    features = {
+        "feature_extractor_type": "MusicgenMelodyFeatureExtractor",
+        "processor_class": "MusicgenMelodyProcessor",
+        "sampling_rate": 16000,
+        "n_fft": 2048,
+        "hop_length": 512,
+        "num_chroma": 12,
+        "chunk_length": 30,
+        "feature_size": 12,
+        "padding_value": 0.0,
+        "return_attention_mask": False,
+        "stem_indices": [3, 2],
+    }
+    (directory / "preprocessor_config.json").write_text(json.dumps(features, indent=2))
     return directory

@@ -11,6 +11,7 @@ import grpc
 from beatflow.generator.v1 import generator_pb2_grpc
 from beatflow.jobs.v1 import jobs_pb2_grpc
 from beatflow_generator.engines.musicgen import MusicgenEngine
+from beatflow_generator.engines.musicgen_melody import MusicgenMelodyEngine
 from beatflow_generator.engines.procedural.engine import ProceduralEngine
 from beatflow_generator.engines.registry import Engines
 from beatflow_generator.jobs import GenerationJobs
@@ -72,9 +73,12 @@ async def build_app(settings: GeneratorSettings) -> GeneratorApp:
     )
     blobs = BlobClient(vcs_channel, ServiceTokenSource(codec, settings.service_name))
     musicgen = MusicgenEngine(settings.musicgen_model_dir, device=settings.musicgen_device)
-    if settings.musicgen_model_dir is not None:
-        await asyncio.to_thread(musicgen.load)  # configured weights that fail to load stop the start-up
-    engines = Engines([ProceduralEngine(), musicgen])
+    melody = MusicgenMelodyEngine(settings.musicgen_melody_model_dir, device=settings.musicgen_device)
+    # Configured weights that fail to load stop the start-up rather than leave an engine half there.
+    for engine, directory in ((musicgen, settings.musicgen_model_dir), (melody, settings.musicgen_melody_model_dir)):
+        if directory is not None:
+            await asyncio.to_thread(engine.load)
+    engines = Engines([ProceduralEngine(), musicgen, melody])
     handlers = GenerationJobs(
         engines,
         blobs,

@@ -62,15 +62,21 @@ def _snap_to_scale(pitch: float, key: Key) -> int:
     return min(candidates, key=lambda candidate: (abs(candidate - pitch), candidate))
 
 
-def transcribe(data: bytes, spec: GenerationSpec, *, max_seconds: float) -> Melody:
+def load_recording(data: bytes, *, max_seconds: float) -> tuple[np.ndarray, int]:
+    """Decodes a hum; refuses what is too long or silent."""
     samples, rate = codec.decode(data)
     if len(samples) / rate > max_seconds:
         raise InvalidArgument(
             f"the hum is {len(samples) / rate:.0f} s long; the limit is {max_seconds:.0f} s", reason="HUM_TOO_LONG"
         )
-    mono = librosa.resample(codec.to_mono(samples), orig_sr=rate, target_sr=ANALYSIS_RATE)
-    if float(np.sqrt(np.mean(mono**2))) < SILENCE_RMS:
+    if float(np.sqrt(np.mean(samples**2))) < SILENCE_RMS:
         raise InvalidArgument("the recording is silent", reason="SILENT_HUM")
+    return samples, rate
+
+
+def transcribe(data: bytes, spec: GenerationSpec, *, max_seconds: float) -> Melody:
+    samples, rate = load_recording(data, max_seconds=max_seconds)
+    mono = librosa.resample(codec.to_mono(samples), orig_sr=rate, target_sr=ANALYSIS_RATE)
     f0, voiced, _ = librosa.pyin(mono, fmin=65.0, fmax=1047.0, sr=ANALYSIS_RATE, frame_length=2048, hop_length=HOP)
     segments = _segments(librosa.hz_to_midi(f0), voiced, HOP / ANALYSIS_RATE)
     if sum(length for _, length, _ in segments) < MIN_MELODY_SECONDS:

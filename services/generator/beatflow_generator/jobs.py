@@ -43,21 +43,25 @@ class GenerationJobs:
 
     async def hum_to_beat(self, context: JobContext) -> jobs_pb2.JobResult:
         spec = GenerationSpec.from_payload(context.job.payload["spec"])
+        engine = self._engines.ready(spec.engine)
         await context.progress(0.02, "loading_hum")
         data = await self._blobs.download(
             context.job.payload["hum_blob_id"], owner_id=context.job.owner_id, max_bytes=self._max_hum_bytes
         )
+        if engine.melody_input == "audio":
+            recording = await asyncio.to_thread(hum.load_recording, data, max_seconds=self._max_hum_seconds)
+            return await self._render_and_publish(context, spec, melody_audio=recording)
         await context.progress(0.05, "tracking_pitch")
         melody = await asyncio.to_thread(hum.transcribe, data, spec, max_seconds=self._max_hum_seconds)
         return await self._render_and_publish(context, melody.apply_to(spec))
 
-    async def _render_and_publish(self, context: JobContext, spec: GenerationSpec) -> jobs_pb2.JobResult:
+    async def _render_and_publish(self, context: JobContext, spec: GenerationSpec, melody_audio=None):
         engine = self._engines.ready(spec.engine)
 
         def progress(fraction: float, stage: str, message: str) -> None:
             context.progress_threadsafe(fraction * RENDER_SHARE, stage, message)
 
-        rendering: Rendering = await asyncio.to_thread(engine.render, spec, progress)
+        rendering: Rendering = await asyncio.to_thread(engine.render, spec, progress, melody_audio)
         artifacts = []
         for index, (name, samples) in enumerate(rendering.stems.items()):
             await context.progress(RENDER_SHARE + (1 - RENDER_SHARE) * index / len(rendering.stems), "uploading", name)

@@ -37,7 +37,8 @@ class GeneratorServicer(generator_pb2_grpc.GeneratorServiceServicer):
         if not is_blob_id(request.hum_blob_id):
             raise InvalidArgument.for_field("hum_blob_id", "must be the blob id of an uploaded recording")
         spec = spec_from_params(request.params, self._engines.limits, "params", require_prompt=False)
-        self._engines.ready(spec.engine)
+        if not self._engines.ready(spec.engine).melody_input:
+            raise InvalidArgument.for_field("params.engine", f"{spec.engine!r} cannot follow a melody")
         payload = {"spec": spec.as_payload(), "hum_blob_id": request.hum_blob_id}
         return generator_pb2.HumToBeatResponse(job=await self._submit(HUM_TO_BEAT, payload, request.request_id))
 
@@ -65,7 +66,7 @@ class GeneratorServicer(generator_pb2_grpc.GeneratorServiceServicer):
                     name=engine.name,
                     available=available,
                     detail=detail,
-                    supports_melody=engine.supports_melody,
+                    supports_melody=bool(engine.melody_input),
                     max_duration_seconds=engine.max_duration_seconds,
                 )
                 for engine, available, detail in self._engines.describe()

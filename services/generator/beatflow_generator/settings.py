@@ -25,7 +25,8 @@ class GeneratorSettings(ServiceSettings):
     job_max_attempts: int = Field(default=3, ge=1)
     # Local directories with MusicGen weights (save_pretrained layout); unset disables the engine.
     musicgen_model_dir: Path | None = None
-    # "cpu", "cuda" or "cuda:N".
+    musicgen_melody_model_dir: Path | None = None
+    # "cpu", "cuda" or "cuda:N", for both MusicGen engines.
     musicgen_device: str = "cpu"
     stem_format: Literal["FLAC", "WAV"] = "FLAC"
     max_batch: int = Field(default=16, ge=1, le=256)

@@ -29,10 +29,11 @@ class Rendering:
 class Engine(Protocol):
     name: str
     max_duration_seconds: float
-    supports_melody: bool
+    # How it follows a hummed melody: "notes" (spec.melody), "audio" (render's melody_audio) or "".
+    melody_input: str
 
     def available(self) -> tuple[bool, str]:
         """Whether it can run here, and why not."""
 
-    def render(self, spec: GenerationSpec, progress: Progress) -> Rendering:
-        """Blocking; runs in a worker thread."""
+    def render(self, spec: GenerationSpec, progress: Progress, melody_audio=None) -> Rendering:
+        """Blocking; runs in a worker thread. `melody_audio` is (samples, rate) for "audio" engines."""

@@ -33,9 +33,49 @@ def describe(spec: GenerationSpec) -> str:
     return ", ".join(fact for fact in facts if fact)
 
 
+def sampling_options(spec: GenerationSpec) -> dict:
+    options = {
+        "temperature": spec.temperature or DEFAULTS["temperature"],
+        "top_k": spec.top_k or DEFAULTS["top_k"],
+        "guidance_scale": spec.guidance_scale or DEFAULTS["guidance_scale"],
+    }
+    if spec.top_p:
+        options["top_p"] = spec.top_p
+    return options
+
+
+def step_reporter(progress: Progress, total_steps: int):
+    """A stopping criterion that reports every token step (and so lets JobCancelled stop generation)."""
+    import torch
+    from transformers import StoppingCriteria
+
+    class Report(StoppingCriteria):
+        steps = 0
+
+        def __call__(self, input_ids, scores, **kwargs):
+            self.steps += 1
+            progress(min(self.steps / total_steps, 1.0) * 0.95, "generating", f"{self.steps}/{total_steps} steps")
+            return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+
+    return Report()
+
+
+def finish(audio: np.ndarray, rate: int, spec: GenerationSpec, progress: Progress) -> Rendering:
+    """[channels, samples] model output -> a stereo mix at -1 dBFS at most, with measured tempo and key."""
+    samples = audio[:, : int(spec.duration_seconds * rate)].T
+    if samples.shape[1] == 1:
+        samples = np.repeat(samples, 2, axis=1)
+    peak = float(np.abs(samples).max()) or 1.0
+    samples = (samples * min(1.0, 0.89 / peak)).astype(np.float32)
+    progress(0.97, "measuring", "tempo and key")
+    measured = analyse(samples, rate, peak_points=1)
+    bpm = round(measured.bpm) if measured.bpm > 0 else spec.bpm
+    return Rendering({"mix": samples}, rate, bpm, measured.key)
+
+
 class MusicgenEngine:
     name = "musicgen"
-    supports_melody = False
+    melody_input = ""
     max_duration_seconds = 300.0
 
     def __init__(
@@ -72,33 +112,15 @@ class MusicgenEngine:
         self._processor = AutoProcessor.from_pretrained(self._dir, local_files_only=True)
         self._model = model.to(self._device).eval()
 
-    def render(self, spec: GenerationSpec, progress: Progress) -> Rendering:
+    def render(self, spec: GenerationSpec, progress: Progress, melody_audio=None) -> Rendering:
         import torch
-        from transformers import StoppingCriteria
 
         model, processor = self._model, self._processor
         rate = model.config.audio_encoder.sampling_rate
         frame_rate = model.config.audio_encoder.frame_rate
-        options = {
-            "temperature": spec.temperature or DEFAULTS["temperature"],
-            "top_k": spec.top_k or DEFAULTS["top_k"],
-            "guidance_scale": spec.guidance_scale or DEFAULTS["guidance_scale"],
-        }
-        if spec.top_p:
-            options["top_p"] = spec.top_p
         text = describe(spec)
-        total_steps = math.ceil(spec.duration_seconds * frame_rate)  # approximate: windows add a few
-        done_steps = 0
-
-        class Report(StoppingCriteria):
-            """Counts token steps for progress; never stops generation itself."""
-
-            def __call__(self, input_ids, scores, **kwargs):
-                nonlocal done_steps
-                done_steps += 1
-                progress(min(done_steps / total_steps, 1.0) * 0.95, "generating", f"{done_steps}/{total_steps} steps")
-                return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
-
+        # Approximate: each window adds the few frames the codebook delay pattern costs.
+        reporter = step_reporter(progress, math.ceil(spec.duration_seconds * frame_rate))
         audio = np.zeros((model.config.decoder.audio_channels, 0), dtype=np.float32)
         with self._lock, torch.inference_mode():
             torch.manual_seed(spec.seed)
@@ -123,8 +145,8 @@ class MusicgenEngine:
                         do_sample=True,
                         # The codebook delay pattern eats one frame per extra codebook at the end.
                         max_new_tokens=math.ceil(new_seconds * frame_rate) + model.config.decoder.num_codebooks,
-                        stopping_criteria=[Report()],
-                        **options,
+                        stopping_criteria=[reporter],
+                        **sampling_options(spec),
                     )[0]
                     .float()
                     .cpu()
@@ -134,13 +156,4 @@ class MusicgenEngine:
                 if fresh.shape[1] == 0:
                     break
                 audio = np.concatenate([audio, fresh.astype(np.float32)], axis=1)
-
-        samples = audio[:, : int(spec.duration_seconds * rate)].T
-        if samples.shape[1] == 1:
-            samples = np.repeat(samples, 2, axis=1)
-        peak = float(np.abs(samples).max()) or 1.0
-        samples = (samples * min(1.0, 0.89 / peak)).astype(np.float32)
-        progress(0.97, "measuring", "tempo and key")
-        measured = analyse(samples, rate, peak_points=1)
-        bpm = round(measured.bpm) if measured.bpm > 0 else spec.bpm
-        return Rendering({"mix": samples}, rate, bpm, measured.key)
+        return finish(audio, rate, spec, progress)

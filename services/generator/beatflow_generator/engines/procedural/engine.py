@@ -21,12 +21,12 @@ FADE_SECONDS = 0.05
 class ProceduralEngine:
     name = "procedural"
     max_duration_seconds = 300.0
-    supports_melody = True
+    melody_input = "notes"
 
     def available(self) -> tuple[bool, str]:
         return True, "built in; needs no weights"
 
-    def render(self, spec: GenerationSpec, progress: Progress) -> Rendering:
+    def render(self, spec: GenerationSpec, progress: Progress, melody_audio=None) -> Rendering:
         rng = np.random.default_rng(spec.seed)
         genre = genre_for(spec.prompt)
         bpm = spec.bpm or genre.bpm
