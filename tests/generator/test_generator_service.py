@@ -235,3 +235,16 @@ async def test_hum_to_beat_with_musicgen_melody_follows_the_recording(studio_fac
     error = await rpc_error(studio.generator(alice).HumToBeat(text_only))
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "cannot follow a melody" in error.details()
+
+
+async def test_musicgen_batch_variations_share_a_batch(studio_factory, musicgen_weights):
+    studio = await studio_factory(musicgen_model_dir=musicgen_weights)
+    alice = await studio.vcs.sign_up()
+    request = pb.BatchGenerateRequest(
+        requests=[params(engine="musicgen", duration_seconds=5, seed=seed) for seed in (1, 2, 3)]
+    )
+    jobs = (await studio.generator(alice).BatchGenerate(request)).jobs
+    finished = await asyncio.gather(*(studio.finished(alice, job.job_id) for job in jobs))
+    assert [job.state for job in finished] == [jobs_pb2.JOB_STATE_SUCCEEDED] * 3
+    mixes = {job.result.artifacts[0].blob.blob_id for job in finished}
+    assert len(mixes) == 3

@@ -85,3 +85,13 @@ def test_sampling_parameters_are_used(engine):
 
 def test_prompt_carries_the_requested_facts():
     assert describe(spec()) == "lofi hip hop beat, dark mood, 90 bpm, A minor"
+
+
+def test_batch_renders_variations_in_one_pass(engine):
+    specs = [
+        spec(prompt=prompt, duration=duration)
+        for prompt, duration in (("lofi beat", 1.0), ("dark piano", 1.2), ("happy drums", 0.8))
+    ]
+    renderings = engine.render_batch(specs, lambda *_: None)
+    assert [r.stems["mix"].shape[0] for r in renderings] == [16000, 19200, 12800]
+    assert not np.array_equal(renderings[0].stems["mix"][:12800], renderings[2].stems["mix"])

@@ -237,3 +237,26 @@ async def test_list_jobs_by_owner_with_filters_and_pages(queue):
     assert [j.payload["n"] for j in seen] == [4, 3, 2, 1, 0]
     only_queued, _ = await queue.list("alice", state=JobState.SUCCEEDED)
     assert only_queued == []
+
+
+async def test_batch_handlers_run_queued_siblings_together(queue, start_worker):
+    from beatflow_platform.jobs.worker import BatchHandler
+
+    runs = []
+
+    async def run(contexts):
+        runs.append([c.job.payload["n"] for c in contexts])
+        if any(c.job.payload["n"] == 1 for c in contexts):
+            await queue.cancel(next(c.job.job_id for c in contexts if c.job.payload["n"] == 1), "alice")
+        for context in contexts:
+            context.cancel_requested = (await queue.get(context.job.job_id)).cancel_requested
+        return [jobs_pb2.JobResult(artifacts=[{"name": f"v{c.job.payload['n']}"}]) for c in contexts]
+
+    batch = [await queue.submit("test.batch", "alice", {"batch_id": "b1", "n": n}) for n in range(5)]
+    loner = await queue.submit("test.batch", "alice", {"n": 99})
+    start_worker({"test.batch": BatchHandler(limit=lambda job: 3, run=run)})
+    finished = [await wait_for(queue, job.job_id, lambda j: j.state.terminal) for job in [*batch, loner]]
+    assert runs == [[0, 1, 2], [3, 4], [99]]
+    states = [job.state for job in finished]
+    assert states == [JobState.SUCCEEDED, JobState.CANCELLED, *[JobState.SUCCEEDED] * 4]
+    assert jobs_pb2.JobResult.FromString(finished[4].result).artifacts[0].name == "v4"

@@ -134,6 +134,28 @@ class JobQueue:
             )
         return _job(row) if row else None
 
+    async def claim_batch(self, job: Job, worker_id: str, lease_seconds: float, limit: int) -> list[Job]:
+        """Claims up to `limit` more queued jobs of `job`'s batch (same kind and batch id)."""
+        async with self._pool.connection() as conn:
+            rows = await fetch_all(
+                conn,
+                f"UPDATE jobs.jobs SET state = 'running', attempt = attempt + 1, lease_owner = %(worker)s,"
+                f" lease_expires_at = now() + make_interval(secs => %(lease)s),"
+                f" started_at = coalesce(started_at, now()), updated_at = now()"
+                f" WHERE id IN (SELECT id FROM jobs.jobs WHERE state = 'queued' AND kind = %(kind)s"
+                f"   AND payload->>'batch_id' = %(batch)s AND run_after <= now()"
+                f"   ORDER BY created_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED)"
+                f" RETURNING {_COLUMNS}",
+                {
+                    "worker": worker_id,
+                    "lease": lease_seconds,
+                    "kind": job.kind,
+                    "batch": job.payload["batch_id"],
+                    "limit": limit,
+                },
+            )
+        return sorted((_job(row) for row in rows), key=lambda claimed: claimed.created_at)
+
     async def heartbeat(self, job_id: str, worker_id: str, lease_seconds: float) -> bool:
         """Renews the lease; returns whether cancellation was requested. Raises LeaseLost."""
         async with self._pool.connection() as conn:

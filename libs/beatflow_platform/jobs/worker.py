@@ -16,6 +16,7 @@ import socket
 import uuid
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
+from dataclasses import dataclass
 
 from beatflow.jobs.v1 import jobs_pb2
 from beatflow_platform.errors import BeatFlowError, Unavailable
@@ -26,6 +27,19 @@ from beatflow_platform.logging import get_logger
 
 Handler = Callable[["JobContext"], Awaitable[jobs_pb2.JobResult]]
 _log = get_logger("beatflow.jobs.worker")
+
+
+@dataclass(frozen=True)
+class BatchHandler:
+    """Runs queued jobs of one batch together (one model pass for all of them).
+
+    `limit(job)` says how many jobs of the job's batch (same kind and `payload["batch_id"]`) to
+    run at once, 1 meaning alone; `run(contexts)` returns one result per context, in order. A
+    job of the batch cancelled while it runs ends cancelled; the others still succeed.
+    """
+
+    limit: Callable[[Job], int]
+    run: Callable[[list[JobContext]], Awaitable[list[jobs_pb2.JobResult]]]
 
 
 class JobContext:
@@ -60,11 +74,20 @@ class JobContext:
         )
 
 
+def progress_all_threadsafe(contexts: list[JobContext], fraction: float, stage: str, message: str = "") -> None:
+    """Reports to every job of a batch still wanted; raises JobCancelled once none is."""
+    wanted = [context for context in contexts if not context.cancel_requested]
+    if not wanted:
+        raise JobCancelled(contexts[0].job.job_id)
+    for context in wanted:
+        context.progress_threadsafe(fraction, stage, message)
+
+
 class JobWorker:
     def __init__(
         self,
         queue: JobQueue,
-        handlers: dict[str, Handler],
+        handlers: dict[str, Handler | BatchHandler],
         *,
         queued_notifications: Notifications | None = None,
         concurrency: int = 1,
@@ -122,7 +145,7 @@ class JobWorker:
                 if job is None:
                     await self._wait(self._poll, queued)
                     continue
-                await self._execute(job)
+                await self._execute(await self._with_batch(job))
 
     async def _reap_loop(self) -> None:
         while not self._stopping.is_set():
@@ -131,47 +154,68 @@ class JobWorker:
                     _log.warning("requeued jobs whose worker stopped", count=requeued)
             await self._wait(max(self._lease / 2, 0.2))
 
-    async def _keep_lease(self, context: JobContext) -> None:
+    async def _with_batch(self, job: Job) -> list[Job]:
+        """The job plus queued jobs of its batch its handler wants to run with it."""
+        handler = self._handlers[job.kind]
+        if not isinstance(handler, BatchHandler) or "batch_id" not in job.payload:
+            return [job]
+        extra = handler.limit(job) - 1
+        if extra < 1:
+            return [job]
+        return [job, *await self._queue.claim_batch(job, self.worker_id, self._lease, extra)]
+
+    async def _keep_leases(self, contexts: list[JobContext]) -> None:
         while True:
             await asyncio.sleep(self._heartbeat)
-            context.cancel_requested = await self._queue.heartbeat(context.job.job_id, self.worker_id, self._lease)
+            for context in contexts:
+                context.cancel_requested = await self._queue.heartbeat(context.job.job_id, self.worker_id, self._lease)
 
-    async def _execute(self, job: Job) -> None:
-        context = JobContext(job, self._queue, self.worker_id, asyncio.get_running_loop())
-        handler = self._handlers[job.kind]
-        log = _log.bind(job_id=job.job_id, kind=job.kind, attempt=job.attempt)
+    async def _run(self, contexts: list[JobContext]) -> list[jobs_pb2.JobResult]:
+        handler = self._handlers[contexts[0].job.kind]
+        if isinstance(handler, BatchHandler):
+            return await handler.run(contexts)
+        return [await handler(contexts[0])]
+
+    async def _execute(self, jobs: list[Job]) -> None:
+        loop = asyncio.get_running_loop()
+        contexts = [JobContext(job, self._queue, self.worker_id, loop) for job in jobs]
+        log = _log.bind(job_ids=[job.job_id for job in jobs], kind=jobs[0].kind, attempt=jobs[0].attempt)
         log.info("job started")
-        handling = asyncio.create_task(handler(context))
-        heartbeat = asyncio.create_task(self._keep_lease(context))
+        handling = asyncio.create_task(self._run(contexts))
+        heartbeat = asyncio.create_task(self._keep_leases(contexts))
         done, _ = await asyncio.wait({handling, heartbeat}, return_when=asyncio.FIRST_COMPLETED)
-        if handling not in done:  # the lease is gone (or the database): stop working on a job we no longer hold
+        if handling not in done:  # a lease is gone (or the database): stop working on jobs we no longer hold
             handling.cancel()
         heartbeat.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await heartbeat
         try:
-            result = await handling
+            results = await handling
         except JobCancelled:
-            await self._queue.finish(job.job_id, self.worker_id, JobState.CANCELLED)
+            await self._finish_all(jobs, JobState.CANCELLED)
             log.info("job cancelled")
         except (LeaseLost, asyncio.CancelledError):
             log.warning("job abandoned: its lease was lost")
         except Unavailable as error:
-            await self._queue.retry_later(job.job_id, self.worker_id, error.message, self._retry_delay)
+            for job in jobs:
+                await self._queue.retry_later(job.job_id, self.worker_id, error.message, self._retry_delay)
             log.warning("job will be retried", error=error.message)
         except BeatFlowError as error:
-            await self._queue.finish(
-                job.job_id, self.worker_id, JobState.FAILED, error_code=error.code.name, error_message=error.message
-            )
+            await self._finish_all(jobs, JobState.FAILED, error_code=error.code.name, error_message=error.message)
             log.info("job failed", code=error.code.name)
         except Exception:
             log.exception("job failed with an unexpected error")
-            await self._queue.finish(
-                job.job_id, self.worker_id, JobState.FAILED, error_code="INTERNAL", error_message="internal error"
-            )
+            await self._finish_all(jobs, JobState.FAILED, error_code="INTERNAL", error_message="internal error")
         else:
-            if await self._queue.finish(
-                job.job_id, self.worker_id, JobState.SUCCEEDED, result=result.SerializeToString()
-            ):
-                self.completed += 1
-                log.info("job succeeded")
+            for context, result in zip(contexts, results, strict=True):
+                if context.cancel_requested:
+                    await self._queue.finish(context.job.job_id, self.worker_id, JobState.CANCELLED)
+                elif await self._queue.finish(
+                    context.job.job_id, self.worker_id, JobState.SUCCEEDED, result=result.SerializeToString()
+                ):
+                    self.completed += 1
+            log.info("job succeeded")
+
+    async def _finish_all(self, jobs: list[Job], state: JobState, **outcome) -> None:
+        for job in jobs:
+            await self._queue.finish(job.job_id, self.worker_id, state, **outcome)

@@ -72,7 +72,9 @@ async def build_app(settings: GeneratorSettings) -> GeneratorApp:
         settings.vcs_address, options=[("grpc.max_receive_message_length", settings.max_message_bytes)]
     )
     blobs = BlobClient(vcs_channel, ServiceTokenSource(codec, settings.service_name))
-    musicgen = MusicgenEngine(settings.musicgen_model_dir, device=settings.musicgen_device)
+    musicgen = MusicgenEngine(
+        settings.musicgen_model_dir, device=settings.musicgen_device, max_batch=settings.musicgen_max_batch
+    )
     melody = MusicgenMelodyEngine(settings.musicgen_melody_model_dir, device=settings.musicgen_device)
     # Configured weights that fail to load stop the start-up rather than leave an engine half there.
     for engine, directory in ((musicgen, settings.musicgen_model_dir), (melody, settings.musicgen_melody_model_dir)):

@@ -16,7 +16,8 @@ from beatflow_generator.engines.registry import Engines
 from beatflow_generator.requests import key_to_proto
 from beatflow_generator.spec import GenerationSpec
 from beatflow_platform.blob_client import BlobClient
-from beatflow_platform.jobs.worker import JobContext
+from beatflow_platform.jobs.model import Job
+from beatflow_platform.jobs.worker import BatchHandler, JobContext, progress_all_threadsafe
 
 GENERATE = "generator.generate"
 HUM_TO_BEAT = "generator.hum_to_beat"
@@ -35,7 +36,26 @@ class GenerationJobs:
 
     @property
     def handlers(self) -> dict:
-        return {GENERATE: self.generate, HUM_TO_BEAT: self.hum_to_beat}
+        return {GENERATE: BatchHandler(limit=self._batch_limit, run=self.generate_batch), HUM_TO_BEAT: self.hum_to_beat}
+
+    def _batch_limit(self, job: Job) -> int:
+        return self._engines.ready(job.payload["spec"]["engine"]).max_batch
+
+    async def generate_batch(self, contexts: list[JobContext]) -> list[jobs_pb2.JobResult]:
+        """Variations of one BatchGenerate request, rendered in one pass by engines that batch."""
+        if len(contexts) == 1:
+            return [await self.generate(contexts[0])]
+        specs = [GenerationSpec.from_payload(context.job.payload["spec"]) for context in contexts]
+        engine = self._engines.ready(specs[0].engine)
+
+        def progress(fraction: float, stage: str, message: str) -> None:
+            progress_all_threadsafe(contexts, fraction * RENDER_SHARE, stage, message)
+
+        renderings = await asyncio.to_thread(engine.render_batch, specs, progress)
+        return [
+            await self._publish(context, spec, rendering, engine.name)
+            for context, spec, rendering in zip(contexts, specs, renderings, strict=True)
+        ]
 
     async def generate(self, context: JobContext) -> jobs_pb2.JobResult:
         spec = GenerationSpec.from_payload(context.job.payload["spec"])
@@ -62,6 +82,12 @@ class GenerationJobs:
             context.progress_threadsafe(fraction * RENDER_SHARE, stage, message)
 
         rendering: Rendering = await asyncio.to_thread(engine.render, spec, progress, melody_audio)
+        return await self._publish(context, spec, rendering, engine.name)
+
+    async def _publish(
+        self, context: JobContext, spec: GenerationSpec, rendering: Rendering, engine_name: str
+    ) -> jobs_pb2.JobResult:
+        """Encodes the stems and uploads them as blobs the job's owner can commit."""
         artifacts = []
         for index, (name, samples) in enumerate(rendering.stems.items()):
             await context.progress(RENDER_SHARE + (1 - RENDER_SHARE) * index / len(rendering.stems), "uploading", name)
@@ -77,7 +103,7 @@ class GenerationJobs:
                 bpm=rendering.bpm,
                 key=key_to_proto(rendering.key),
                 duration_seconds=spec.duration_seconds,
-                engine=engine.name,
+                engine=engine_name,
                 seed=spec.seed,
                 melody_notes=list(rendering.melody_notes),
             )

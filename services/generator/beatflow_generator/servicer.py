@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from beatflow.generator.v1 import generator_pb2, generator_pb2_grpc
 from beatflow_generator.engines.registry import Engines
 from beatflow_generator.jobs import GENERATE, HUM_TO_BEAT
@@ -49,14 +51,16 @@ class GeneratorServicer(generator_pb2_grpc.GeneratorServiceServicer):
             spec_from_params(params, self._engines.limits, f"requests[{index}]")
             for index, params in enumerate(request.requests)
         ]
-        for spec in specs:
-            self._engines.ready(spec.engine)
-        jobs = [
-            await self._submit(
-                GENERATE, {"spec": spec.as_payload()}, f"{request.request_id}#{index}" if request.request_id else ""
+        # Variations for an engine that batches share a batch id, so a worker renders them together.
+        batch_id = str(uuid.uuid4())
+        jobs = []
+        for index, spec in enumerate(specs):
+            payload = {"spec": spec.as_payload()}
+            if self._engines.ready(spec.engine).max_batch > 1:
+                payload["batch_id"] = batch_id
+            jobs.append(
+                await self._submit(GENERATE, payload, f"{request.request_id}#{index}" if request.request_id else "")
             )
-            for index, spec in enumerate(specs)
-        ]
         return generator_pb2.BatchGenerateResponse(jobs=jobs)
 
     async def ListEngines(self, request, context):

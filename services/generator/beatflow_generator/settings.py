@@ -28,6 +28,8 @@ class GeneratorSettings(ServiceSettings):
     musicgen_melody_model_dir: Path | None = None
     # "cpu", "cuda" or "cuda:N", for both MusicGen engines.
     musicgen_device: str = "cpu"
+    # Variations of one batch request MusicGen renders in one forward pass.
+    musicgen_max_batch: int = Field(default=4, ge=1, le=64)
     stem_format: Literal["FLAC", "WAV"] = "FLAC"
     max_batch: int = Field(default=16, ge=1, le=256)
     max_hum_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)

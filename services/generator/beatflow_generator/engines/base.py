@@ -31,9 +31,14 @@ class Engine(Protocol):
     max_duration_seconds: float
     # How it follows a hummed melody: "notes" (spec.melody), "audio" (render's melody_audio) or "".
     melody_input: str
+    # Variations of one batch request it renders in one pass (1: one at a time).
+    max_batch: int
 
     def available(self) -> tuple[bool, str]:
         """Whether it can run here, and why not."""
 
     def render(self, spec: GenerationSpec, progress: Progress, melody_audio=None) -> Rendering:
         """Blocking; runs in a worker thread. `melody_audio` is (samples, rate) for "audio" engines."""
+
+    def render_batch(self, specs: list[GenerationSpec], progress: Progress) -> list[Rendering]:
+        """Several variations in one pass; only engines with max_batch > 1 are asked."""

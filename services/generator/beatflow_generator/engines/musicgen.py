@@ -85,7 +85,9 @@ class MusicgenEngine:
         device: str = "cpu",
         window_seconds: float = 30.0,
         context_seconds: float = 10.0,
+        max_batch: int = 4,
     ):
+        self.max_batch = max_batch
         self._dir = model_dir
         self._device = device
         self._window = window_seconds
@@ -157,3 +159,31 @@ class MusicgenEngine:
                     break
                 audio = np.concatenate([audio, fresh.astype(np.float32)], axis=1)
         return finish(audio, rate, spec, progress)
+
+    def render_batch(self, specs: list[GenerationSpec], progress: Progress) -> list[Rendering]:
+        """One forward pass for several prompts of one window at most; the batch shares the first
+        request's seed and sampling settings. Longer pieces are rendered one after another."""
+        import torch
+
+        if any(spec.duration_seconds > self._window for spec in specs):
+            return [self.render(spec, progress) for spec in specs]
+        model, processor = self._model, self._processor
+        rate = model.config.audio_encoder.sampling_rate
+        steps = math.ceil(max(spec.duration_seconds for spec in specs) * model.config.audio_encoder.frame_rate)
+        inputs = processor(text=[describe(spec) for spec in specs], padding=True, return_tensors="pt")
+        inputs = {name: value.to(self._device) for name, value in inputs.items()}
+        with self._lock, torch.inference_mode():
+            torch.manual_seed(specs[0].seed)
+            generated = (
+                model.generate(
+                    **inputs,
+                    do_sample=True,
+                    max_new_tokens=steps + model.config.decoder.num_codebooks,
+                    stopping_criteria=[step_reporter(progress, steps)],
+                    **sampling_options(specs[0]),
+                )
+                .float()
+                .cpu()
+                .numpy()
+            )
+        return [finish(audio, rate, spec, progress) for audio, spec in zip(generated, specs, strict=True)]

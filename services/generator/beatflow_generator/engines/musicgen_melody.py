@@ -73,6 +73,7 @@ def melody_chroma(samples: np.ndarray, rate: int, settings: ChromaSettings):
 class MusicgenMelodyEngine:
     name = "musicgen-melody"
     melody_input = "audio"
+    max_batch = 1
     max_duration_seconds = 30.0
 
     def __init__(self, model_dir: Path | None, *, device: str = "cpu"):

@@ -22,6 +22,7 @@ class ProceduralEngine:
     name = "procedural"
     max_duration_seconds = 300.0
     melody_input = "notes"
+    max_batch = 1
 
     def available(self) -> tuple[bool, str]:
         return True, "built in; needs no weights"
