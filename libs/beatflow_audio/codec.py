@@ -13,16 +13,24 @@ FORMATS = {"WAV": "PCM_16", "FLAC": "PCM_16", "OGG": "VORBIS", "MP3": "MPEG_LAYE
 CONTENT_TYPES = {"WAV": "audio/wav", "FLAC": "audio/flac", "OGG": "audio/ogg", "MP3": "audio/mpeg"}
 
 
+# What libsndfile raises for bytes it cannot decode.
+DECODE_ERRORS = (soundfile.LibsndfileError, RuntimeError, ValueError, TypeError)
+
+
+def not_audio(error: Exception) -> InvalidArgument:
+    return InvalidArgument(
+        "the file is not audio this service can decode (WAV, FLAC, OGG or MP3)",
+        reason="NOT_AUDIO",
+        metadata={"decoder": str(error)[:200]},
+    )
+
+
 def decode(data: bytes) -> tuple[np.ndarray, int]:
     """(samples as float32 [frames, channels], sample rate); INVALID_ARGUMENT when not decodable."""
     try:
         samples, rate = soundfile.read(io.BytesIO(data), dtype="float32", always_2d=True)
-    except (soundfile.LibsndfileError, RuntimeError, ValueError, TypeError) as error:
-        raise InvalidArgument(
-            "the file is not audio this service can decode (WAV, FLAC, OGG or MP3)",
-            reason="NOT_AUDIO",
-            metadata={"decoder": str(error)[:200]},
-        ) from None
+    except DECODE_ERRORS as error:
+        raise not_audio(error) from None
     if samples.shape[0] == 0:
         raise InvalidArgument("the file holds no audio samples", reason="NOT_AUDIO")
     return samples, rate

@@ -46,6 +46,22 @@ def _parts():
     return T5Tokenizer(vocab=pieces), text, audio
 
 
+def _decoder_options(audio) -> dict:
+    """A one-layer decoder over the codec's codebooks; 32 (one past the codes) pads and starts."""
+    return {
+        "vocab_size": 32,
+        "hidden_size": 16,
+        "num_hidden_layers": 1,
+        "num_attention_heads": 2,
+        "ffn_dim": 32,
+        "num_codebooks": audio.num_quantizers,
+        "audio_channels": 1,
+        "pad_token_id": 32,
+        "bos_token_id": 32,
+        "max_position_embeddings": 8192,
+    }
+
+
 def _randomise_codebooks(model) -> None:
     """EnCodec's codebooks are buffers that start as zeros (real weights fill them): give them
     random vectors too, or every code would decode to the same audio."""
@@ -74,18 +90,7 @@ def build(directory: Path) -> Path:
     processor = MusicgenProcessor(
         feature_extractor=EncodecFeatureExtractor(feature_size=1, sampling_rate=16000), tokenizer=tokenizer
     )
-    decoder = MusicgenDecoderConfig(
-        vocab_size=32,
-        hidden_size=16,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        ffn_dim=32,
-        num_codebooks=audio.num_quantizers,
-        audio_channels=1,
-        pad_token_id=32,
-        bos_token_id=32,
-        max_position_embeddings=8192,
-    )
+    decoder = MusicgenDecoderConfig(**_decoder_options(audio))
     model = MusicgenForConditionalGeneration(MusicgenConfig(text_encoder=text, audio_encoder=audio, decoder=decoder))
     _randomise_codebooks(model)
     model.save_pretrained(directory)
@@ -105,18 +110,7 @@ def build_melody(directory: Path) -> Path:
 
     torch.manual_seed(1)
     tokenizer, text, audio = _parts()
-    decoder = MusicgenMelodyDecoderConfig(
-        vocab_size=32,
-        hidden_size=16,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        ffn_dim=32,
-        num_codebooks=audio.num_quantizers,
-        audio_channels=1,
-        pad_token_id=32,
-        bos_token_id=32,
-        max_position_embeddings=8192,
-    )
+    decoder = MusicgenMelodyDecoderConfig(**_decoder_options(audio))
     config = MusicgenMelodyConfig(
         text_encoder=text, audio_encoder=audio, decoder=decoder, num_chroma=12, chroma_length=64
     )

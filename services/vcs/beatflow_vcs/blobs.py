@@ -17,12 +17,13 @@ from typing import BinaryIO
 
 from psycopg_pool import AsyncConnectionPool
 
+from beatflow_audio import probe
 from beatflow_platform.auth import Principal
 from beatflow_platform.db.queries import fetch_one
 from beatflow_platform.errors import InvalidArgument, NotFound, ResourceExhausted
 from beatflow_platform.objectstore import ObjectStore
 from beatflow_platform.objectstore.base import READ_CHUNK_BYTES, ChecksumMismatch, require_blob_id
-from beatflow_vcs import audio_probe, visibility
+from beatflow_vcs import visibility
 from beatflow_vcs.repositories import viewer_id
 
 _SPOOL_IN_MEMORY_BYTES = 8 * 1024 * 1024
@@ -64,7 +65,7 @@ class Blobs:
             blob_id, size = await self._spool(chunks, spool)
             if expected_sha256 and expected_sha256 != blob_id:
                 raise ChecksumMismatch(expected_sha256, blob_id)
-            audio = await asyncio.to_thread(audio_probe.describe, spool, max_seconds=self._max_audio_seconds)
+            audio = await asyncio.to_thread(probe.describe, spool, max_seconds=self._max_audio_seconds)
             await self._store.put(_read_spool(spool), expected_sha256=blob_id)
         blob = Blob(
             blob_id, size, audio.content_type, audio.format, audio.duration_seconds, audio.sample_rate, audio.channels

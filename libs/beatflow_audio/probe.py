@@ -11,9 +11,8 @@ from typing import BinaryIO
 
 import soundfile
 
+from beatflow_audio.codec import CONTENT_TYPES, DECODE_ERRORS, not_audio
 from beatflow_platform.errors import InvalidArgument
-
-CONTENT_TYPES = {"WAV": "audio/wav", "FLAC": "audio/flac", "OGG": "audio/ogg", "MP3": "audio/mpeg"}
 
 
 @dataclass(frozen=True)
@@ -33,12 +32,8 @@ def describe(handle: BinaryIO, *, max_seconds: float) -> AudioDescription:
             audio_format = sound.format
             frames, sample_rate, channels = sound.frames, sound.samplerate, sound.channels
             probe = sound.read(min(frames, sample_rate), dtype="float32")
-    except (soundfile.LibsndfileError, RuntimeError, ValueError, TypeError) as error:
-        raise InvalidArgument(
-            "the file is not audio this service can decode (WAV, FLAC, OGG or MP3)",
-            reason="NOT_AUDIO",
-            metadata={"decoder": str(error)[:200]},
-        ) from None
+    except DECODE_ERRORS as error:
+        raise not_audio(error) from None
     if audio_format not in CONTENT_TYPES or sample_rate <= 0 or channels <= 0 or frames <= 0 or len(probe) == 0:
         raise InvalidArgument(
             "the file holds no decodable audio", reason="NOT_AUDIO", metadata={"format": audio_format}
