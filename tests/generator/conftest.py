@@ -66,6 +66,7 @@ async def studio_factory(vcs_factory, database_dsn):
             auth=vcs.settings.auth,
             job_heartbeat_seconds=1.0,
             shutdown_grace_seconds=1,
+            job_grace_seconds=5,
             **overrides,
         )
         app = await build_app(settings)
@@ -76,4 +77,4 @@ async def studio_factory(vcs_factory, database_dsn):
     yield start
     for app, channel in started:
         await channel.close()
-        await app.stop(grace_seconds=5)
+        await app.stop()

@@ -8,21 +8,14 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from beatflow_platform.settings import ServiceSettings
+from beatflow_platform.jobs.runtime import JobServiceSettings
 
 
-class GeneratorSettings(ServiceSettings):
-    model_config = ServiceSettings.model_config | SettingsConfigDict(env_prefix="BEATFLOW_GENERATOR_")
+class GeneratorSettings(JobServiceSettings):
+    model_config = JobServiceSettings.model_config | SettingsConfigDict(env_prefix="BEATFLOW_GENERATOR_")
 
     service_name: str = "generator"
     grpc_port: int = Field(default=50062, ge=0, le=65535)
-    # Where blobs are read and written (the vcs BlobService).
-    vcs_address: str = "127.0.0.1:50061"
-    # Jobs run at once in this process; each rendering takes one CPU core (or the GPU).
-    worker_concurrency: int = Field(default=1, ge=0, le=64)
-    job_lease_seconds: float = Field(default=60.0, gt=0)
-    job_heartbeat_seconds: float = Field(default=10.0, gt=0)
-    job_max_attempts: int = Field(default=3, ge=1)
     # Local directories with MusicGen weights (save_pretrained layout); unset disables the engine.
     musicgen_model_dir: Path | None = None
     musicgen_melody_model_dir: Path | None = None
@@ -34,5 +27,3 @@ class GeneratorSettings(ServiceSettings):
     max_batch: int = Field(default=16, ge=1, le=256)
     max_hum_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     max_hum_seconds: float = Field(default=120.0, gt=0)
-    # Apply pending migrations of the jobs schema at start (replicas serialise on an advisory lock).
-    migrate_on_start: bool = True

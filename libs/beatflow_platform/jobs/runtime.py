@@ -1,0 +1,133 @@
+"""What every service that runs jobs shares: settings, the queue and its notifications, the vcs
+blob client, the JobService, and an app that stops its workers before its gRPC server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import grpc
+from psycopg_pool import AsyncConnectionPool
+from pydantic import Field
+
+from beatflow.jobs.v1 import jobs_pb2_grpc
+from beatflow_platform.auth import TokenCodec
+from beatflow_platform.blob_client import BlobClient
+from beatflow_platform.db.pool import open_pool, ping
+from beatflow_platform.grpc.interceptors import AuthScope, rpc_outcome_scope
+from beatflow_platform.grpc.server import GrpcHost, ServiceRegistration
+from beatflow_platform.jobs import servicer as job_servicer
+from beatflow_platform.jobs.events import CHANGED_CHANNEL, QUEUED_CHANNEL, Notifications
+from beatflow_platform.jobs.migrate import apply_job_migrations
+from beatflow_platform.jobs.queue import JobQueue
+from beatflow_platform.jobs.worker import BatchHandler, Handler, JobWorker
+from beatflow_platform.lifecycle import until_signalled
+from beatflow_platform.pagination import PageTokens
+from beatflow_platform.service_auth import ServiceTokenSource
+from beatflow_platform.settings import ServiceSettings
+
+
+class JobServiceSettings(ServiceSettings):
+    # Where blobs are read and written (the vcs BlobService).
+    vcs_address: str = "127.0.0.1:50061"
+    # Jobs run at once in this process.
+    worker_concurrency: int = Field(default=1, ge=0, le=64)
+    job_lease_seconds: float = Field(default=60.0, gt=0)
+    job_heartbeat_seconds: float = Field(default=10.0, gt=0)
+    job_max_attempts: int = Field(default=3, ge=1)
+    # Seconds running jobs get to finish after SIGTERM (an unfinished one is retried elsewhere).
+    job_grace_seconds: float = Field(default=30.0, ge=0)
+    # Apply pending migrations of the jobs schema at start (replicas serialise on an advisory lock).
+    migrate_on_start: bool = True
+
+
+@dataclass
+class JobRuntime:
+    settings: JobServiceSettings
+    codec: TokenCodec
+    pool: AsyncConnectionPool
+    queue: JobQueue
+    changes: Notifications
+    queued: Notifications
+    blobs: BlobClient
+    _vcs_channel: grpc.aio.Channel
+
+    @classmethod
+    async def open(cls, settings: JobServiceSettings) -> JobRuntime:
+        codec = TokenCodec(settings.auth)
+        dsn = settings.database.url.get_secret_value()
+        if settings.migrate_on_start:
+            await apply_job_migrations(dsn)
+        pool = await open_pool(settings.database, application_name=f"beatflow-{settings.service_name}")
+        changes, queued = Notifications(dsn, CHANGED_CHANNEL), Notifications(dsn, QUEUED_CHANNEL)
+        await changes.start()
+        await queued.start()
+        channel = grpc.aio.insecure_channel(
+            settings.vcs_address, options=[("grpc.max_receive_message_length", settings.max_message_bytes)]
+        )
+        blobs = BlobClient(channel, ServiceTokenSource(codec, settings.service_name))
+        queue = JobQueue(pool, PageTokens(settings.auth.jwt_secret.get_secret_value()))
+        return cls(settings, codec, pool, queue, changes, queued, blobs, channel)
+
+    async def close(self) -> None:
+        await self.changes.close()
+        await self.queued.close()
+        await self._vcs_channel.close()
+        await self.pool.close()
+
+    def app(
+        self, handlers: dict[str, Handler | BatchHandler], services: Sequence[ServiceRegistration]
+    ) -> JobServiceApp:
+        """Workers for `handlers` and a gRPC host serving `services` plus the JobService."""
+        settings = self.settings
+        worker = JobWorker(
+            self.queue,
+            handlers,
+            queued_notifications=self.queued,
+            concurrency=settings.worker_concurrency,
+            lease_seconds=settings.job_lease_seconds,
+            heartbeat_seconds=settings.job_heartbeat_seconds,
+        )
+        jobs = job_servicer.JobServicer(self.queue, self.changes)
+        host = GrpcHost(
+            settings,
+            [
+                *services,
+                ServiceRegistration(
+                    job_servicer.SERVICE_NAME, lambda s: jobs_pb2_grpc.add_JobServiceServicer_to_server(jobs, s)
+                ),
+            ],
+            scopes=[rpc_outcome_scope, AuthScope(self.codec)],
+            readiness_checks=[lambda: ping(self.pool)],
+            on_shutdown=[self.close],
+        )
+        return JobServiceApp(host, worker, settings.job_grace_seconds)
+
+
+@dataclass
+class JobServiceApp:
+    host: GrpcHost
+    worker: JobWorker
+    grace_seconds: float
+    worker_task: asyncio.Task | None = None
+
+    async def start(self) -> int:
+        port = await self.host.start()
+        self.worker_task = asyncio.create_task(self.worker.run(), name="job-worker")
+        return port
+
+    async def stop(self) -> None:
+        """Stops claiming, gives running jobs the grace period to finish (an unfinished one is retried
+        elsewhere once its lease expires), then drains and stops the gRPC server."""
+        self.worker.stop()
+        if self.worker_task is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.worker_task, self.grace_seconds)
+        await self.host.stop()
+
+    async def serve_until_signalled(self) -> None:
+        await self.start()
+        await until_signalled()
+        await self.stop()

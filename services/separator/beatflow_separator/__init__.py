@@ -1,0 +1,1 @@
+"""The separator service: stem separation, audio analysis, mixdown and format conversion."""
