@@ -10,10 +10,10 @@ from beatflow.common.v1 import artifact_pb2
 from beatflow.generator.v1 import generator_pb2
 from beatflow.jobs.v1 import jobs_pb2
 from beatflow_audio import codec
+from beatflow_audio.proto import key_to_proto
 from beatflow_generator import hum
 from beatflow_generator.engines.base import Rendering
 from beatflow_generator.engines.registry import Engines
-from beatflow_generator.requests import key_to_proto
 from beatflow_generator.spec import GenerationSpec
 from beatflow_platform.blob_client import BlobClient
 from beatflow_platform.jobs.model import Job

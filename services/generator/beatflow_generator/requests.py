@@ -2,23 +2,10 @@
 
 from __future__ import annotations
 
-from beatflow.common.v1 import audio_pb2
 from beatflow.generator.v1 import generator_pb2
-from beatflow_audio.theory import Key
+from beatflow_audio.proto import key_from_proto
 from beatflow_generator import spec as specs
 from beatflow_generator.spec import GenerationSpec
-
-
-def key_from_proto(key: audio_pb2.MusicalKey) -> Key | None:
-    if key.tonic == audio_pb2.PITCH_CLASS_UNSPECIFIED:
-        return None
-    return Key(key.tonic - audio_pb2.PITCH_CLASS_C, key.mode == audio_pb2.MODE_MINOR)
-
-
-def key_to_proto(key: Key) -> audio_pb2.MusicalKey:
-    return audio_pb2.MusicalKey(
-        tonic=key.tonic + audio_pb2.PITCH_CLASS_C, mode=audio_pb2.MODE_MINOR if key.minor else audio_pb2.MODE_MAJOR
-    )
 
 
 def spec_from_params(

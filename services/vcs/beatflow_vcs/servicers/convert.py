@@ -9,6 +9,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from beatflow.auth.v1 import auth_pb2
 from beatflow.common.v1 import audio_pb2
 from beatflow.vcs.v1 import repositories_pb2, version_control_pb2
+from beatflow_audio.proto import FORMAT_TO_PROTO
 from beatflow_vcs.accounts import TokenPair, User
 from beatflow_vcs.blobs import Blob
 from beatflow_vcs.commits import TreeEntry
@@ -77,12 +78,7 @@ def collaborator(value: Collaborator) -> repositories_pb2.Collaborator:
     return repositories_pb2.Collaborator(user_id=value.user_id, username=value.username, role=ROLE_TO_PROTO[value.role])
 
 
-AUDIO_FORMATS = {
-    "WAV": audio_pb2.AUDIO_FORMAT_WAV,
-    "FLAC": audio_pb2.AUDIO_FORMAT_FLAC,
-    "MP3": audio_pb2.AUDIO_FORMAT_MP3,
-    "OGG": audio_pb2.AUDIO_FORMAT_OGG,
-}
+AUDIO_FORMATS = FORMAT_TO_PROTO
 
 
 def audio_info(value: Blob) -> audio_pb2.AudioInfo:

@@ -1,0 +1,20 @@
+"""`python -m beatflow_separator`: the separator API and its workers, until SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+
+from beatflow_platform.logging import configure_logging
+from beatflow_separator.app import build_app
+from beatflow_separator.settings import SeparatorSettings
+
+
+async def main() -> None:
+    settings = SeparatorSettings()
+    configure_logging(settings.log_level, json=settings.log_json, service=settings.service_name)
+    app = await build_app(settings)
+    await app.serve_until_signalled()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,148 @@
+"""beatflow.separator.v1.SeparatorService: separation and long analyses as jobs; quick analysis,
+mixdown and conversion as unary calls working on blobs as the caller."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+
+from beatflow.common.v1 import audio_pb2
+from beatflow.separator.v1 import separator_pb2, separator_pb2_grpc
+from beatflow_audio import codec
+from beatflow_audio.analysis import analyse
+from beatflow_audio.proto import FORMAT_FROM_PROTO
+from beatflow_platform.auth import current_principal
+from beatflow_platform.blob_client import BlobClient
+from beatflow_platform.errors import FailedPrecondition, FieldViolation, InvalidArgument
+from beatflow_platform.jobs.queue import JobQueue
+from beatflow_platform.jobs.servicer import job_to_proto
+from beatflow_platform.objectstore import is_blob_id
+from beatflow_separator import mixing
+from beatflow_separator.analysis_proto import analysis_to_proto
+from beatflow_separator.audio_input import read_audio
+from beatflow_separator.engines.registry import Separators
+from beatflow_separator.jobs import ANALYZE, SEPARATE
+from beatflow_separator.settings import SeparatorSettings
+
+SERVICE_NAME = separator_pb2.DESCRIPTOR.services_by_name["SeparatorService"].full_name
+MAX_WAVEFORM_POINTS = 10_000
+MAX_GAIN_DB = 24.0
+
+
+def _waveform_points(requested: int) -> int:
+    if not 0 <= requested <= MAX_WAVEFORM_POINTS:
+        raise InvalidArgument.for_field("waveform_points", f"must be 0 (1000) to {MAX_WAVEFORM_POINTS}")
+    return requested or 1000
+
+
+def _output_format(value: int) -> str:
+    if value == audio_pb2.AUDIO_FORMAT_UNSPECIFIED:
+        return "FLAC"
+    if value not in FORMAT_FROM_PROTO:
+        raise InvalidArgument.for_field("format", "must be WAV, FLAC, MP3 or OGG")
+    return FORMAT_FROM_PROTO[value]
+
+
+def _check_demucs_options(options: separator_pb2.DemucsOptions) -> dict:
+    violations = []
+    if not 0 <= options.overlap <= 0.9 or not math.isfinite(options.overlap):
+        violations.append(FieldViolation("demucs.overlap", "must be 0 to 0.9"))
+    if not 0 <= options.shifts <= 10:
+        violations.append(FieldViolation("demucs.shifts", "must be 0 to 10"))
+    if not 0 <= options.segment_seconds <= 60 or not math.isfinite(options.segment_seconds):
+        violations.append(FieldViolation("demucs.segment_seconds", "must be 0 (model default) to 60"))
+    if violations:
+        raise InvalidArgument("; ".join(f"{v.field}: {v.description}" for v in violations), violations=violations)
+    return {
+        "model_name": options.model_name or "htdemucs",
+        "segment_seconds": options.segment_seconds,
+        "overlap": options.overlap or 0.25,
+        "shifts": options.shifts,
+    }
+
+
+class SeparatorServicer(separator_pb2_grpc.SeparatorServiceServicer):
+    def __init__(self, queue: JobQueue, separators: Separators, blobs: BlobClient, settings: SeparatorSettings):
+        self._queue = queue
+        self._separators = separators
+        self._blobs = blobs
+        self._settings = settings
+
+    async def _submit(self, kind: str, payload: dict, request_id: str):
+        job = await self._queue.submit(
+            kind,
+            current_principal().subject_id,
+            payload,
+            request_id=request_id,
+            max_attempts=self._settings.job_max_attempts,
+        )
+        return job_to_proto(job)
+
+    async def _read(self, blob_id: str, field: str, max_seconds: float):
+        return await read_audio(
+            self._blobs,
+            blob_id,
+            owner_id=current_principal().subject_id,
+            max_bytes=self._settings.max_input_bytes,
+            max_seconds=max_seconds,
+            field=field,
+        )
+
+    async def SeparateStems(self, request, context):
+        if not is_blob_id(request.source_blob_id):
+            raise InvalidArgument.for_field("source_blob_id", "must be the blob id of an uploaded file")
+        engine = self._separators.ready(request.engine)
+        payload = {
+            "source_blob_id": request.source_blob_id,
+            "engine": engine.name,
+            "options": _check_demucs_options(request.demucs),
+        }
+        return separator_pb2.SeparateStemsResponse(job=await self._submit(SEPARATE, payload, request.request_id))
+
+    async def AnalyzeAudio(self, request, context):
+        points = _waveform_points(request.waveform_points)
+        samples, rate, description = await self._read(request.blob_id, "blob_id", self._settings.max_audio_seconds)
+        if description.duration_seconds > self._settings.max_unary_analysis_seconds:
+            raise FailedPrecondition(
+                f"audio longer than {self._settings.max_unary_analysis_seconds:.0f} s is analysed as a job:"
+                " use SubmitAnalysis",
+                reason="USE_ANALYSIS_JOB",
+            )
+        analysis = await asyncio.to_thread(analyse, samples, rate, peak_points=points)
+        return separator_pb2.AnalyzeAudioResponse(analysis=analysis_to_proto(analysis, description.format))
+
+    async def SubmitAnalysis(self, request, context):
+        if not is_blob_id(request.blob_id):
+            raise InvalidArgument.for_field("blob_id", "must be the blob id of an uploaded file")
+        payload = {"blob_id": request.blob_id, "waveform_points": _waveform_points(request.waveform_points)}
+        return separator_pb2.SubmitAnalysisResponse(job=await self._submit(ANALYZE, payload, request.request_id))
+
+    async def MixStems(self, request, context):
+        if not 1 <= len(request.inputs) <= self._settings.max_mix_inputs:
+            raise InvalidArgument.for_field("inputs", f"must hold 1 to {self._settings.max_mix_inputs} stems")
+        audio_format = _output_format(request.format)
+        inputs = []
+        for index, item in enumerate(request.inputs):
+            if not -60.0 <= item.gain_db <= MAX_GAIN_DB or not math.isfinite(item.gain_db):
+                raise InvalidArgument.for_field(f"inputs[{index}].gain_db", f"must be -60 to {MAX_GAIN_DB:.0f} dB")
+            samples, rate, _ = await self._read(
+                item.blob_id, f"inputs[{index}].blob_id", self._settings.max_audio_seconds
+            )
+            inputs.append((samples, rate, item.gain_db))
+        mixed, rate, _ = await asyncio.to_thread(mixing.mix, inputs)
+        return separator_pb2.MixStemsResponse(blob=await self._store(mixed, rate, audio_format, "mix"))
+
+    async def ConvertAudio(self, request, context):
+        audio_format = _output_format(request.format)
+        if request.sample_rate and not 8000 <= request.sample_rate <= 192000:
+            raise InvalidArgument.for_field("sample_rate", "must be 8000 to 192000, or 0 to keep the source rate")
+        samples, rate, _ = await self._read(request.blob_id, "blob_id", self._settings.max_audio_seconds)
+        target = request.sample_rate or rate
+        converted = await asyncio.to_thread(mixing.resample, samples, rate, target)
+        return separator_pb2.ConvertAudioResponse(blob=await self._store(converted, target, audio_format, "converted"))
+
+    async def _store(self, samples, rate: int, audio_format: str, name: str) -> audio_pb2.BlobRef:
+        data = await asyncio.to_thread(codec.encode, samples, rate, audio_format)
+        return await self._blobs.upload(
+            data, filename=f"{name}.{audio_format.lower()}", owner_id=current_principal().subject_id
+        )

@@ -1,0 +1,37 @@
+"""A separator service (API and worker) and a vcs service, both real, on 127.0.0.1."""
+
+from __future__ import annotations
+
+import pytest
+
+from beatflow.separator.v1 import separator_pb2_grpc
+from beatflow_separator.app import build_app
+from beatflow_separator.settings import SeparatorSettings
+from tests.fixtures.job_services import JobServiceUnderTest
+from tests.fixtures.vcs import Caller
+from tests.separator import tiny_demucs
+
+
+class Desk(JobServiceUnderTest):
+    def separator(self, caller: Caller) -> separator_pb2_grpc.SeparatorServiceStub:
+        return self.stub(separator_pb2_grpc.SeparatorServiceStub, caller)
+
+
+@pytest.fixture(scope="session")
+def demucs_weights(tmp_path_factory):
+    """A tiny random HTDemucs saved as a local demucs repo."""
+    return tiny_demucs.build(tmp_path_factory.mktemp("demucs"))
+
+
+@pytest.fixture
+async def desk_factory(job_service_factory):
+    async def start(**overrides) -> Desk:
+        running = await job_service_factory(build_app, SeparatorSettings, **overrides)
+        return Desk(running.vcs, running.channel)
+
+    return start
+
+
+@pytest.fixture
+async def desk(desk_factory) -> Desk:
+    return await desk_factory()

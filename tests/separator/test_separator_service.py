@@ -1,0 +1,178 @@
+"""The separator service end to end: separation jobs, analysis, mixdown and conversion on blobs."""
+
+from __future__ import annotations
+
+import hashlib
+
+import grpc
+import numpy as np
+import pytest
+
+from beatflow.common.v1 import audio_pb2
+from beatflow.jobs.v1 import jobs_pb2
+from beatflow.separator.v1 import separator_pb2 as pb
+from beatflow.vcs.v1 import blobs_pb2
+from beatflow_audio import codec
+from beatflow_audio.theory import Key
+from beatflow_generator.engines.procedural.engine import ProceduralEngine
+from beatflow_generator.spec import GenerationSpec
+from tests.audio import tone
+from tests.fixtures.vcs import rpc_error
+
+
+def song_bytes(bpm=124, key="F major", seconds=10.0, audio_format="FLAC") -> bytes:
+    spec = GenerationSpec(
+        prompt="house", bpm=bpm, mood="", duration_seconds=seconds, key=Key.parse(key), engine="procedural", seed=11
+    )
+    rendering = ProceduralEngine().render(spec, lambda *_: None)
+    return codec.encode(rendering.stems["mix"], rendering.sample_rate, audio_format)
+
+
+async def download(caller, blob_id: str) -> bytes:
+    data = b""
+    async for message in caller.blobs.DownloadBlob(blobs_pb2.DownloadBlobRequest(blob_id=blob_id)):
+        data += message.chunk
+    return data
+
+
+async def test_separation_job_yields_stems_that_sum_to_the_track(desk):
+    alice = await desk.vcs.sign_up()
+    track = await alice.upload(song_bytes(seconds=6), filename="track.flac")
+    job = (await desk.separator(alice).SeparateStems(pb.SeparateStemsRequest(source_blob_id=track.blob_id))).job
+    assert job.kind == "separator.separate"
+    done = await desk.finished(alice, job.job_id)
+    assert done.state == jobs_pb2.JOB_STATE_SUCCEEDED, done.error
+    result = pb.SeparationResult()
+    assert done.result.detail.Unpack(result) and result.engine == "dsp"
+    stems = {a.name: codec.decode(await download(alice, a.blob.blob_id))[0] for a in done.result.artifacts}
+    assert set(stems) == {"drums", "bass", "vocals", "other"}
+    original, _ = codec.decode(await download(alice, track.blob_id))
+    assert np.abs(sum(stems.values()) - original).max() < 2e-3  # 16-bit FLAC rounding of four stems
+    repo = await alice.create_repo("Stems")
+    commit = await alice.commit(repo.repo_id, {a.name: a.blob.blob_id for a in done.result.artifacts})
+    assert len(commit.stems) == 4
+
+
+async def test_demucs_separation_from_mounted_weights(desk_factory, demucs_weights):
+    desk = await desk_factory(demucs_model_dir=demucs_weights)
+    alice = await desk.vcs.sign_up()
+    track = await alice.upload(song_bytes(seconds=5))
+    request = pb.SeparateStemsRequest(
+        source_blob_id=track.blob_id, engine="demucs", demucs=pb.DemucsOptions(model_name="htdemucs", shifts=1)
+    )
+    done = await desk.finished(alice, (await desk.separator(alice).SeparateStems(request)).job.job_id)
+    assert done.state == jobs_pb2.JOB_STATE_SUCCEEDED, done.error
+    assert {a.name for a in done.result.artifacts} == {"drums", "bass", "other", "vocals"}
+
+
+async def test_analysis_reports_tempo_key_loudness_and_peaks(desk):
+    alice = await desk.vcs.sign_up()
+    track = await alice.upload(song_bytes(bpm=124, key="F major", seconds=12))
+    analysis = (
+        await desk.separator(alice).AnalyzeAudio(pb.AnalyzeAudioRequest(blob_id=track.blob_id, waveform_points=200))
+    ).analysis
+    assert analysis.audio.format == audio_pb2.AUDIO_FORMAT_FLAC
+    assert analysis.audio.duration_seconds == pytest.approx(12.0, abs=0.01)
+    assert analysis.audio.sample_rate == 44100 and analysis.audio.channels == 2
+    assert abs(analysis.bpm - 124) < 2
+    assert (analysis.key.tonic, analysis.key.mode) == (audio_pb2.PITCH_CLASS_F, audio_pb2.MODE_MAJOR)
+    assert 0 <= analysis.key_confidence <= 1
+    assert -30 < analysis.integrated_loudness_lufs < 0
+    assert analysis.peak_dbfs == pytest.approx(-1.0, abs=0.2)
+    assert len(analysis.waveform_peaks) == 200 and max(analysis.waveform_peaks) <= 1.0
+    assert len(analysis.beat_times_seconds) > 10
+
+
+async def test_long_files_are_analysed_as_jobs(desk_factory):
+    desk = await desk_factory(max_unary_analysis_seconds=5)
+    alice = await desk.vcs.sign_up()
+    track = await alice.upload(song_bytes(seconds=8))
+    error = await rpc_error(desk.separator(alice).AnalyzeAudio(pb.AnalyzeAudioRequest(blob_id=track.blob_id)))
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION and "SubmitAnalysis" in error.details()
+    job = (await desk.separator(alice).SubmitAnalysis(pb.SubmitAnalysisRequest(blob_id=track.blob_id))).job
+    done = await desk.finished(alice, job.job_id)
+    analysis = pb.AudioAnalysis()
+    assert done.state == jobs_pb2.JOB_STATE_SUCCEEDED and done.result.detail.Unpack(analysis)
+    assert abs(analysis.bpm - 124) < 2
+
+
+async def test_too_long_audio_is_refused(desk_factory):
+    desk = await desk_factory(max_audio_seconds=3)
+    alice = await desk.vcs.sign_up()
+    long_tone = await alice.upload(tone(4.0, sample_rate=8000, channels=1))
+    error = await rpc_error(desk.separator(alice).AnalyzeAudio(pb.AnalyzeAudioRequest(blob_id=long_tone.blob_id)))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and "limit" in error.details()
+    job = (await desk.separator(alice).SeparateStems(pb.SeparateStemsRequest(source_blob_id=long_tone.blob_id))).job
+    done = await desk.finished(alice, job.job_id)
+    assert (done.state, done.error.code) == (jobs_pb2.JOB_STATE_FAILED, "INVALID_ARGUMENT")
+
+
+@pytest.mark.parametrize(
+    ("request_fields", "field"),
+    [
+        ({"source_blob_id": "nope"}, "source_blob_id"),
+        ({"source_blob_id": "a" * 64, "engine": "spleeter"}, "engine"),
+        ({"source_blob_id": "a" * 64, "demucs": pb.DemucsOptions(overlap=0.95)}, "demucs.overlap"),
+        ({"source_blob_id": "a" * 64, "demucs": pb.DemucsOptions(shifts=11)}, "demucs.shifts"),
+    ],
+)
+async def test_bad_separation_requests(desk, request_fields, field):
+    alice = await desk.vcs.sign_up()
+    error = await rpc_error(desk.separator(alice).SeparateStems(pb.SeparateStemsRequest(**request_fields)))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and error.details().startswith(field)
+
+
+async def test_demucs_without_weights_is_a_failed_precondition(desk):
+    alice = await desk.vcs.sign_up()
+    request = pb.SeparateStemsRequest(source_blob_id="a" * 64, engine="demucs")
+    error = await rpc_error(desk.separator(alice).SeparateStems(request))
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+
+async def test_others_blobs_and_unknown_blobs_are_not_found(desk):
+    alice, mallory = await desk.vcs.sign_up(), await desk.vcs.sign_up()
+    track = await alice.upload(tone(1.0))
+    for blob_id in (track.blob_id, hashlib.sha256(b"never").hexdigest()):
+        error = await rpc_error(desk.separator(mallory).AnalyzeAudio(pb.AnalyzeAudioRequest(blob_id=blob_id)))
+        assert error.code() == grpc.StatusCode.NOT_FOUND
+    job = (await desk.separator(mallory).SeparateStems(pb.SeparateStemsRequest(source_blob_id=track.blob_id))).job
+    done = await desk.finished(mallory, job.job_id)
+    assert (done.state, done.error.code) == (jobs_pb2.JOB_STATE_FAILED, "NOT_FOUND")
+
+
+async def test_mixdown_with_gains_and_conversion(desk):
+    alice = await desk.vcs.sign_up()
+    low = await alice.upload(tone(1.0, 220.0, sample_rate=44100))
+    high = await alice.upload(tone(2.0, 880.0, sample_rate=22050, channels=1))
+    mixed = (
+        await desk.separator(alice).MixStems(
+            pb.MixStemsRequest(
+                inputs=[pb.MixInput(blob_id=low.blob_id), pb.MixInput(blob_id=high.blob_id, gain_db=-6.0)],
+                format=audio_pb2.AUDIO_FORMAT_WAV,
+            )
+        )
+    ).blob
+    assert mixed.content_type == "audio/wav" and mixed.audio.sample_rate == 44100
+    assert mixed.audio.duration_seconds == pytest.approx(2.0, abs=0.01)
+    samples, rate = codec.decode(await download(alice, mixed.blob_id))
+    spectrum = np.abs(np.fft.rfft(samples[:rate, 0]))
+    frequencies = np.fft.rfftfreq(rate, 1 / rate)
+    level = {f: spectrum[np.argmin(np.abs(frequencies - f))] for f in (220, 880)}
+    assert level[880] / level[220] == pytest.approx(10 ** (-6 / 20), rel=0.05)
+
+    for audio_format, content_type in (
+        (audio_pb2.AUDIO_FORMAT_MP3, "audio/mpeg"),
+        (audio_pb2.AUDIO_FORMAT_OGG, "audio/ogg"),
+    ):
+        converted = (
+            await desk.separator(alice).ConvertAudio(
+                pb.ConvertAudioRequest(blob_id=mixed.blob_id, format=audio_format, sample_rate=32000)
+            )
+        ).blob
+        assert converted.content_type == content_type and converted.audio.sample_rate == 32000
+    error = await rpc_error(desk.separator(alice).MixStems(pb.MixStemsRequest()))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    error = await rpc_error(
+        desk.separator(alice).MixStems(pb.MixStemsRequest(inputs=[pb.MixInput(blob_id=low.blob_id, gain_db=100)]))
+    )
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
