@@ -24,6 +24,7 @@ from importlib import metadata
 from pathlib import Path
 
 import grpc
+import httpx
 import psycopg
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
@@ -34,7 +35,26 @@ from beatflow_platform.db.migrations import migrate
 from beatflow_platform.db.pool import connect
 
 SERVICE_ENTRY_POINTS = "beatflow.services"
+# Served over HTTP (health is GET /health); every other service speaks gRPC.
+HTTP_SERVICES = {"gateway"}
 DATABASE = "beatflow"
+
+
+async def _grpc_ready(port: int) -> bool:
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        try:
+            response = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=2)
+        except grpc.aio.AioRpcError:
+            return False
+    return response.status == health_pb2.HealthCheckResponse.SERVING
+
+
+async def _http_ready(port: int) -> bool:
+    try:
+        async with httpx.AsyncClient(timeout=2) as client:
+            return (await client.get(f"http://127.0.0.1:{port}/health")).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 @dataclass
@@ -72,41 +92,54 @@ class LocalStack:
                 await migrate(conn, migration_set.schema, migration_set.migrations)
         return dsn
 
-    def start_services(self, dsn: str) -> None:
+    def start_services(self, dsn: str, *, gateway_port: int = 0, settings_env: dict[str, str] | None = None) -> None:
+        """Starts every declared service. `settings_env` adds settings for all of them, without
+        their prefix (e.g. {"OBJECT_STORE__KIND": "s3"})."""
         secret = self._secret()
         entries = sorted(metadata.entry_points(group=SERVICE_ENTRY_POINTS), key=lambda e: e.name)
-        ports = {entry.name: free_port() for entry in entries}
+        ports = {
+            entry.name: gateway_port if entry.name in HTTP_SERVICES and gateway_port else free_port()
+            for entry in entries
+        }
+        shared = {
+            "DATABASE__URL": dsn,
+            "OBJECT_STORE__ROOT": str(self.home / "objects"),
+            "AUTH__JWT_SECRET": secret,
+            "LOG_JSON": "false",
+            # Where each service finds the others.
+            **{
+                f"{name.upper()}_ADDRESS": f"127.0.0.1:{port}"
+                for name, port in ports.items()
+                if name not in HTTP_SERVICES
+            },
+            **(settings_env or {}),
+        }
         for entry in entries:
             prefix = f"BEATFLOW_{entry.name.upper()}_"
+            port_setting = "HTTP_PORT" if entry.name in HTTP_SERVICES else "GRPC_PORT"
             env = {
                 **os.environ,
-                f"{prefix}GRPC_PORT": str(ports[entry.name]),
-                f"{prefix}DATABASE__URL": dsn,
-                f"{prefix}OBJECT_STORE__ROOT": str(self.home / "objects"),
-                f"{prefix}AUTH__JWT_SECRET": secret,
-                f"{prefix}LOG_JSON": "false",
+                **{prefix + key: value for key, value in shared.items()},
+                prefix + port_setting: str(ports[entry.name]),
             }
-            if "vcs" in ports:  # where services read and write blobs
-                env[f"{prefix}VCS_ADDRESS"] = f"127.0.0.1:{ports['vcs']}"
             process = subprocess.Popen([sys.executable, "-m", entry.value], env=env)
             self.services.append(RunningService(entry.name, ports[entry.name], process))
 
     async def wait_until_serving(self, timeout: float = 120.0) -> None:
         async def serving(service: RunningService) -> None:
-            async with grpc.aio.insecure_channel(f"127.0.0.1:{service.port}") as channel:
-                stub = health_pb2_grpc.HealthStub(channel)
-                while True:
-                    if service.process.poll() is not None:
-                        raise RuntimeError(f"{service.name} exited with {service.process.returncode}")
-                    try:
-                        response = await stub.Check(health_pb2.HealthCheckRequest(), timeout=2)
-                        if response.status == health_pb2.HealthCheckResponse.SERVING:
-                            return
-                    except grpc.aio.AioRpcError:
-                        pass
-                    await asyncio.sleep(0.2)
+            probe = _http_ready if service.name in HTTP_SERVICES else _grpc_ready
+            while True:
+                if service.process.poll() is not None:
+                    raise RuntimeError(f"{service.name} exited with {service.process.returncode}")
+                if await probe(service.port):
+                    return
+                await asyncio.sleep(0.2)
 
         await asyncio.wait_for(asyncio.gather(*(serving(s) for s in self.services)), timeout)
+
+    def url(self, name: str) -> str:
+        service = next(s for s in self.services if s.name == name)
+        return f"http://127.0.0.1:{service.port}" if name in HTTP_SERVICES else f"grpc://127.0.0.1:{service.port}"
 
     def stop(self) -> None:
         for service in self.services:
@@ -122,9 +155,15 @@ class LocalStack:
 
 def describe(stack: LocalStack, dsn: str) -> str:
     lines = ["BeatFlow is running:", f"  PostgreSQL   {dsn}", f"  blobs        {stack.home / 'objects'}"]
-    lines += [f"  {s.name:<12} grpc://127.0.0.1:{s.port}" for s in stack.services]
-    if not stack.services:
-        lines.append("  (no services are declared yet; see README for what exists)")
+    lines += [f"  {s.name:<12} {stack.url(s.name)}" for s in stack.services]
+    if any(s.name == "gateway" for s in stack.services):
+        api = stack.url("gateway")
+        lines += [
+            f"API docs: {api}/docs",
+            "Try it:",
+            f"  curl -s -X POST {api}/api/auth/register -H 'Content-Type: application/json' \\",
+            """    -d '{"username":"demo","email":"demo@example.com","password":"a long password"}'""",
+        ]
     return "\n".join(lines)
 
 
@@ -136,7 +175,7 @@ async def main_async(args: argparse.Namespace) -> None:
         loop.add_signal_handler(sig, stop.set)
     try:
         dsn = await stack.start_database()
-        stack.start_services(dsn)
+        stack.start_services(dsn, gateway_port=args.gateway_port)
         await stack.wait_until_serving()
         print(describe(stack, dsn), flush=True)
         if not args.exit_when_ready:
@@ -151,6 +190,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--home", default=os.environ.get("BEATFLOW_HOME", ".beatflow"), help="data directory")
     parser.add_argument("--postgres-port", type=int, default=int(os.environ.get("BEATFLOW_POSTGRES_PORT", "55432")))
+    parser.add_argument("--gateway-port", type=int, default=int(os.environ.get("BEATFLOW_GATEWAY_PORT", "8000")))
     parser.add_argument("--exit-when-ready", action="store_true", help="stop as soon as everything is serving")
     asyncio.run(main_async(parser.parse_args()))
 

@@ -1,0 +1,1 @@
+"""The public REST and WebSocket API over the gRPC services."""

@@ -1,0 +1,183 @@
+"""/api/ai: generation, hum-to-beat, batch, separation and analysis."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Body, File, Query, Request, UploadFile
+from pydantic import BaseModel, Field
+
+from beatflow.common.v1 import audio_pb2
+from beatflow.generator.v1 import generator_pb2 as gen
+from beatflow.separator.v1 import separator_pb2 as sep
+from beatflow_audio.proto import key_from_proto, key_to_proto
+from beatflow_audio.theory import Key
+from beatflow_gateway.context import Authorised, Services, to_json
+from beatflow_gateway.errors import ApiError
+from beatflow_gateway.routes.jobs import job_json
+from beatflow_gateway.uploads import store_upload
+
+router = APIRouter(prefix="/api/ai", tags=["AI Generation"])
+
+
+class SamplingBody(BaseModel):
+    temperature: float = 0.0
+    top_k: int = 0
+    top_p: float = 0.0
+    guidance_scale: float = 0.0
+
+
+class GenerationBody(BaseModel):
+    """The seed contract's fields (prompt, bpm, mood, duration, repo_id, commit_id) and more."""
+
+    prompt: str = Field(max_length=2000, description="Music description")
+    bpm: int = Field(default=120, description="60 to 300; 0 lets the engine choose")
+    mood: str = Field(default="neutral", max_length=100)
+    duration: float = Field(default=15, description="Seconds")
+    key: str = Field(default="", max_length=20, description="e.g. 'A minor'; empty derives it from the mood")
+    engine: str = Field(default="", max_length=40)
+    seed: int = 0
+    sampling: SamplingBody = SamplingBody()
+    repo_id: str | None = Field(default=None, max_length=64)
+    commit_id: str | None = Field(default=None, max_length=100)
+    request_id: str = Field(default="", max_length=200)
+
+
+class SeparationBody(BaseModel):
+    blob_id: str = Field(max_length=100, description="An uploaded file's blob id (never a server path)")
+    engine: str = Field(default="", max_length=40)
+    model_name: str = Field(default="", max_length=40)
+    segment_seconds: float = 0.0
+    overlap: float = 0.0
+    shifts: int = 0
+    request_id: str = Field(default="", max_length=200)
+
+
+def key_proto(text: str) -> audio_pb2.MusicalKey | None:
+    if not text:
+        return None
+    try:
+        key = Key.parse(text)
+    except ValueError:
+        violation = {"field": "key", "description": "must be a key such as 'C major' or 'F# minor'"}
+        raise ApiError(
+            400,
+            "INVALID_ARGUMENT",
+            "key: must be a key such as 'C major' or 'F# minor'",
+            [{"type": "BadRequest", "fieldViolations": [violation]}],
+        ) from None
+    return key_to_proto(key)
+
+
+def generation_params(body: GenerationBody) -> gen.GenerationParams:
+    return gen.GenerationParams(
+        prompt=body.prompt,
+        bpm=body.bpm,
+        mood=body.mood,
+        duration_seconds=body.duration,
+        key=key_proto(body.key),
+        engine=body.engine,
+        seed=body.seed,
+        sampling=gen.SamplingParams(**body.sampling.model_dump()),
+        repo_id=body.repo_id or "",
+        commit_id=body.commit_id or "",
+    )
+
+
+def queued(job) -> dict:
+    return {**job_json(job), "message": "queued; follow it at /ws/jobs/{id} or poll /api/ai/status/{id}"}
+
+
+@router.post("/generate", status_code=202)
+async def generate(body: GenerationBody, call: Authorised, services: Services) -> dict:
+    """Queues a generation and returns its task id at once."""
+    response = await services.generation.Generate(
+        gen.GenerateRequest(params=generation_params(body), request_id=body.request_id),
+        metadata=call.metadata,
+        timeout=call.timeout,
+    )
+    return queued(response.job)
+
+
+@router.post("/batch-generate", status_code=202)
+async def batch_generate(
+    call: Authorised, services: Services, requests: list[GenerationBody] = Body(max_length=256)
+) -> dict:
+    """Variations of one idea: the body is the list of generation requests, one job each."""
+    response = await services.generation.BatchGenerate(
+        gen.BatchGenerateRequest(requests=[generation_params(r) for r in requests]),
+        metadata=call.metadata,
+        timeout=call.timeout,
+    )
+    jobs = [queued(job) for job in response.jobs]
+    return {
+        "task_ids": [job["task_id"] for job in jobs],
+        "count": len(jobs),
+        "jobs": jobs,
+        "message": "Batch generation queued",
+    }
+
+
+@router.post("/hum-to-beat", status_code=202)
+async def hum_to_beat(
+    request: Request,
+    call: Authorised,
+    services: Services,
+    file_upload: UploadFile = File(description="A hummed or sung recording (WAV, FLAC, OGG, MP3)"),
+    bpm: int = Query(default=0, description="0 follows the recording's tempo"),
+    mood: str = Query(default="neutral", max_length=100),
+    duration: float = Query(default=15),
+    key: str = Query(default="", max_length=20),
+    engine: str = Query(default="", max_length=40),
+    seed: int = Query(default=0),
+) -> dict:
+    blob = await store_upload(file_upload, call, services, request.app.state.settings.max_upload_bytes)
+    params = gen.GenerationParams(
+        bpm=bpm, mood=mood, duration_seconds=duration, key=key_proto(key), engine=engine, seed=seed
+    )
+    response = await services.generation.HumToBeat(
+        gen.HumToBeatRequest(hum_blob_id=blob.blob_id, params=params), metadata=call.metadata, timeout=call.timeout
+    )
+    return {**queued(response.job), "hum_blob": to_json(blob)}
+
+
+@router.post("/separate-stems", status_code=202)
+async def separate_stems(body: SeparationBody, call: Authorised, services: Services) -> dict:
+    response = await services.separation.SeparateStems(
+        sep.SeparateStemsRequest(
+            source_blob_id=body.blob_id,
+            engine=body.engine,
+            demucs=sep.DemucsOptions(
+                model_name=body.model_name,
+                segment_seconds=body.segment_seconds,
+                overlap=body.overlap,
+                shifts=body.shifts,
+            ),
+            request_id=body.request_id,
+        ),
+        metadata=call.metadata,
+        timeout=call.timeout,
+    )
+    return queued(response.job)
+
+
+@router.post("/analyze-audio")
+async def analyze_audio(
+    call: Authorised,
+    services: Services,
+    blob_id: str = Query(max_length=100, description="An uploaded file's blob id"),
+    waveform_points: int = Query(default=0, ge=0, le=10000),
+) -> dict:
+    """Analysis in one call; the seed contract's bpm, key_signature and duration are included."""
+    response = await services.separation.AnalyzeAudio(
+        sep.AnalyzeAudioRequest(blob_id=blob_id, waveform_points=waveform_points),
+        metadata=call.metadata,
+        timeout=call.slow_timeout,
+    )
+    analysis = response.analysis
+    key = key_from_proto(analysis.key)
+    return {
+        **to_json(analysis),
+        "bpm": round(analysis.bpm),
+        "bpm_exact": analysis.bpm,
+        "key_signature": key.name if key else "",
+        "duration": analysis.audio.duration_seconds,
+    }

@@ -1,0 +1,105 @@
+"""/api/audio: streamed uploads, and downloads with HTTP Range, ETag and optional conversion."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, File, Query, Request, UploadFile
+from fastapi.responses import Response, StreamingResponse
+
+from beatflow.common.v1 import audio_pb2
+from beatflow.separator.v1 import separator_pb2 as sep
+from beatflow.vcs.v1 import blobs_pb2
+from beatflow_gateway.backends import Backends
+from beatflow_gateway.context import Authorised, Call, Services, to_json
+from beatflow_gateway.errors import ApiError
+from beatflow_gateway.uploads import store_upload
+
+router = APIRouter(prefix="/api/audio", tags=["Audio"])
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+FORMATS = {
+    "wav": audio_pb2.AUDIO_FORMAT_WAV,
+    "flac": audio_pb2.AUDIO_FORMAT_FLAC,
+    "mp3": audio_pb2.AUDIO_FORMAT_MP3,
+    "ogg": audio_pb2.AUDIO_FORMAT_OGG,
+}
+EXTENSIONS = {"audio/wav": "wav", "audio/flac": "flac", "audio/mpeg": "mp3", "audio/ogg": "ogg"}
+
+
+@router.post("/upload", status_code=201)
+async def upload(request: Request, call: Authorised, services: Services, file: UploadFile = File()) -> dict:
+    """Stores an audio file (WAV, FLAC, OGG, MP3) as a blob; 413 above the size limit, 415 if not audio."""
+    blob = await store_upload(file, call, services, request.app.state.settings.max_upload_bytes)
+    return {**to_json(blob), "filename": file.filename, "size": blob.size_bytes}
+
+
+def parse_range(header: str, size: int) -> tuple[int, int] | None:
+    """(first byte, length) of a single `bytes=` range, None without one; 416 when unsatisfiable."""
+    if not header:
+        return None
+    match = _RANGE.match(header.strip())
+    if not match or (not match[1] and not match[2]):
+        raise ApiError(416, "RANGE_NOT_SATISFIABLE", "only one 'bytes=start-end' range is supported")
+    if not match[1]:  # the last N bytes
+        length = min(int(match[2]), size)
+        start = size - length
+    else:
+        start = int(match[1])
+        end = min(int(match[2]), size - 1) if match[2] else size - 1
+        length = end - start + 1
+    if start >= size or length <= 0:
+        raise ApiError(416, "RANGE_NOT_SATISFIABLE", f"the blob has {size} bytes")
+    return start, length
+
+
+async def _chunks(services: Backends, call: Call, blob_id: str, offset: int, length: int) -> AsyncIterator[bytes]:
+    stream = services.blobs.DownloadBlob(
+        blobs_pb2.DownloadBlobRequest(blob_id=blob_id, offset=offset, length=length),
+        metadata=call.metadata,
+        timeout=call.slow_timeout,
+    )
+    async for message in stream:
+        if message.chunk:
+            yield message.chunk
+
+
+@router.get("/download/{blob_id}", response_class=Response, responses={206: {"description": "A byte range"}})
+async def download(
+    blob_id: str,
+    request: Request,
+    call: Authorised,
+    services: Services,
+    format: str = Query(default="", pattern="^(|wav|flac|mp3|ogg)$", description="Convert before sending"),
+):
+    if format:
+        converted = await services.separation.ConvertAudio(
+            sep.ConvertAudioRequest(blob_id=blob_id, format=FORMATS[format]),
+            metadata=call.metadata,
+            timeout=call.slow_timeout,
+        )
+        blob_id = converted.blob.blob_id
+    blob = (
+        await services.blobs.GetBlob(
+            blobs_pb2.GetBlobRequest(blob_id=blob_id), metadata=call.metadata, timeout=call.timeout
+        )
+    ).blob
+    etag = f'"{blob.blob_id}"'
+    headers = {
+        "ETag": etag,
+        "Accept-Ranges": "bytes",
+        "Cache-Control": "private, max-age=31536000, immutable",  # content-addressed: never changes
+        "Content-Disposition": f'inline; filename="{blob.blob_id[:16]}.{EXTENSIONS.get(blob.content_type, "bin")}"',
+    }
+    if request.headers.get("if-none-match") in (etag, "*"):
+        return Response(status_code=304, headers=headers)
+    size = blob.size_bytes
+    byte_range = parse_range(request.headers.get("range", ""), size) if size else None
+    if byte_range is None:
+        headers["Content-Length"] = str(size)
+        return StreamingResponse(_chunks(services, call, blob_id, 0, 0), media_type=blob.content_type, headers=headers)
+    start, length = byte_range
+    headers.update({"Content-Length": str(length), "Content-Range": f"bytes {start}-{start + length - 1}/{size}"})
+    return StreamingResponse(
+        _chunks(services, call, blob_id, start, length), status_code=206, media_type=blob.content_type, headers=headers
+    )

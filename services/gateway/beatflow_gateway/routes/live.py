@@ -1,0 +1,86 @@
+"""Live job progress: WebSocket /ws/jobs/{job_id}, and Server-Sent Events for clients without one.
+
+Both relay WatchJob: a snapshot, then every change, until the job ends. Browsers cannot set
+headers on a WebSocket, so the token may also come as `?token=` or as the subprotocol
+`bearer.<token>`. WebSocket close codes: 1000 the job ended, 4401 unauthenticated, 4404 no
+such job (or not yours), 1013 a backend is unavailable, 1011 anything else.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+import grpc
+from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import StreamingResponse
+
+from beatflow.jobs.v1 import jobs_pb2
+from beatflow_gateway.context import Authorised, Call, Services, anonymous_call, request_id_for
+from beatflow_gateway.routes.jobs import job_json
+
+router = APIRouter(tags=["Jobs"])
+CLOSE_CODES = {
+    grpc.StatusCode.UNAUTHENTICATED: 4401,
+    grpc.StatusCode.NOT_FOUND: 4404,
+    grpc.StatusCode.INVALID_ARGUMENT: 4400,
+    grpc.StatusCode.UNAVAILABLE: 1013,
+}
+SUBPROTOCOL_PREFIX = "bearer."
+
+
+def _websocket_token(websocket: WebSocket) -> tuple[str, str | None]:
+    """(token, subprotocol to accept) from the header, the subprotocol list or the query."""
+    header = websocket.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip(), None
+    for protocol in websocket.scope.get("subprotocols", []):
+        if protocol.startswith(SUBPROTOCOL_PREFIX):
+            return protocol[len(SUBPROTOCOL_PREFIX) :], protocol
+    return websocket.query_params.get("token", ""), None
+
+
+async def _watch(services, call: Call, job_id: str) -> AsyncIterator[dict]:
+    stream = services.jobs.WatchJob(jobs_pb2.WatchJobRequest(job_id=job_id), metadata=call.metadata)
+    async for event in stream:
+        yield job_json(event.job)
+
+
+@router.websocket("/ws/jobs/{job_id}")
+async def watch_websocket(websocket: WebSocket, job_id: str) -> None:
+    token, subprotocol = _websocket_token(websocket)
+    await websocket.accept(subprotocol=subprotocol)
+    if not token:
+        await websocket.close(code=4401, reason="send a bearer token")
+        return
+    websocket.state.request_id = request_id_for(websocket)
+    base = anonymous_call(websocket)
+    call = Call((*base.metadata, ("authorization", f"Bearer {token}")), base.timeout, base.slow_timeout)
+    try:
+        async for event in _watch(websocket.app.state.backends, call, job_id):
+            await websocket.send_json(event)
+    except grpc.aio.AioRpcError as error:
+        await websocket.close(code=CLOSE_CODES.get(error.code(), 1011), reason=(error.details() or "")[:120])
+        return
+    except WebSocketDisconnect:
+        return
+    await websocket.close(code=1000, reason="job finished")
+
+
+@router.get(
+    "/api/jobs/{job_id}/events",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def watch_events(job_id: str, request: Request, call: Authorised, services: Services) -> StreamingResponse:
+    """Server-Sent Events: one `job` event per change, ending when the job ends."""
+    await services.jobs.GetJob(jobs_pb2.GetJobRequest(job_id=job_id), metadata=call.metadata, timeout=call.timeout)
+
+    async def events() -> AsyncIterator[str]:
+        try:
+            async for event in _watch(services, call, job_id):
+                yield f"event: job\ndata: {json.dumps(event)}\n\n"
+        except grpc.aio.AioRpcError as error:
+            yield f"event: error\ndata: {json.dumps({'code': error.code().name, 'message': error.details()})}\n\n"
+
+    return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})

@@ -1,0 +1,47 @@
+"""Streaming an uploaded file into vcs in chunks, never holding the whole file in memory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import grpc
+from fastapi import UploadFile
+
+from beatflow.common.v1 import audio_pb2
+from beatflow.vcs.v1 import blobs_pb2
+from beatflow_gateway.backends import Backends
+from beatflow_gateway.context import Call
+from beatflow_gateway.errors import ApiError, error_reason
+
+CHUNK_BYTES = 1024 * 1024
+
+
+async def store_upload(file: UploadFile, call: Call, services: Backends, max_bytes: int) -> audio_pb2.BlobRef:
+    """413 above `max_bytes`, 415 for what is not audio; anything else as the backend says."""
+    if file.size is not None and file.size > max_bytes:
+        raise ApiError(413, "PAYLOAD_TOO_LARGE", f"uploads are limited to {max_bytes} bytes")
+    sent = 0
+
+    async def requests() -> AsyncIterator[blobs_pb2.UploadBlobRequest]:
+        nonlocal sent
+        filename = (file.filename or "upload").replace("\x00", "")[-255:]
+        yield blobs_pb2.UploadBlobRequest(
+            metadata=blobs_pb2.UploadBlobMetadata(filename=filename, content_type=file.content_type or "")
+        )
+        while chunk := await file.read(CHUNK_BYTES):
+            sent += len(chunk)
+            if sent > max_bytes:
+                raise ApiError(413, "PAYLOAD_TOO_LARGE", f"uploads are limited to {max_bytes} bytes")
+            yield blobs_pb2.UploadBlobRequest(chunk=chunk)
+
+    try:
+        response = await services.blobs.UploadBlob(requests(), metadata=call.metadata, timeout=call.slow_timeout)
+    except grpc.aio.AioRpcError as error:
+        if sent > max_bytes:
+            raise ApiError(413, "PAYLOAD_TOO_LARGE", f"uploads are limited to {max_bytes} bytes") from None
+        if error.code() == grpc.StatusCode.INVALID_ARGUMENT and error_reason(error) == "NOT_AUDIO":
+            raise ApiError(415, "UNSUPPORTED_MEDIA_TYPE", error.details()) from None
+        if error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED:
+            raise ApiError(413, "PAYLOAD_TOO_LARGE", error.details()) from None
+        raise
+    return response.blob
