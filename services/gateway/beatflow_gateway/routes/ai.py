@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Body, File, Query, Request, UploadFile
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, File, Query, Request, UploadFile
+from fastapi import Body as BodyParam
+from pydantic import Field
 
 from beatflow.common.v1 import audio_pb2
 from beatflow.generator.v1 import generator_pb2 as gen
@@ -12,42 +13,43 @@ from beatflow_audio.proto import key_from_proto, key_to_proto
 from beatflow_audio.theory import Key
 from beatflow_gateway.context import Authorised, Services, to_json
 from beatflow_gateway.errors import ApiError
+from beatflow_gateway.models import INT32_MAX, INT64_MAX, INT64_MIN, Body, seed_field
 from beatflow_gateway.routes.jobs import job_json
 from beatflow_gateway.uploads import store_upload
 
 router = APIRouter(prefix="/api/ai", tags=["AI Generation"])
 
 
-class SamplingBody(BaseModel):
-    temperature: float = 0.0
-    top_k: int = 0
-    top_p: float = 0.0
-    guidance_scale: float = 0.0
+class SamplingBody(Body):
+    temperature: float = Field(default=0.0, ge=0, le=100)
+    top_k: int = Field(default=0, ge=0, le=INT32_MAX)
+    top_p: float = Field(default=0.0, ge=0, le=1)
+    guidance_scale: float = Field(default=0.0, ge=0, le=100)
 
 
-class GenerationBody(BaseModel):
+class GenerationBody(Body):
     """The seed contract's fields (prompt, bpm, mood, duration, repo_id, commit_id) and more."""
 
     prompt: str = Field(max_length=2000, description="Music description")
-    bpm: int = Field(default=120, description="60 to 300; 0 lets the engine choose")
+    bpm: int = Field(default=120, ge=0, le=INT32_MAX, description="60 to 300; 0 lets the engine choose")
     mood: str = Field(default="neutral", max_length=100)
-    duration: float = Field(default=15, description="Seconds")
+    duration: float = Field(default=15, ge=0, le=1e6, description="Seconds")
     key: str = Field(default="", max_length=20, description="e.g. 'A minor'; empty derives it from the mood")
     engine: str = Field(default="", max_length=40)
-    seed: int = 0
+    seed: int = seed_field()
     sampling: SamplingBody = SamplingBody()
     repo_id: str | None = Field(default=None, max_length=64)
     commit_id: str | None = Field(default=None, max_length=100)
     request_id: str = Field(default="", max_length=200)
 
 
-class SeparationBody(BaseModel):
+class SeparationBody(Body):
     blob_id: str = Field(max_length=100, description="An uploaded file's blob id (never a server path)")
     engine: str = Field(default="", max_length=40)
     model_name: str = Field(default="", max_length=40)
-    segment_seconds: float = 0.0
-    overlap: float = 0.0
-    shifts: int = 0
+    segment_seconds: float = Field(default=0.0, ge=0, le=1e6)
+    overlap: float = Field(default=0.0, ge=0, le=1)
+    shifts: int = Field(default=0, ge=0, le=INT32_MAX)
     request_id: str = Field(default="", max_length=200)
 
 
@@ -99,7 +101,7 @@ async def generate(body: GenerationBody, call: Authorised, services: Services) -
 
 @router.post("/batch-generate", status_code=202)
 async def batch_generate(
-    call: Authorised, services: Services, requests: list[GenerationBody] = Body(max_length=256)
+    call: Authorised, services: Services, requests: list[GenerationBody] = BodyParam(max_length=256)
 ) -> dict:
     """Variations of one idea: the body is the list of generation requests, one job each."""
     response = await services.generation.BatchGenerate(
@@ -122,12 +124,12 @@ async def hum_to_beat(
     call: Authorised,
     services: Services,
     file_upload: UploadFile = File(description="A hummed or sung recording (WAV, FLAC, OGG, MP3)"),
-    bpm: int = Query(default=0, description="0 follows the recording's tempo"),
+    bpm: int = Query(default=0, ge=0, le=INT32_MAX, description="0 follows the recording's tempo"),
     mood: str = Query(default="neutral", max_length=100),
-    duration: float = Query(default=15),
+    duration: float = Query(default=15, ge=0, le=1e6, allow_inf_nan=False),
     key: str = Query(default="", max_length=20),
     engine: str = Query(default="", max_length=40),
-    seed: int = Query(default=0),
+    seed: int = Query(default=0, ge=INT64_MIN, le=INT64_MAX),
 ) -> dict:
     blob = await store_upload(file_upload, call, services, request.app.state.settings.max_upload_bytes)
     params = gen.GenerationParams(

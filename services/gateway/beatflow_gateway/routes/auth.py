@@ -3,27 +3,28 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from beatflow.auth.v1 import auth_pb2
 from beatflow_gateway.context import Anonymous, Authorised, Services, to_json
+from beatflow_gateway.models import Body
 
 router = APIRouter(prefix="/api/auth", tags=["Auth"])
 
 
-class RegisterBody(BaseModel):
+class RegisterBody(Body):
     username: str = Field(max_length=64)
     email: str = Field(max_length=254)
     password: str = Field(max_length=1024)
     display_name: str = Field(default="", max_length=100)
 
 
-class LoginBody(BaseModel):
+class LoginBody(Body):
     login: str = Field(max_length=254, description="Username or email")
     password: str = Field(max_length=1024)
 
 
-class RefreshBody(BaseModel):
+class RefreshBody(Body):
     refresh_token: str = Field(max_length=512)
 
 

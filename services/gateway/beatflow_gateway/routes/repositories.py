@@ -6,10 +6,11 @@ from typing import Literal
 
 from fastapi import APIRouter, Query
 from google.protobuf.field_mask_pb2 import FieldMask
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from beatflow.vcs.v1 import repositories_pb2 as pb
 from beatflow_gateway.context import Authorised, Services, to_json
+from beatflow_gateway.models import Body
 
 router = APIRouter(tags=["Repositories"])
 ROLES = {"read": pb.COLLABORATOR_ROLE_READ, "write": pb.COLLABORATOR_ROLE_WRITE}
@@ -21,7 +22,7 @@ def repository_json(repository: pb.Repository) -> dict:
     return {**body, "id": repository.repo_id, "created_at": body.get("create_time")}
 
 
-class CreateBody(BaseModel):
+class CreateBody(Body):
     name: str = Field(max_length=200)
     description: str = Field(default="", max_length=4000)
     is_public: bool = False
@@ -30,7 +31,7 @@ class CreateBody(BaseModel):
     request_id: str = Field(default="", max_length=200)
 
 
-class UpdateBody(BaseModel):
+class UpdateBody(Body):
     name: str | None = Field(default=None, max_length=200)
     description: str | None = Field(default=None, max_length=4000)
     is_public: bool | None = None
@@ -38,13 +39,13 @@ class UpdateBody(BaseModel):
     default_branch: str | None = Field(default=None, max_length=200)
 
 
-class ForkBody(BaseModel):
+class ForkBody(Body):
     original_repo_id: str = Field(max_length=64)
     fork_name: str = Field(default="", max_length=200)
     request_id: str = Field(default="", max_length=200)
 
 
-class CollaboratorBody(BaseModel):
+class CollaboratorBody(Body):
     role: Literal["read", "write"]
 
 

@@ -6,10 +6,11 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Query
 from google.protobuf import struct_pb2
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from beatflow.vcs.v1 import version_control_pb2 as pb
 from beatflow_gateway.context import Authorised, Services, to_json
+from beatflow_gateway.models import Body
 
 router = APIRouter(prefix="/api/vcs", tags=["Version Control"])
 RESOLUTIONS = {"ours": pb.CONFLICT_RESOLUTION_OURS, "theirs": pb.CONFLICT_RESOLUTION_THEIRS}
@@ -23,44 +24,44 @@ def commit_json(commit: pb.Commit) -> dict:
     return {**body, "id": commit.commit_id, "timestamp": body.get("create_time")}
 
 
-class StemBody(BaseModel):
+class StemBody(Body):
     name: str = Field(max_length=100)
     blob_id: str = Field(max_length=100)
 
 
-class CommitBody(BaseModel):
+class CommitBody(Body):
     message: str = Field(max_length=10000)
     parent_commit_id: str | None = Field(default=None, max_length=100)
     branch: str = Field(default="", max_length=200)
-    bpm: float = 0
+    bpm: float = Field(default=0, ge=0, le=1e6)
     key_signature: str | None = Field(default=None, max_length=40)
     generation_params: dict[str, Any] | None = None
     stems: list[StemBody] = Field(default=[], max_length=256)
     request_id: str = Field(default="", max_length=200)
 
 
-class BranchBody(BaseModel):
+class BranchBody(Body):
     name: str = Field(max_length=200)
     start_point: str = Field(default="", max_length=200)
 
 
-class MoveBranchBody(BaseModel):
+class MoveBranchBody(Body):
     new_commit_id: str = Field(max_length=100)
     expected_commit_id: str = Field(max_length=100)
 
 
-class TagBody(BaseModel):
+class TagBody(Body):
     name: str = Field(max_length=200)
     target: str = Field(max_length=200)
     message: str = Field(default="", max_length=10000)
 
 
-class ResolutionBody(BaseModel):
+class ResolutionBody(Body):
     name: str = Field(max_length=100)
     resolution: Literal["ours", "theirs"]
 
 
-class MergeBody(BaseModel):
+class MergeBody(Body):
     source: str = Field(max_length=200)
     target_branch: str = Field(default="", max_length=200)
     source_repo_id: str = Field(default="", max_length=64)
@@ -69,7 +70,7 @@ class MergeBody(BaseModel):
     expected_target_commit_id: str = Field(default="", max_length=100)
 
 
-class RevertBody(BaseModel):
+class RevertBody(Body):
     commit_id: str = Field(max_length=100)
     branch: str = Field(default="", max_length=200)
     message: str = Field(default="", max_length=10000)
