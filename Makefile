@@ -69,6 +69,7 @@ test: setup lint lint-protos breaking-protos
 	$(PY) -m pytest
 
 bench: setup
+	@scripts/ensure_system_packages.sh wrk
 	$(PY) -m bench
 
 run: setup

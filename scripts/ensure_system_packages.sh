@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Installs the Debian packages BeatFlow needs when they are missing (root only; otherwise
 # says what to install). PostgreSQL comes without its default cluster: the project runs
-# its own clusters in private directories.
+# its own clusters in private directories. Extra commands to provide (e.g. wrk for the
+# benchmarks) can be named as arguments; each is installed from the package of its name.
 set -euo pipefail
 
 missing=()
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql-15)
+for command in "$@"; do
+  command -v "$command" >/dev/null || missing+=("$command")
+done
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
