@@ -94,3 +94,21 @@ async def test_invalid_schema_name_is_rejected(database_dsn, migrations_dir):
     async with await connect(database_dsn) as conn:
         with pytest.raises(MigrationError, match="invalid schema"):
             await migrate(conn, 'demo"; DROP SCHEMA public; --', load_migrations(migrations_dir))
+
+
+def test_migrate_all_command_is_idempotent(postgres_cluster):
+    import subprocess
+    import sys
+    import uuid
+
+    name = f"fresh_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(postgres_cluster.dsn(), autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    env = {"BEATFLOW_DATABASE_URL": postgres_cluster.dsn(name), "PATH": "/usr/bin:/bin"}
+    command = [sys.executable, "-m", "beatflow_platform.db.migrate_all"]
+    first = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
+    again = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
+    assert first.startswith("applied ") and not first.startswith("applied 0")
+    assert again.strip() == "applied 0 migration(s)"
+    assert {"users", "repositories", "commits"} <= tables(postgres_cluster.dsn(name), "vcs")
+    assert "jobs" in tables(postgres_cluster.dsn(name), "jobs")
