@@ -5,6 +5,7 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 BUF := tools/node_modules/.bin/buf
+HELM := tools/bin/helm
 GEN := gen/python
 DESCRIPTOR_SET := gen/beatflow.pb
 THIRD_PARTY := protos/third_party
@@ -46,7 +47,10 @@ $(VENV)/.installed: $(GEN)/.stamp pyproject.toml
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
-setup: system-packages $(VENV)/.deps $(BUF) $(VENV)/.installed
+setup: system-packages $(VENV)/.deps $(BUF) $(HELM) $(VENV)/.installed
+
+$(HELM): scripts/install_helm.sh
+	scripts/install_helm.sh
 
 system-packages:
 	@scripts/ensure_system_packages.sh

@@ -1,0 +1,119 @@
+"""The Helm chart: lint, render with default, GPU and external values, and validate every manifest
+against the Kubernetes schemas (kubernetes-validate --strict)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "deploy" / "k8s" / "beatflow"
+EXAMPLES = ROOT / "deploy" / "k8s" / "examples"
+HELM = ROOT / "tools" / "bin" / "helm"
+# Custom resources whose schemas kubernetes-validate does not ship.
+CUSTOM_KINDS = {"ScaledObject"}
+VALUES = {"default": [], "gpu": [EXAMPLES / "gpu-values.yaml"], "external": [EXAMPLES / "external-values.yaml"]}
+
+
+def render(values_files: list[Path]) -> list[dict]:
+    command = [str(HELM), "template", "demo", str(CHART), "--namespace", "studio"]
+    for path in values_files:
+        command += ["--values", str(path)]
+    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    return [doc for doc in yaml.safe_load_all(output) if doc]
+
+
+def by_kind(docs: list[dict], kind: str) -> dict[str, dict]:
+    return {doc["metadata"]["name"]: doc for doc in docs if doc["kind"] == kind}
+
+
+def containers(docs: list[dict]):
+    for doc in docs:
+        if doc["kind"] in {"Deployment", "StatefulSet", "Job"}:
+            spec = doc["spec"]["template"]["spec"]
+            for container in spec.get("initContainers", []) + spec["containers"]:
+                yield doc, spec, container
+
+
+def test_chart_lints():
+    result = subprocess.run([str(HELM), "lint", str(CHART), "--strict"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("name", sorted(VALUES))
+def test_every_manifest_is_valid(name):
+    version = kubernetes_validate.latest_version()
+    docs = render(VALUES[name])
+    assert docs
+    for doc in docs:
+        if doc["kind"] in CUSTOM_KINDS:
+            continue
+        kubernetes_validate.validate(doc, version, strict=True)
+
+
+@pytest.mark.parametrize("name", sorted(VALUES))
+def test_pods_run_as_non_root_on_a_read_only_root(name):
+    for doc, spec, container in containers(render(VALUES[name])):
+        assert spec["securityContext"]["runAsNonRoot"] is True, doc["metadata"]["name"]
+        security = container["securityContext"]
+        assert security["readOnlyRootFilesystem"] is True and security["allowPrivilegeEscalation"] is False
+
+
+def test_default_install_is_a_complete_dev_cluster():
+    docs = render([])
+    deployments = by_kind(docs, "Deployment")
+    assert set(deployments) == {f"demo-beatflow-{n}" for n in ("gateway", "vcs", "generator", "separator")}
+    assert set(by_kind(docs, "StatefulSet")) == {"demo-beatflow-postgresql", "demo-beatflow-minio"}
+    assert set(by_kind(docs, "HorizontalPodAutoscaler")) == {"demo-beatflow-gateway", "demo-beatflow-vcs"}
+    assert len(by_kind(docs, "PodDisruptionBudget")) == 4
+    job = next(iter(by_kind(docs, "Job").values()))
+    assert job["metadata"]["annotations"]["helm.sh/hook"] == "post-install,pre-upgrade"
+    vcs = deployments["demo-beatflow-vcs"]["spec"]["template"]["spec"]["containers"][0]
+    assert vcs["readinessProbe"]["grpc"]["port"] == 50061
+    generator = deployments["demo-beatflow-generator"]["spec"]["template"]["spec"]
+    assert generator["containers"][0]["startupProbe"]["failureThreshold"] * 5 >= 600
+    assert "nvidia.com/gpu" not in generator["containers"][0]["resources"].get("limits", {})
+    secret = by_kind(docs, "Secret")["demo-beatflow"]
+    assert len(secret["stringData"]["jwt-secret"]) >= 32
+
+
+def test_gpu_values_put_model_services_on_gpu_nodes():
+    docs = render(VALUES["gpu"])
+    deployments = by_kind(docs, "Deployment")
+    for name in ("generator", "separator"):
+        spec = deployments[f"demo-beatflow-{name}"]["spec"]["template"]["spec"]
+        container = spec["containers"][0]
+        assert container["resources"]["limits"]["nvidia.com/gpu"] == 1
+        assert spec["nodeSelector"] == {"cloud.google.com/gke-accelerator": "nvidia-l4"}
+        assert spec["tolerations"][0]["key"] == "nvidia.com/gpu" and spec["runtimeClassName"] == "nvidia"
+        assert container["image"].endswith(":0.1.0-cuda")
+        assert spec["volumes"][1]["persistentVolumeClaim"]["claimName"] == "beatflow-weights"
+        assert "replicas" not in deployments[f"demo-beatflow-{name}"]["spec"], "KEDA owns the replicas"
+    env = {
+        e["name"]: e.get("value")
+        for e in deployments["demo-beatflow-generator"]["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert env["BEATFLOW_GENERATOR_MUSICGEN_MODEL_DIR"] == "/models/musicgen-small"
+    assert env["BEATFLOW_GENERATOR_MUSICGEN_DEVICE"] == "cuda"
+    for name in ("gateway", "vcs"):
+        spec = deployments[f"demo-beatflow-{name}"]["spec"]["template"]["spec"]
+        assert "nodeSelector" not in spec
+    scaled = by_kind(docs, "ScaledObject")
+    assert set(scaled) == {"demo-beatflow-generator", "demo-beatflow-separator"}
+    assert scaled["demo-beatflow-generator"]["spec"]["triggers"][0]["type"] == "postgresql"
+    assert by_kind(docs, "Ingress")["demo-beatflow"]["spec"]["tls"][0]["secretName"] == "beatflow-tls"
+
+
+def test_external_values_bundle_nothing_and_use_existing_secrets():
+    docs = render(VALUES["external"])
+    assert by_kind(docs, "StatefulSet") == {}
+    vcs = by_kind(docs, "Deployment")["demo-beatflow-vcs"]["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e for e in vcs["env"]}
+    assert env["BEATFLOW_VCS_DATABASE__URL"]["valueFrom"]["secretKeyRef"]["name"] == "beatflow-database"
+    assert env["BEATFLOW_VCS_OBJECT_STORE__ENDPOINT"]["value"] == "s3.eu-west-1.amazonaws.com"
+    assert env["BEATFLOW_VCS_OBJECT_STORE__SECURE"]["value"] == "true"
+    assert env["BEATFLOW_VCS_AUTH__JWT_SECRET"]["valueFrom"]["secretKeyRef"]["name"] == "beatflow-auth"
