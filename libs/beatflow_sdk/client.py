@@ -1,0 +1,255 @@
+"""Clients for internal callers of the gRPC services.
+
+Every call carries the caller's token (a user's access token, or a service token that may act
+on behalf of a user) and the request id, and gets a deadline unless it sets its own. Calls that
+fail with UNAVAILABLE are retried with exponential back-off by gRPC's own retry policy (a
+service config on the channel), which only retries while nothing has been committed to the
+call, so a retried write never runs twice.
+
+    async with AsyncBeatFlow(Endpoints(vcs="vcs:50061", generator="generator:50062"), token=t) as bf:
+        repo = (await bf.repositories.CreateRepository(CreateRepositoryRequest(name="Demo"))).repository
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import grpc
+
+from beatflow.auth.v1 import auth_pb2_grpc
+from beatflow.generator.v1 import generator_pb2_grpc
+from beatflow.jobs.v1 import jobs_pb2, jobs_pb2_grpc
+from beatflow.separator.v1 import separator_pb2_grpc
+from beatflow.vcs.v1 import blobs_pb2_grpc, repositories_pb2_grpc, version_control_pb2_grpc
+
+TERMINAL_STATES = {jobs_pb2.JOB_STATE_SUCCEEDED, jobs_pb2.JOB_STATE_FAILED, jobs_pb2.JOB_STATE_CANCELLED}
+
+
+def retry_service_config(attempts: int = 4) -> str:
+    """gRPC service config: retry UNAVAILABLE on every method with exponential back-off."""
+    return json.dumps(
+        {
+            "methodConfig": [
+                {
+                    "name": [{}],
+                    "retryPolicy": {
+                        "maxAttempts": attempts,
+                        "initialBackoff": "0.2s",
+                        "maxBackoff": "3s",
+                        "backoffMultiplier": 2,
+                        "retryableStatusCodes": ["UNAVAILABLE"],
+                    },
+                }
+            ]
+        }
+    )
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """host:port of each service; only the ones you call are needed."""
+
+    vcs: str = ""
+    generator: str = ""
+    separator: str = ""
+
+
+def _channel_options(max_message_bytes: int, attempts: int) -> list[tuple[str, object]]:
+    return [
+        ("grpc.enable_retries", 1),
+        ("grpc.service_config", retry_service_config(attempts)),
+        ("grpc.max_receive_message_length", max_message_bytes),
+        ("grpc.max_send_message_length", max_message_bytes),
+        # Reconnect quickly after a restart so that retries find the service again.
+        ("grpc.initial_reconnect_backoff_ms", 200),
+        ("grpc.min_reconnect_backoff_ms", 100),
+        ("grpc.max_reconnect_backoff_ms", 2000),
+    ]
+
+
+class _CallDefaults:
+    """Adds auth and request-id metadata and a default deadline to every call."""
+
+    def __init__(self, metadata: Callable[[], tuple[tuple[str, str], ...]], timeout: float):
+        self._metadata = metadata
+        self._timeout = timeout
+
+    def details(self, details, *, default_deadline: bool = True):
+        """Streamed responses (WatchJob, DownloadBlob) run as long as they need unless given a timeout."""
+        metadata = tuple(details.metadata or ()) + self._metadata()
+        if not any(key == "x-request-id" for key, _ in metadata):
+            metadata += (("x-request-id", uuid.uuid4().hex),)
+        timeout = details.timeout or (self._timeout if default_deadline else None)
+        return details._replace(metadata=metadata, timeout=timeout)
+
+
+# grpc.aio registers an interceptor for the first call shape it implements only, so each shape
+# gets its own small class.
+class _AsyncUnaryUnary(_CallDefaults, grpc.aio.UnaryUnaryClientInterceptor):
+    async def intercept_unary_unary(self, continuation, details, request):
+        return await continuation(self.details(details), request)
+
+
+class _AsyncUnaryStream(_CallDefaults, grpc.aio.UnaryStreamClientInterceptor):
+    async def intercept_unary_stream(self, continuation, details, request):
+        return await continuation(self.details(details, default_deadline=False), request)
+
+
+class _AsyncStreamUnary(_CallDefaults, grpc.aio.StreamUnaryClientInterceptor):
+    async def intercept_stream_unary(self, continuation, details, request_iterator):
+        return await continuation(self.details(details), request_iterator)
+
+
+class _SyncUnaryUnary(_CallDefaults, grpc.UnaryUnaryClientInterceptor):
+    def intercept_unary_unary(self, continuation, details, request):
+        return continuation(self.details(details), request)
+
+
+class _SyncUnaryStream(_CallDefaults, grpc.UnaryStreamClientInterceptor):
+    def intercept_unary_stream(self, continuation, details, request):
+        return continuation(self.details(details, default_deadline=False), request)
+
+
+class _SyncStreamUnary(_CallDefaults, grpc.StreamUnaryClientInterceptor):
+    def intercept_stream_unary(self, continuation, details, request_iterator):
+        return continuation(self.details(details), request_iterator)
+
+
+class _Stubs:
+    """Typed stubs over the channels; a stub of a service without an endpoint raises ValueError."""
+
+    _channels: dict
+
+    def _channel(self, *names: str):
+        for name in names:
+            if name in self._channels:
+                return self._channels[name]
+        raise ValueError(f"no endpoint configured for {' or '.join(names)}")
+
+    @property
+    def auth(self) -> auth_pb2_grpc.AuthServiceStub:
+        return auth_pb2_grpc.AuthServiceStub(self._channel("vcs"))
+
+    @property
+    def repositories(self) -> repositories_pb2_grpc.RepositoryServiceStub:
+        return repositories_pb2_grpc.RepositoryServiceStub(self._channel("vcs"))
+
+    @property
+    def versions(self) -> version_control_pb2_grpc.VersionControlServiceStub:
+        return version_control_pb2_grpc.VersionControlServiceStub(self._channel("vcs"))
+
+    @property
+    def blobs(self) -> blobs_pb2_grpc.BlobServiceStub:
+        return blobs_pb2_grpc.BlobServiceStub(self._channel("vcs"))
+
+    @property
+    def generation(self) -> generator_pb2_grpc.GeneratorServiceStub:
+        return generator_pb2_grpc.GeneratorServiceStub(self._channel("generator"))
+
+    @property
+    def jobs(self) -> jobs_pb2_grpc.JobServiceStub:
+        """Generator and separator share the job queue: either answers for any job."""
+        return jobs_pb2_grpc.JobServiceStub(self._channel("generator", "separator"))
+
+    @property
+    def separation(self) -> separator_pb2_grpc.SeparatorServiceStub:
+        return separator_pb2_grpc.SeparatorServiceStub(self._channel("separator"))
+
+
+def _auth_metadata(token: str | Callable[[], str], on_behalf_of: str):
+    def metadata() -> tuple[tuple[str, str], ...]:
+        value = token() if callable(token) else token
+        result = (("authorization", f"Bearer {value}"),) if value else ()
+        if on_behalf_of:
+            result += (("x-beatflow-on-behalf-of", on_behalf_of),)
+        return result
+
+    return metadata
+
+
+class AsyncBeatFlow(_Stubs):
+    def __init__(
+        self,
+        endpoints: Endpoints,
+        *,
+        token: str | Callable[[], str] = "",
+        on_behalf_of: str = "",
+        timeout_seconds: float = 30.0,
+        retry_attempts: int = 4,
+        max_message_bytes: int = 8 * 1024 * 1024,
+    ):
+        metadata = _auth_metadata(token, on_behalf_of)
+        interceptors = [
+            kind(metadata, timeout_seconds) for kind in (_AsyncUnaryUnary, _AsyncUnaryStream, _AsyncStreamUnary)
+        ]
+        options = _channel_options(max_message_bytes, retry_attempts)
+        self._channels = {
+            name: grpc.aio.insecure_channel(address, options=options, interceptors=interceptors)
+            for name, address in vars(endpoints).items()
+            if address
+        }
+
+    async def wait_for_job(self, job_id: str, on_event: Callable[[jobs_pb2.Job], None] | None = None) -> jobs_pb2.Job:
+        """Follows a job until it ends (no deadline: jobs may run long) and returns its last state."""
+        last = None
+        async for event in self.jobs.WatchJob(jobs_pb2.WatchJobRequest(job_id=job_id)):
+            last = event.job
+            if on_event:
+                on_event(last)
+        return last
+
+    async def close(self) -> None:
+        for channel in self._channels.values():
+            await channel.close()
+
+    async def __aenter__(self) -> AsyncBeatFlow:
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.close()
+
+
+class BeatFlow(_Stubs):
+    """The same with blocking calls, for scripts and notebooks."""
+
+    def __init__(
+        self,
+        endpoints: Endpoints,
+        *,
+        token: str | Callable[[], str] = "",
+        on_behalf_of: str = "",
+        timeout_seconds: float = 30.0,
+        retry_attempts: int = 4,
+        max_message_bytes: int = 8 * 1024 * 1024,
+    ):
+        metadata = _auth_metadata(token, on_behalf_of)
+        interceptors = [
+            kind(metadata, timeout_seconds) for kind in (_SyncUnaryUnary, _SyncUnaryStream, _SyncStreamUnary)
+        ]
+        options = _channel_options(max_message_bytes, retry_attempts)
+        self._channels = {
+            name: grpc.intercept_channel(grpc.insecure_channel(address, options=options), *interceptors)
+            for name, address in vars(endpoints).items()
+            if address
+        }
+
+    def wait_for_job(self, job_id: str, on_event: Callable[[jobs_pb2.Job], None] | None = None) -> jobs_pb2.Job:
+        last = None
+        for event in self.jobs.WatchJob(jobs_pb2.WatchJobRequest(job_id=job_id)):
+            last = event.job
+            if on_event:
+                on_event(last)
+        return last
+
+    def close(self) -> None:
+        for channel in self._channels.values():
+            channel.close()
+
+    def __enter__(self) -> BeatFlow:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

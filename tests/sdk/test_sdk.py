@@ -1,0 +1,96 @@
+"""The typed clients against real services: auth metadata, deadlines, retries on UNAVAILABLE, jobs."""
+
+from __future__ import annotations
+
+import asyncio
+
+import grpc
+import pytest
+from beatflow_sdk import AsyncBeatFlow, BeatFlow, Endpoints
+
+from beatflow.auth.v1 import auth_pb2
+from beatflow.generator.v1 import generator_pb2
+from beatflow.jobs.v1 import jobs_pb2
+from beatflow.vcs.v1 import repositories_pb2
+from beatflow_devtools.network import free_port
+from beatflow_platform.grpc.interceptors import rpc_outcome_scope
+from beatflow_platform.grpc.server import GrpcHost
+from beatflow_platform.settings import ServiceSettings
+
+
+async def register(endpoints: Endpoints, name: str) -> str:
+    async with AsyncBeatFlow(endpoints) as anonymous:
+        response = await anonymous.auth.Register(
+            auth_pb2.RegisterRequest(username=name, email=f"{name}@example.com", password="a long password")
+        )
+    return response.tokens.access_token
+
+
+async def test_async_client_carries_the_token_and_follows_jobs(job_service_factory):
+    from beatflow_generator.app import build_app
+    from beatflow_generator.settings import GeneratorSettings
+
+    studio = await job_service_factory(build_app, GeneratorSettings)
+    endpoints = Endpoints(vcs=f"127.0.0.1:{studio.vcs.port}", generator=f"127.0.0.1:{studio.port}")
+    token = await register(endpoints, "sdkuser")
+    async with AsyncBeatFlow(endpoints, token=token) as client:
+        created = await client.repositories.CreateRepository(repositories_pb2.CreateRepositoryRequest(name="SDK"))
+        fetched = await client.repositories.GetRepository(
+            repositories_pb2.GetRepositoryRequest(repo_id=created.repository.repo_id)
+        )
+        assert fetched.repository.name == "SDK"
+        job = (
+            await client.generation.Generate(
+                generator_pb2.GenerateRequest(params=generator_pb2.GenerationParams(prompt="house", duration_seconds=5))
+            )
+        ).job
+        states = []
+        done = await client.wait_for_job(job.job_id, on_event=lambda j: states.append(j.state))
+        assert done.state == jobs_pb2.JOB_STATE_SUCCEEDED and states[-1] == done.state
+    async with AsyncBeatFlow(endpoints) as anonymous:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await anonymous.repositories.ListRepositories(repositories_pb2.ListRepositoriesRequest())
+        assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_sync_client(vcs):
+    endpoints = Endpoints(vcs=f"127.0.0.1:{vcs.port}")
+    token = await register(endpoints, "syncuser")
+
+    def script() -> str:
+        with BeatFlow(endpoints, token=lambda: token) as client:
+            created = client.repositories.CreateRepository(repositories_pb2.CreateRepositoryRequest(name="Sync"))
+            listed = client.repositories.ListRepositories(repositories_pb2.ListRepositoriesRequest())
+            return listed.repositories[0].repo_id if created else ""
+
+    assert await asyncio.to_thread(script)
+
+
+async def test_unavailable_calls_are_retried_until_the_service_is_back():
+    port = free_port()
+    host = GrpcHost(ServiceSettings(grpc_port=port, shutdown_grace_seconds=0), [], scopes=[rpc_outcome_scope])
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    async with AsyncBeatFlow(Endpoints(vcs=f"127.0.0.1:{port}"), retry_attempts=5, timeout_seconds=10) as client:
+        health = health_pb2_grpc.HealthStub(client._channels["vcs"])
+        call = asyncio.ensure_future(health.Check(health_pb2.HealthCheckRequest()))
+        await asyncio.sleep(0.3)  # the first attempts find nothing listening
+        assert not call.done()
+        await host.start()
+        try:
+            response = await asyncio.wait_for(call, 10)
+            assert response.status in (
+                health_pb2.HealthCheckResponse.SERVING,
+                health_pb2.HealthCheckResponse.NOT_SERVING,
+            )
+        finally:
+            await host.stop()
+
+
+async def test_default_deadline_applies(vcs):
+    async with AsyncBeatFlow(
+        Endpoints(vcs=f"127.0.0.1:{free_port()}"), retry_attempts=2, timeout_seconds=0.5
+    ) as client:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await client.repositories.ListRepositories(repositories_pb2.ListRepositoriesRequest())
+        assert caught.value.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
