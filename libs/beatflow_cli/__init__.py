@@ -1,0 +1,1 @@
+"""`beatflow`: the command line for musicians and scripts, against a running gateway."""

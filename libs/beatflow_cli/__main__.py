@@ -1,0 +1,3 @@
+from beatflow_cli.main import run
+
+run()
