@@ -339,13 +339,14 @@ def commit(
     bpm: float = 0,
     key: str = "",
 ) -> None:
-    """Commit on a branch: the parent's stems, plus or replaced by the ones given, minus --remove."""
+    """Commit on a branch: the parent's stems (and bpm, key), plus or replaced by the ones given, minus --remove."""
     api = client()
     parent = parent or _head(api, repo_id, branch)
     stems = {}
     if parent:
         previous = api.json("GET", f"/api/vcs/commit/{parent}", params={"repo_id": repo_id})
         stems = {s["name"]: s["blob_id"] for s in previous["stems"]}
+        bpm, key = bpm or previous["bpm"], key or previous["key_signature"]
     if from_job:
         job = api.json("GET", f"/api/jobs/{from_job}")
         stems.update(

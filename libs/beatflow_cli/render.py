@@ -14,6 +14,8 @@ errors = Console(stderr=True)
 def emit(data, as_json: bool, table: Table | str | None = None) -> None:
     if as_json:
         print(json.dumps(data, indent=2, sort_keys=True))
+    elif isinstance(table, str):
+        console.print(table, markup=False, highlight=False)  # "[main 1a2b]" is text, not markup
     elif table is not None:
         console.print(table)
 
@@ -47,5 +49,7 @@ def graph(commits: list[dict]) -> list[str]:
             lanes[column] = parents[0]
         else:
             lanes.pop(column)
+            if parents and column:  # this line of descent joins one to its left
+                lines.append(" ".join("|" for _ in range(column)) + "/")
         lanes.extend(parent for parent in parents[1:] if parent not in lanes)
     return lines
