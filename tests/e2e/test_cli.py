@@ -103,3 +103,27 @@ def test_exit_codes_scripts_can_trust(shell: Shell):
     assert "neither a blob id nor a file" in shell.run("analyze", "/no/such/file.wav", expect=6)
     unreachable = Shell("http://127.0.0.1:9", shell.config_dir)
     assert "cannot reach" in unreachable.run("whoami", expect=7)
+
+
+def test_hum_separate_and_fork_from_the_terminal(shell: Shell, tmp_path: Path):
+    from tests.generator.test_hum import TUNE, sung
+
+    owner = f"cli-{uuid.uuid4().hex[:6]}"
+    shell.run("register", owner, "--email", f"{owner}@example.com", "--password", "a long password")
+    hum = tmp_path / "hum.wav"
+    hum.write_bytes(sung(TUNE, 0.5))
+    beat = shell.run("hum", str(hum), "--bpm", "120", "--key", "C major", "--duration", "6", "--wait")
+    assert beat["status"] == "success" and beat["kind"] == "generator.hum_to_beat"
+    song = tmp_path / "song.wav"
+    song.write_bytes(track(seconds=4))
+    stems = shell.run("separate", str(song), "--wait")
+    assert {a["name"] for a in stems["result"]["artifacts"]} == {"drums", "bass", "vocals", "other"}
+
+    repo = shell.run("repo", "create", "Hummed", "--public")
+    shell.run("commit", repo["id"], "-m", "from a hum", "--from-job", beat["task_id"])
+    fan = Shell(shell.api, tmp_path / "fan-config")
+    name = f"fan-{uuid.uuid4().hex[:6]}"
+    fan.run("register", name, "--email", f"{name}@example.com", "--password", "a long password")
+    fork = fan.run("fork", repo["id"], "--name", "Hummed remix")
+    shown = fan.run("repo", "show", fork["id"])
+    assert shown["forked_from"]["repo_id"] == repo["id"] and [b["name"] for b in shown["branches"]] == ["main"]
