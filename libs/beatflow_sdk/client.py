@@ -170,7 +170,11 @@ def _auth_metadata(token: str | Callable[[], str], on_behalf_of: str):
     return metadata
 
 
-class AsyncBeatFlow(_Stubs):
+class _Client(_Stubs):
+    """Channels to the configured endpoints, each call carrying the caller's metadata and deadline."""
+
+    _interceptor_kinds: tuple[type, ...]
+
     def __init__(
         self,
         endpoints: Endpoints,
@@ -182,15 +186,23 @@ class AsyncBeatFlow(_Stubs):
         max_message_bytes: int = 8 * 1024 * 1024,
     ):
         metadata = _auth_metadata(token, on_behalf_of)
-        interceptors = [
-            kind(metadata, timeout_seconds) for kind in (_AsyncUnaryUnary, _AsyncUnaryStream, _AsyncStreamUnary)
-        ]
+        interceptors = [kind(metadata, timeout_seconds) for kind in self._interceptor_kinds]
         options = _channel_options(max_message_bytes, retry_attempts)
         self._channels = {
-            name: grpc.aio.insecure_channel(address, options=options, interceptors=interceptors)
-            for name, address in vars(endpoints).items()
-            if address
+            name: self._open(address, options, interceptors) for name, address in vars(endpoints).items() if address
         }
+
+    @staticmethod
+    def _open(address: str, options, interceptors):
+        raise NotImplementedError
+
+
+class AsyncBeatFlow(_Client):
+    _interceptor_kinds = (_AsyncUnaryUnary, _AsyncUnaryStream, _AsyncStreamUnary)
+
+    @staticmethod
+    def _open(address: str, options, interceptors):
+        return grpc.aio.insecure_channel(address, options=options, interceptors=interceptors)
 
     async def wait_for_job(self, job_id: str, on_event: Callable[[jobs_pb2.Job], None] | None = None) -> jobs_pb2.Job:
         """Follows a job until it ends (no deadline: jobs may run long) and returns its last state."""
@@ -212,29 +224,14 @@ class AsyncBeatFlow(_Stubs):
         await self.close()
 
 
-class BeatFlow(_Stubs):
+class BeatFlow(_Client):
     """The same with blocking calls, for scripts and notebooks."""
 
-    def __init__(
-        self,
-        endpoints: Endpoints,
-        *,
-        token: str | Callable[[], str] = "",
-        on_behalf_of: str = "",
-        timeout_seconds: float = 30.0,
-        retry_attempts: int = 4,
-        max_message_bytes: int = 8 * 1024 * 1024,
-    ):
-        metadata = _auth_metadata(token, on_behalf_of)
-        interceptors = [
-            kind(metadata, timeout_seconds) for kind in (_SyncUnaryUnary, _SyncUnaryStream, _SyncStreamUnary)
-        ]
-        options = _channel_options(max_message_bytes, retry_attempts)
-        self._channels = {
-            name: grpc.intercept_channel(grpc.insecure_channel(address, options=options), *interceptors)
-            for name, address in vars(endpoints).items()
-            if address
-        }
+    _interceptor_kinds = (_SyncUnaryUnary, _SyncUnaryStream, _SyncStreamUnary)
+
+    @staticmethod
+    def _open(address: str, options, interceptors):
+        return grpc.intercept_channel(grpc.insecure_channel(address, options=options), *interceptors)
 
     def wait_for_job(self, job_id: str, on_event: Callable[[jobs_pb2.Job], None] | None = None) -> jobs_pb2.Job:
         last = None
