@@ -129,3 +129,14 @@ async def test_errors_have_one_shape(gateway_factory):
         body = response.json()
         assert set(body) == {"code", "message", "details"}, body
         assert 400 <= response.status_code < 500
+
+
+async def test_brute_force_logins_get_429_with_retry_after(gateway_factory):
+    client = await gateway_factory()
+    await signed_in(client, "victim")
+    statuses = []
+    for _ in range(11):
+        response = await client.post("/api/auth/login", json={"login": "victim", "password": "not the password"})
+        statuses.append(response.status_code)
+    assert statuses == [401] * 10 + [429]
+    assert int(response.headers["retry-after"]) > 0 and response.json()["code"] == "RESOURCE_EXHAUSTED"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import grpc
 import pytest
+from grpc_status import rpc_status
 
 from beatflow.auth.v1 import auth_pb2
 from tests.fixtures.vcs import VcsUnderTest, rpc_error
@@ -141,3 +142,31 @@ async def test_services_act_for_users_only_with_service_tokens(vcs: VcsUnderTest
         repos.GetRepository(repositories_pb2.GetRepositoryRequest(repo_id=private.repo_id), metadata=forged)
     )
     assert error.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+async def test_password_guessing_is_rate_limited_per_login(vcs_factory):
+    vcs = await vcs_factory(login_max_failures=3)
+    await vcs.sign_up("hana")
+    await vcs.sign_up("ivan")
+    for _ in range(3):
+        error = await rpc_error(vcs.anonymous_auth.Login(auth_pb2.LoginRequest(login="hana", password="guess guess")))
+        assert error.code() == grpc.StatusCode.UNAUTHENTICATED
+    # Even the right password is refused now, and the caller learns when to come back.
+    error = await rpc_error(
+        vcs.anonymous_auth.Login(auth_pb2.LoginRequest(login="HANA", password="correct horse battery"))
+    )
+    assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert "retry_after_seconds" in str(rpc_status.from_call(error).details)
+    # Other accounts are not affected.
+    assert (await vcs.anonymous_auth.Login(auth_pb2.LoginRequest(login="ivan", password="correct horse battery"))).user
+
+
+async def test_a_successful_login_clears_earlier_failures(vcs_factory):
+    vcs = await vcs_factory(login_max_failures=3)
+    await vcs.sign_up("jade")
+    for _ in range(2):
+        await rpc_error(vcs.anonymous_auth.Login(auth_pb2.LoginRequest(login="jade", password="wrong one!")))
+    await vcs.anonymous_auth.Login(auth_pb2.LoginRequest(login="jade", password="correct horse battery"))
+    for _ in range(2):
+        await rpc_error(vcs.anonymous_auth.Login(auth_pb2.LoginRequest(login="jade", password="wrong one!")))
+    assert (await vcs.anonymous_auth.Login(auth_pb2.LoginRequest(login="jade", password="correct horse battery"))).user

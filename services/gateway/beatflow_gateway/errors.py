@@ -70,7 +70,12 @@ def grpc_error_response(error: grpc.aio.AioRpcError) -> JSONResponse:
         message = "a backend service is unavailable; try again shortly"
     elif code == grpc.StatusCode.DEADLINE_EXCEEDED:
         message = "a backend service did not answer in time"
-    return JSONResponse(body(code.name, message, grpc_details(error)), status_code=status)
+    details = grpc_details(error)
+    retry_after = next(
+        (d.get("metadata", {}).get("retry_after_seconds") for d in details if d["type"] == "ErrorInfo"), None
+    )
+    headers = {"Retry-After": retry_after} if retry_after else None
+    return JSONResponse(body(code.name, message, details), status_code=status, headers=headers)
 
 
 def install(app: FastAPI) -> None:

@@ -16,7 +16,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from beatflow_platform.auth import PrincipalKind, TokenCodec
 from beatflow_platform.db.queries import fetch_one
-from beatflow_platform.errors import AlreadyExists, NotFound, Unauthenticated
+from beatflow_platform.errors import AlreadyExists, NotFound, ResourceExhausted, Unauthenticated
 from beatflow_vcs import validation
 
 
@@ -44,8 +44,18 @@ def _hash_token(token: str) -> str:
 
 
 class Accounts:
-    def __init__(self, pool: AsyncConnectionPool, codec: TokenCodec, refresh_ttl: timedelta):
+    def __init__(
+        self,
+        pool: AsyncConnectionPool,
+        codec: TokenCodec,
+        refresh_ttl: timedelta,
+        *,
+        max_failures: int = 10,
+        failure_window: timedelta = timedelta(minutes=15),
+    ):
         self._pool = pool
+        self._max_failures = max_failures
+        self._failure_window = failure_window
         self._codec = codec
         self._refresh_ttl = refresh_ttl
         self._hasher = PasswordHasher()
@@ -73,8 +83,12 @@ class Accounts:
         return user, await self._issue_pair(user.user_id, family_id=uuid.uuid4())
 
     async def login(self, login: str, password: str) -> tuple[User, TokenPair]:
+        """Checks the password; after `max_failures` failed attempts on one login within the window,
+        further attempts are refused (RESOURCE_EXHAUSTED) until the oldest failure leaves it."""
+        key = login.strip().lower()[:254]
         column = "lower(email)" if "@" in login else "username"
         async with self._pool.connection() as conn:
+            await self._check_failures(conn, key)
             row = await fetch_one(
                 conn, f"SELECT {_USER_COLUMNS}, password_hash FROM vcs.users WHERE {column} = lower(%s)", (login,)
             )
@@ -83,10 +97,31 @@ class Accounts:
             await asyncio.to_thread(self._hasher.verify, stored_hash, password)
         except (VerificationError, InvalidHashError):
             row = None
+        async with self._pool.connection() as conn:  # committed on leaving the block, so outside the raise
+            if row is None:
+                await conn.execute("INSERT INTO vcs.login_failures (login) VALUES (%s)", (key,))
+            else:
+                await conn.execute("DELETE FROM vcs.login_failures WHERE login = %s", (key,))
         if row is None:
             raise Unauthenticated("wrong login or password", reason="BAD_CREDENTIALS")
         user = User(**row)
         return user, await self._issue_pair(user.user_id, family_id=uuid.uuid4())
+
+    async def _check_failures(self, conn, key: str) -> None:
+        window = f"{int(self._failure_window.total_seconds())} seconds"
+        row = await fetch_one(
+            conn,
+            "SELECT count(*) AS failures, min(failed_at) AS oldest FROM vcs.login_failures"
+            " WHERE login = %s AND failed_at > now() - %s::interval",
+            (key, window),
+        )
+        if row["failures"] >= self._max_failures:
+            retry_after = max(1, int((row["oldest"] + self._failure_window - datetime.now(UTC)).total_seconds()))
+            raise ResourceExhausted(
+                "too many failed logins for this account; try again later",
+                reason="LOGIN_RATE_LIMITED",
+                metadata={"retry_after_seconds": str(retry_after)},
+            )
 
     async def _issue_pair(self, user_id: str, family_id: uuid.UUID, conn=None) -> TokenPair:
         refresh_token = secrets.token_urlsafe(32)

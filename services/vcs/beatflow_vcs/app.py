@@ -51,7 +51,13 @@ async def build_app(settings: VcsSettings) -> VcsApp:
     pool = await open_pool(settings.database, application_name=f"beatflow-{settings.service_name}")
     store = await create_object_store(settings.object_store)
     page_tokens = PageTokens(settings.auth.jwt_secret.get_secret_value())
-    accounts = Accounts(pool, codec, timedelta(seconds=settings.refresh_token_ttl_seconds))
+    accounts = Accounts(
+        pool,
+        codec,
+        timedelta(seconds=settings.refresh_token_ttl_seconds),
+        max_failures=settings.login_max_failures,
+        failure_window=timedelta(seconds=settings.login_failure_window_seconds),
+    )
     repositories = Repositories(pool, accounts, page_tokens)
     blobs = Blobs(pool, store, max_bytes=settings.max_blob_bytes, max_audio_seconds=settings.max_audio_seconds)
     history = History(pool, repositories, page_tokens)

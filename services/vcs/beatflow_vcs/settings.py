@@ -18,5 +18,8 @@ class VcsSettings(ServiceSettings):
     max_blob_bytes: int = Field(default=2 * 1024**3, ge=1024)
     # Longest audio a blob may hold (6-hour files are refused).
     max_audio_seconds: float = Field(default=2 * 3600.0, gt=0)
+    # Failed logins allowed per login name within the window before logins are refused (429).
+    login_max_failures: int = Field(default=10, ge=1)
+    login_failure_window_seconds: int = Field(default=900, ge=1)
     # Apply pending migrations at start (one replica wins the advisory lock, the others wait).
     migrate_on_start: bool = True
