@@ -40,6 +40,9 @@ class DatabaseSettings(BaseModel):
     pool_max_size: int = Field(default=10, ge=1)
     # How long start-up waits for the first connection before giving up.
     connect_timeout_seconds: float = Field(default=30.0, gt=0)
+    # How long a call waits for a pooled connection (e.g. while PostgreSQL restarts) before it
+    # fails with UNAVAILABLE instead of hanging.
+    acquire_timeout_seconds: float = Field(default=5.0, gt=0)
 
 
 class AuthSettings(BaseModel):

@@ -21,6 +21,7 @@ async def open_pool(settings: DatabaseSettings, *, application_name: str) -> Asy
         max_size=settings.pool_max_size,
         kwargs={"application_name": application_name, "row_factory": dict_row},
         check=AsyncConnectionPool.check_connection,
+        timeout=settings.acquire_timeout_seconds,
         open=False,
     )
     await pool.open(wait=True, timeout=settings.connect_timeout_seconds)

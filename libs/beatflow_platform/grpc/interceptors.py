@@ -17,10 +17,18 @@ from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 
 import grpc
+import psycopg
 import structlog
 
 from beatflow_platform.auth import Principal, PrincipalKind, TokenCodec, bind_principal, reset_principal
-from beatflow_platform.errors import BeatFlowError, PermissionDenied, Unauthenticated, internal_status, to_grpc_status
+from beatflow_platform.errors import (
+    BeatFlowError,
+    PermissionDenied,
+    Unauthenticated,
+    Unavailable,
+    internal_status,
+    to_grpc_status,
+)
 from beatflow_platform.logging import get_logger
 
 RpcScope = Callable[[str, grpc.aio.ServicerContext], AbstractAsyncContextManager[None]]
@@ -50,6 +58,13 @@ async def rpc_outcome_scope(method: str, context: grpc.aio.ServicerContext) -> A
     except BeatFlowError as error:
         code = error.code
         await context.abort_with_status(to_grpc_status(error))
+    except psycopg.OperationalError as error:
+        # The database is unreachable or restarting: a retryable condition, not a bug.
+        code = grpc.StatusCode.UNAVAILABLE
+        _log.warning("database unavailable", error=str(error)[:200])
+        await context.abort_with_status(
+            to_grpc_status(Unavailable("the database is unavailable; try again shortly", reason="DATABASE_UNAVAILABLE"))
+        )
     except grpc.aio.AbortError:
         # The servicer aborted by itself; its code is already on the context.
         code = context.code() or grpc.StatusCode.UNKNOWN
