@@ -15,6 +15,11 @@ FORMAT_FROM_PROTO = {value: name for name, value in FORMAT_TO_PROTO.items()}
 
 
 def key_from_proto(key: audio_pb2.MusicalKey) -> Key | None:
+    """None when no tonic is set; ValueError for values outside the enums (proto3 enums are open)."""
+    if key.tonic not in audio_pb2.PitchClass.values():
+        raise ValueError(f"tonic {key.tonic} is not a pitch class")
+    if key.mode not in audio_pb2.Mode.values():
+        raise ValueError(f"mode {key.mode} is not a mode")
     if key.tonic == audio_pb2.PITCH_CLASS_UNSPECIFIED:
         return None
     return Key(key.tonic - audio_pb2.PITCH_CLASS_C, key.mode == audio_pb2.MODE_MINOR)

@@ -103,6 +103,8 @@ async def test_jobs_and_stems_are_private_to_their_owner(studio):
         ({"duration_seconds": 3600}, "params.duration_seconds"),
         ({"engine": "jukebox"}, "params.engine"),
         ({"sampling": pb.SamplingParams(top_p=1.5)}, "params.sampling.top_p"),
+        ({"key": audio_pb2.MusicalKey(tonic=13)}, "params.key"),
+        ({"key": audio_pb2.MusicalKey(tonic=audio_pb2.PITCH_CLASS_A, mode=9)}, "params.key"),
     ],
 )
 async def test_bad_requests_are_invalid_argument(studio, fields, field):

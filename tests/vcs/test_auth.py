@@ -170,3 +170,10 @@ async def test_a_successful_login_clears_earlier_failures(vcs_factory):
     for _ in range(2):
         await rpc_error(vcs.anonymous_auth.Login(auth_pb2.LoginRequest(login="jade", password="wrong one!")))
     assert (await vcs.anonymous_auth.Login(auth_pb2.LoginRequest(login="jade", password="correct horse battery"))).user
+
+
+async def test_values_postgres_cannot_hold_are_invalid_argument(vcs: VcsUnderTest):
+    # A NUL byte cannot be stored in PostgreSQL text: the request is at fault, not the service.
+    error = await rpc_error(vcs.anonymous_auth.Login(auth_pb2.LoginRequest(login="al\x00ice", password="whatever")))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "NUL" in error.details()

@@ -23,6 +23,7 @@ import structlog
 from beatflow_platform.auth import Principal, PrincipalKind, TokenCodec, bind_principal, reset_principal
 from beatflow_platform.errors import (
     BeatFlowError,
+    InvalidArgument,
     PermissionDenied,
     Unauthenticated,
     Unavailable,
@@ -44,6 +45,16 @@ def _metadata(context: grpc.aio.ServicerContext) -> dict[str, str | bytes]:
     return {key: value for key, value in (context.invocation_metadata() or ())}
 
 
+def _database_failure(error: Exception) -> BeatFlowError | None:
+    """The database errors that are not bugs: an outage (retryable) or a value it cannot hold."""
+    if isinstance(error, psycopg.OperationalError):
+        return Unavailable("the database is unavailable; try again shortly", reason="DATABASE_UNAVAILABLE")
+    if isinstance(error, psycopg.DataError):
+        # A NUL byte in text, a number out of a column's range: the request's fault, whatever the field.
+        return InvalidArgument(f"a value in the request cannot be stored: {str(error).splitlines()[0]}")
+    return None
+
+
 @asynccontextmanager
 async def rpc_outcome_scope(method: str, context: grpc.aio.ServicerContext) -> AsyncIterator[None]:
     """Binds the request id, maps exceptions to statuses and logs the call's outcome."""
@@ -58,13 +69,6 @@ async def rpc_outcome_scope(method: str, context: grpc.aio.ServicerContext) -> A
     except BeatFlowError as error:
         code = error.code
         await context.abort_with_status(to_grpc_status(error))
-    except psycopg.OperationalError as error:
-        # The database is unreachable or restarting: a retryable condition, not a bug.
-        code = grpc.StatusCode.UNAVAILABLE
-        _log.warning("database unavailable", error=str(error)[:200])
-        await context.abort_with_status(
-            to_grpc_status(Unavailable("the database is unavailable; try again shortly", reason="DATABASE_UNAVAILABLE"))
-        )
     except grpc.aio.AbortError:
         # The servicer aborted by itself; its code is already on the context.
         code = context.code() or grpc.StatusCode.UNKNOWN
@@ -72,10 +76,16 @@ async def rpc_outcome_scope(method: str, context: grpc.aio.ServicerContext) -> A
     except asyncio.CancelledError:
         code = grpc.StatusCode.CANCELLED
         raise
-    except Exception:
-        code = grpc.StatusCode.INTERNAL
-        _log.exception("rpc failed with an unexpected error")
-        await context.abort_with_status(internal_status())
+    except Exception as error:
+        expected = _database_failure(error)
+        if expected is None:
+            code = grpc.StatusCode.INTERNAL
+            _log.exception("rpc failed with an unexpected error")
+            await context.abort_with_status(internal_status())
+        else:
+            code = expected.code
+            _log.warning("database refused the call", reason=expected.reason, error=str(error).splitlines()[0][:200])
+            await context.abort_with_status(to_grpc_status(expected))
     finally:
         code_name = code.name if isinstance(code, grpc.StatusCode) else str(code)
         # Probes arrive every few seconds; they are only worth a line when something is wrong.

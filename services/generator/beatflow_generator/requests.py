@@ -6,17 +6,23 @@ from beatflow.generator.v1 import generator_pb2
 from beatflow_audio.proto import key_from_proto
 from beatflow_generator import spec as specs
 from beatflow_generator.spec import GenerationSpec
+from beatflow_platform.errors import FieldViolation, InvalidArgument
 
 
 def spec_from_params(
     params: generator_pb2.GenerationParams, engines: dict[str, float], field_prefix: str, *, require_prompt: bool = True
 ) -> GenerationSpec:
+    try:
+        key = key_from_proto(params.key)
+    except ValueError as error:
+        violation = FieldViolation(f"{field_prefix}.key", str(error))
+        raise InvalidArgument(f"{violation.field}: {violation.description}", violations=[violation]) from error
     return specs.check(
         prompt=params.prompt,
         bpm=params.bpm,
         mood=params.mood,
         duration_seconds=params.duration_seconds or 15.0,
-        key=key_from_proto(params.key),
+        key=key,
         engine=params.engine,
         seed=params.seed,
         engines=engines,
