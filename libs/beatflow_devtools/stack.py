@@ -65,10 +65,12 @@ class RunningService:
 
 
 class LocalStack:
-    def __init__(self, home: Path, postgres_port: int):
+    def __init__(self, home: Path, postgres_port: int, *, log_dir: Path | None = None):
+        """`log_dir`: each service writes its output to <name>.log there instead of this terminal."""
         self.home = home.resolve()
         self.postgres = LocalPostgres(self.home / "postgres", postgres_port)
         self.services: list[RunningService] = []
+        self.log_dir = log_dir
 
     def _secret(self) -> str:
         path = self.home / "jwt-secret"
@@ -122,8 +124,17 @@ class LocalStack:
                 **{prefix + key: value for key, value in shared.items()},
                 prefix + port_setting: str(ports[entry.name]),
             }
-            process = subprocess.Popen([sys.executable, "-m", entry.value], env=env)
+            process = self._spawn(entry.name, [sys.executable, "-m", entry.value], env)
             self.services.append(RunningService(entry.name, ports[entry.name], process))
+
+    def _spawn(self, name: str, command: list[str], env: dict[str, str]) -> subprocess.Popen:
+        if not self.log_dir:
+            return subprocess.Popen(command, env=env)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        with (self.log_dir / f"{name}.log").open("ab") as output:  # the child keeps its own descriptor
+            # Unbuffered, so that the file holds each line as soon as it is logged.
+            env = {**env, "PYTHONUNBUFFERED": "1"}
+            return subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
 
     async def wait_until_serving(self, timeout: float = 120.0) -> None:
         async def serving(service: RunningService) -> None:

@@ -7,6 +7,7 @@ the same stream and format.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 
 import structlog
@@ -19,6 +20,25 @@ _SHARED_PROCESSORS: list[structlog.types.Processor] = [
     structlog.processors.StackInfoRenderer(),
     structlog.processors.format_exc_info,
 ]
+
+
+# Credentials that may ride in a logged URL or message (a WebSocket's `?token=`, a header
+# echoed in an error): masked in every line, whoever logs it.
+_SECRET_PATTERNS = (
+    (re.compile(r"([?&](?:token|access_token|refresh_token|password)=)[^&\s\"']+", re.IGNORECASE), r"\1[REDACTED]"),
+    (re.compile(r"(Bearer\s+)[\w.~+/-]+=*", re.IGNORECASE), r"\1[REDACTED]"),
+    (re.compile(r"\beyJ[\w-]*\.[\w-]+\.[\w-]+"), "[REDACTED JWT]"),
+)
+
+
+def redact_secrets(text: str) -> str:
+    for pattern, replacement in _SECRET_PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def _redactor(_logger, _method, event: dict) -> dict:
+    return {key: redact_secrets(value) if isinstance(value, str) else value for key, value in event.items()}
 
 
 def _service_adder(service: str) -> structlog.types.Processor:
@@ -41,7 +61,7 @@ def configure_logging(level: str = "INFO", *, json: bool = True, service: str = 
     )
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=processors,
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, _redactor, renderer],
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter)

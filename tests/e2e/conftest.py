@@ -49,7 +49,7 @@ class Api:
 @pytest.fixture(scope="session")
 async def stack(moto_s3):
     base = reachable_tempdir("beatflow-e2e-")
-    local = LocalStack(base / "home", free_port())
+    local = LocalStack(base / "home", free_port(), log_dir=base / "logs")
     s3 = {
         "OBJECT_STORE__KIND": "s3",
         "OBJECT_STORE__ENDPOINT": moto_s3.address,
@@ -66,6 +66,9 @@ async def stack(moto_s3):
         yield local
     finally:
         local.stop()
+        for log in sorted((base / "logs").glob("*.log")):
+            # Shown by pytest when something failed; the services' own account of it.
+            print(f"--- {log.name} (last 40 lines)", *log.read_text(errors="replace").splitlines()[-40:], sep="\n")
         shutil.rmtree(base, ignore_errors=True)
 
 

@@ -21,7 +21,7 @@ from beatflow_platform.auth import PrincipalKind, TokenCodec, current_principal
 from beatflow_platform.errors import NotFound
 from beatflow_platform.grpc.interceptors import AuthScope, rpc_outcome_scope
 from beatflow_platform.grpc.server import GrpcHost, ServiceRegistration
-from beatflow_platform.logging import configure_logging
+from beatflow_platform.logging import configure_logging, get_logger
 from beatflow_platform.settings import AuthSettings, ServiceSettings
 
 JOB_SERVICE = "beatflow.jobs.v1.JobService"
@@ -231,6 +231,18 @@ async def test_one_json_log_line_per_call(host, capsys, restore_logging):
     assert calls[0]["rpc"] == "/beatflow.jobs.v1.JobService/GetJob"
     assert calls[0]["service"] == "demo"
     assert "authorization" not in json.dumps(lines).lower()
+
+
+def test_credentials_are_masked_in_every_log_line(capsys, restore_logging):
+    configure_logging("INFO", json=True, service="demo")
+    jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"
+    # A library logger (as uvicorn's) and our own, each handed a credential.
+    logging.getLogger("uvicorn.error").info('"WebSocket /ws/jobs/1?token=%s&x=1" [accepted]', jwt)
+    get_logger("demo").info("echo", header="Bearer opaque-refresh-value", url="/login?password=hunter22")
+    output = capsys.readouterr().err
+    for secret in (jwt, "opaque-refresh-value", "hunter22", "c2lnbmF0dXJl"):
+        assert secret not in output
+    assert output.count("[REDACTED") == 3 and "&x=1" in output, output
 
 
 async def test_messages_over_the_size_limit_are_refused(host):

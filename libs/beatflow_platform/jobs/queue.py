@@ -16,6 +16,7 @@ import uuid
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
+from beatflow_platform import naming
 from beatflow_platform.db.queries import fetch_all, fetch_one
 from beatflow_platform.errors import FailedPrecondition, InvalidArgument, NotFound
 from beatflow_platform.jobs.model import Job, JobState, LeaseLost
@@ -26,7 +27,6 @@ _COLUMNS = (
     " attempt, max_attempts, cancel_requested, result, error_code, error_message, created_at, updated_at,"
     " started_at, ended_at"
 )
-MAX_REQUEST_ID_LENGTH = 128
 
 
 def _job(row: dict) -> Job:
@@ -50,8 +50,8 @@ class JobQueue:
     async def submit(
         self, kind: str, owner_id: str, payload: dict, *, request_id: str = "", max_attempts: int = 3
     ) -> Job:
-        if len(request_id) > MAX_REQUEST_ID_LENGTH:
-            raise InvalidArgument.for_field("request_id", f"must be at most {MAX_REQUEST_ID_LENGTH} characters")
+        if len(request_id) > naming.MAX_REQUEST_ID_LENGTH:
+            raise InvalidArgument.for_field("request_id", f"must be at most {naming.MAX_REQUEST_ID_LENGTH} characters")
         async with self._pool.connection() as conn:
             row = await fetch_one(
                 conn,

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
 
+from beatflow_platform import naming
 from beatflow_platform.errors import DataLoss, InvalidArgument, NotFound, OutOfRange
 
 READ_CHUNK_BYTES = 1024 * 1024
-_BLOB_ID = re.compile(r"^[0-9a-f]{64}$")
 
 
 def is_blob_id(value: str) -> bool:
-    return bool(_BLOB_ID.match(value))
+    return naming.matches(naming.SHA256, value)
 
 
 def require_blob_id(value: str, field: str = "blob_id") -> str:

@@ -9,7 +9,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 
-from beatflow_gateway import errors
+from beatflow_gateway import errors, openapi
 from beatflow_gateway.backends import Backends
 from beatflow_gateway.context import REQUEST_ID_HEADER, request_id_for
 from beatflow_gateway.routes import ai, audio, auth, health, jobs, live, repositories, vcs
@@ -34,6 +34,7 @@ def create_app(settings: GatewaySettings, backends: Backends | None = None) -> F
     )
     app.state.settings = settings
     errors.install(app)
+    openapi.install(app)
     for module in (health, auth, ai, jobs, live, audio, repositories, vcs):
         app.include_router(module.router)
     if settings.cors_origins:

@@ -78,6 +78,17 @@ def grpc_error_response(error: grpc.aio.AioRpcError) -> JSONResponse:
     return JSONResponse(body(code.name, message, details), status_code=status, headers=headers)
 
 
+def _allowed_methods(request: Request) -> set[str]:
+    """Every method some route serves at this path (Starlette names only the first route's)."""
+    path = request.url.path
+    return {
+        method
+        for route in request.app.routes
+        if getattr(route, "methods", None) and route.path_regex.match(path)
+        for method in route.methods
+    }
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(grpc.aio.AioRpcError)
     async def on_grpc_error(request: Request, error: grpc.aio.AioRpcError) -> JSONResponse:
@@ -103,7 +114,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def on_http(request: Request, error: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(error.status_code, "INTERNAL" if error.status_code >= 500 else "FAILED_PRECONDITION")
-        return JSONResponse(body(code, str(error.detail)), status_code=error.status_code, headers=error.headers)
+        headers = dict(error.headers or {})
+        if error.status_code == 405:
+            headers["Allow"] = ", ".join(sorted(_allowed_methods(request)))
+        return JSONResponse(body(code, str(error.detail)), status_code=error.status_code, headers=headers)
 
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, error: Exception) -> JSONResponse:

@@ -18,7 +18,8 @@ import numpy as np
 from beatflow_audio import codec
 from beatflow_audio.analysis import ANALYSIS_RATE, estimate_tempo, key_from_pitch_classes
 from beatflow_audio.theory import Key
-from beatflow_generator.spec import MAX_BPM, MIN_BPM, GenerationSpec, Note
+from beatflow_generator.spec import GenerationSpec, Note
+from beatflow_platform import naming
 from beatflow_platform.errors import InvalidArgument
 
 HOP = 256
@@ -91,7 +92,7 @@ def transcribe(data: bytes, spec: GenerationSpec, *, max_seconds: float) -> Melo
     bpm = spec.bpm
     if not bpm:
         estimated, _ = estimate_tempo(mono, ANALYSIS_RATE)
-        bpm = round(min(max(estimated, MIN_BPM), MAX_BPM))
+        bpm = round(min(max(estimated, naming.MIN_GENERATION_BPM), naming.MAX_GENERATION_BPM))
 
     grid = 30.0 / bpm  # an eighth note
     first = segments[0][0]

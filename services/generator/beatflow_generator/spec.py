@@ -6,12 +6,8 @@ import math
 from dataclasses import dataclass, field
 
 from beatflow_audio.theory import Key
+from beatflow_platform import naming
 from beatflow_platform.errors import FieldViolation, InvalidArgument
-
-MIN_BPM, MAX_BPM = 60, 300
-MIN_SECONDS = 5.0
-MAX_PROMPT_CHARS = 1000
-MAX_MOOD_CHARS = 64
 
 
 @dataclass(frozen=True)
@@ -87,17 +83,20 @@ def check(
     engine = engine or "procedural"
     if engine not in engines:
         bad("engine", f"must be one of {', '.join(sorted(engines))}")
-    if require_prompt and not prompt.strip():
+    if require_prompt and not naming.matches(naming.NON_BLANK_TEXT, prompt):
         bad("prompt", "must not be empty")
-    if len(prompt) > MAX_PROMPT_CHARS or "\x00" in prompt:
-        bad("prompt", f"must be at most {MAX_PROMPT_CHARS} characters")
-    if len(mood) > MAX_MOOD_CHARS:
-        bad("mood", f"must be at most {MAX_MOOD_CHARS} characters")
-    if bpm != 0 and not MIN_BPM <= bpm <= MAX_BPM:
-        bad("bpm", f"must be {MIN_BPM} to {MAX_BPM}, or 0 to let the engine choose")
+    if len(prompt) > naming.MAX_PROMPT_LENGTH or "\x00" in prompt:
+        bad("prompt", f"must be at most {naming.MAX_PROMPT_LENGTH} characters, none of them NUL")
+    if len(mood) > naming.MAX_MOOD_LENGTH or "\x00" in mood:
+        bad("mood", f"must be at most {naming.MAX_MOOD_LENGTH} characters, none of them NUL")
+    if bpm != 0 and not naming.MIN_GENERATION_BPM <= bpm <= naming.MAX_GENERATION_BPM:
+        bad("bpm", f"must be {naming.MIN_GENERATION_BPM} to {naming.MAX_GENERATION_BPM}, or 0 to let the engine choose")
     longest = engines.get(engine, 30.0)
-    if not math.isfinite(duration_seconds) or not MIN_SECONDS <= duration_seconds <= longest:
-        bad("duration_seconds", f"must be {MIN_SECONDS:.0f} to {longest:.0f} seconds for engine {engine!r}")
+    if not math.isfinite(duration_seconds) or not naming.MIN_GENERATION_SECONDS <= duration_seconds <= longest:
+        bad(
+            "duration_seconds",
+            f"must be {naming.MIN_GENERATION_SECONDS:.0f} to {longest:.0f} seconds for engine {engine!r}",
+        )
     if not 0 <= temperature <= 5 or not math.isfinite(temperature):
         bad("sampling.temperature", "must be 0 to 5")
     if not 0 <= top_k <= 2048:

@@ -13,14 +13,11 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from beatflow_platform import naming
 from beatflow_platform.errors import InvalidArgument
 
 FORMAT_VERSION = 1
-MAX_BPM = 999.0
-MAX_STEMS = 64
 MAX_PARAMS_BYTES = 16 * 1024
-
-_KEY = re.compile(r"^\s*([A-Ga-g])([#b♯♭]?)\s*(major|minor|maj|min|m)?\s*$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -83,7 +80,7 @@ def normalise_key(value: str, field_name: str = "key_signature") -> str:
     """'c Major', 'A min', 'F#m', 'Bb' -> 'C major', 'A minor', 'F# minor', 'Bb major'; '' stays ''."""
     if not value:
         return ""
-    match = _KEY.match(value)
+    match = re.fullmatch(naming.KEY_SIGNATURE, value) if len(value) <= naming.MAX_KEY_SIGNATURE_LENGTH else None
     if not match:
         raise InvalidArgument.for_field(field_name, "must be a key such as 'C major' or 'F# minor'")
     tonic = match[1].upper() + match[2].replace("♯", "#").replace("♭", "b")
@@ -92,8 +89,8 @@ def normalise_key(value: str, field_name: str = "key_signature") -> str:
 
 
 def check_bpm(value: float, field_name: str = "bpm") -> float:
-    if not math.isfinite(value) or not (value == 0 or 1 <= value <= MAX_BPM):
-        raise InvalidArgument.for_field(field_name, f"must be 0 (unknown) or 1 to {MAX_BPM:.0f}")
+    if not math.isfinite(value) or not (value == 0 or 1 <= value <= naming.MAX_COMMIT_BPM):
+        raise InvalidArgument.for_field(field_name, f"must be 0 (unknown) or 1 to {naming.MAX_COMMIT_BPM:.0f}")
     return value
 
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from psycopg import AsyncConnection
 
+from beatflow_platform import naming
 from beatflow_platform.db.queries import fetch_one
 from beatflow_vcs import validation
 
-MAX_REQUEST_ID_LENGTH = 128
-
 
 def check_request_id(request_id: str) -> str:
-    validation.bounded_text(request_id, "request_id", MAX_REQUEST_ID_LENGTH)
+    validation.bounded_text(request_id, "request_id", naming.MAX_REQUEST_ID_LENGTH)
     return request_id
 
 

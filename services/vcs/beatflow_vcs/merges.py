@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from psycopg_pool import AsyncConnectionPool
 
+from beatflow_platform import naming
 from beatflow_platform.auth import Principal
 from beatflow_platform.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound
 from beatflow_platform.objectstore import is_blob_id
@@ -49,7 +50,7 @@ class Merges:
         resolutions: dict[str, str] | None = None,
         expected_target: str = "",
     ) -> MergeOutcome:
-        validation.bounded_text(message, "message", validation.MAX_MESSAGE_LENGTH)
+        validation.bounded_text(message, "message", naming.MAX_MESSAGE_LENGTH)
         if not source:
             raise InvalidArgument.for_field("source", "must name a branch, tag or commit")
         if expected_target and not is_blob_id(expected_target):
@@ -105,7 +106,7 @@ class Merges:
     async def revert(self, principal: Principal, repo_id: str, commit_id: str, branch: str, message: str) -> CommitView:
         """A new commit on `branch` that undoes `commit_id`'s changes (three-way: base = the commit,
         ours = the branch head, theirs = the commit's parent)."""
-        validation.bounded_text(message, "message", validation.MAX_MESSAGE_LENGTH)
+        validation.bounded_text(message, "message", naming.MAX_MESSAGE_LENGTH)
         if not is_blob_id(commit_id):
             raise InvalidArgument.for_field("commit_id", "must be 64 lowercase hex characters")
         async with self._pool.connection() as conn, conn.transaction():

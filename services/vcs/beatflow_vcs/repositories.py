@@ -16,6 +16,7 @@ import psycopg
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
+from beatflow_platform import naming
 from beatflow_platform.auth import Principal
 from beatflow_platform.db.queries import fetch_all, fetch_one
 from beatflow_platform.errors import AlreadyExists, FailedPrecondition, NotFound, PermissionDenied
@@ -155,8 +156,8 @@ class Repositories:
     ) -> Repository:
         owner_id = self._check_user(principal)
         validation.repository_name(name)
-        validation.bounded_text(description, "description", validation.MAX_DESCRIPTION_LENGTH)
-        validation.bounded_text(genre, "genre", validation.MAX_GENRE_LENGTH)
+        validation.bounded_text(description, "description", naming.MAX_DESCRIPTION_LENGTH)
+        validation.bounded_text(genre, "genre", naming.MAX_GENRE_LENGTH)
         default_branch = validation.ref_name(default_branch or "main", "default_branch")
         idempotency.check_request_id(request_id)
 
@@ -222,9 +223,9 @@ class Repositories:
         if "name" in changes:
             validation.repository_name(changes["name"], "repository.name")
         if "description" in changes:
-            validation.bounded_text(changes["description"], "repository.description", validation.MAX_DESCRIPTION_LENGTH)
+            validation.bounded_text(changes["description"], "repository.description", naming.MAX_DESCRIPTION_LENGTH)
         if "genre" in changes:
-            validation.bounded_text(changes["genre"], "repository.genre", validation.MAX_GENRE_LENGTH)
+            validation.bounded_text(changes["genre"], "repository.genre", naming.MAX_GENRE_LENGTH)
         if "default_branch" in changes:
             validation.ref_name(changes["default_branch"], "repository.default_branch")
         async with self._pool.connection() as conn, conn.transaction():

@@ -2,24 +2,10 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 
+from beatflow_platform import naming
 from beatflow_platform.errors import InvalidArgument
-
-USERNAME = re.compile(r"^[a-z0-9][a-z0-9_-]{2,31}$")
-EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
-REPOSITORY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$")
-STEM_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-# Git's check-ref-format rules, simplified: no spaces, control characters, "..", "~^:?*[\",
-# no leading '-' or '/', no trailing '/', '.' or ".lock", no "//" or "@{".
-_REF_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|//|@\{|^[-/.]|[/.]$|\.lock$|/\.")
-MIN_PASSWORD_LENGTH = 10
-MAX_PASSWORD_LENGTH = 1024
-MAX_MESSAGE_LENGTH = 4096
-MAX_DESCRIPTION_LENGTH = 2000
-MAX_GENRE_LENGTH = 64
-MAX_REF_LENGTH = 100
 
 
 def require(condition: bool, field: str, description: str) -> None:
@@ -28,44 +14,40 @@ def require(condition: bool, field: str, description: str) -> None:
 
 
 def username(value: str, field: str = "username") -> str:
-    require(bool(USERNAME.match(value)), field, "3 to 32 characters: lowercase letters, digits, '-' and '_', not first")
+    require(naming.matches(naming.USERNAME, value), field, naming.USERNAME_RULE)
     return value
 
 
 def email(value: str) -> str:
-    require(len(value) <= 254 and bool(EMAIL.match(value)), "email", "must be an email address")
+    require(
+        len(value) <= naming.MAX_EMAIL_LENGTH and naming.matches(naming.EMAIL, value),
+        "email",
+        "must be an email address",
+    )
     return value
 
 
 def password(value: str) -> str:
     require(
-        MIN_PASSWORD_LENGTH <= len(value) <= MAX_PASSWORD_LENGTH,
+        naming.MIN_PASSWORD_LENGTH <= len(value) <= naming.MAX_PASSWORD_LENGTH,
         "password",
-        f"must be {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters",
+        f"must be {naming.MIN_PASSWORD_LENGTH} to {naming.MAX_PASSWORD_LENGTH} characters",
     )
     return value
 
 
 def repository_name(value: str, field: str = "name") -> str:
-    require(
-        bool(REPOSITORY_NAME.match(value)) and value == value.strip(),
-        field,
-        "1 to 100 characters: letters, digits, spaces, '.', '-', '_'; starting with a letter or digit",
-    )
+    require(naming.matches(naming.REPOSITORY_NAME, value), field, naming.REPOSITORY_NAME_RULE)
     return value
 
 
 def ref_name(value: str, field: str = "name") -> str:
-    require(
-        0 < len(value) <= MAX_REF_LENGTH and not _REF_FORBIDDEN.search(value),
-        field,
-        "must be a valid ref name (no spaces, '..', '~^:?*[\\', leading '-' or '.', or trailing '.lock')",
-    )
+    require(len(value) <= naming.MAX_REF_LENGTH and naming.matches(naming.REF_NAME, value), field, naming.REF_NAME_RULE)
     return value
 
 
 def stem_name(value: str, field: str = "stems.name") -> str:
-    require(bool(STEM_NAME.match(value)), field, "1 to 64 characters: lowercase letters, digits, '-', '_'")
+    require(naming.matches(naming.STEM_NAME, value), field, naming.STEM_NAME_RULE)
     return value
 
 

@@ -13,13 +13,14 @@ import psycopg
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
+from beatflow_platform import naming
 from beatflow_platform.auth import Principal
 from beatflow_platform.db.queries import fetch_one
 from beatflow_platform.errors import FailedPrecondition, InvalidArgument, NotFound
 from beatflow_platform.objectstore import ObjectStore, is_blob_id
 from beatflow_vcs import idempotency, validation, visibility
 from beatflow_vcs.blobs import Blobs
-from beatflow_vcs.commits import MAX_STEMS, CommitContent, Tree, TreeEntry, check_bpm, check_params, normalise_key
+from beatflow_vcs.commits import CommitContent, Tree, TreeEntry, check_bpm, check_params, normalise_key
 from beatflow_vcs.repositories import Access, Repositories
 from beatflow_vcs.store import (
     CommitView,
@@ -49,8 +50,8 @@ class VersionControl:
 
     async def _tree(self, conn: AsyncConnection, principal: Principal, stems: list[StemSpec]) -> Tree:
         """Checks the stems of a new commit: names, and blobs that exist, are audio and the caller may use."""
-        if len(stems) > MAX_STEMS:
-            raise InvalidArgument.for_field("stems", f"at most {MAX_STEMS} stems")
+        if len(stems) > naming.MAX_STEMS_PER_COMMIT:
+            raise InvalidArgument.for_field("stems", f"at most {naming.MAX_STEMS_PER_COMMIT} stems")
         names = [validation.stem_name(s.name, f"stems[{i}].name") for i, s in enumerate(stems)]
         if len(set(names)) != len(names):
             raise InvalidArgument.for_field("stems", "stem names must be unique")
@@ -94,8 +95,8 @@ class VersionControl:
         stems: list[StemSpec],
         request_id: str = "",
     ) -> tuple[CommitView, str]:
-        validation.bounded_text(message, "message", validation.MAX_MESSAGE_LENGTH)
-        if not message.strip():
+        validation.bounded_text(message, "message", naming.MAX_MESSAGE_LENGTH)
+        if not naming.matches(naming.NON_BLANK_TEXT, message):
             raise InvalidArgument.for_field("message", "must not be empty")
         check_bpm(bpm)
         key_signature = normalise_key(key_signature)
@@ -156,7 +157,7 @@ class VersionControl:
 
     async def create_tag(self, principal: Principal, repo_id: str, name: str, target: str, message: str) -> Ref:
         validation.ref_name(name)
-        validation.bounded_text(message, "message", validation.MAX_MESSAGE_LENGTH)
+        validation.bounded_text(message, "message", naming.MAX_MESSAGE_LENGTH)
         if not target:
             raise InvalidArgument.for_field("target", "must name a branch, tag or commit")
         async with self._pool.connection() as conn, conn.transaction():

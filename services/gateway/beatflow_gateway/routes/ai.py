@@ -13,9 +13,23 @@ from beatflow_audio.proto import key_from_proto, key_to_proto
 from beatflow_audio.theory import Key
 from beatflow_gateway.context import Authorised, Services, to_json
 from beatflow_gateway.errors import ApiError
-from beatflow_gateway.models import INT32_MAX, INT64_MAX, INT64_MIN, Body, seed_field
+from beatflow_gateway.models import (
+    INT32_MAX,
+    INT64_MAX,
+    INT64_MIN,
+    Body,
+    GenerationBpm,
+    Prompt,
+    RequestId,
+    Sha256,
+    Sha256OrEmpty,
+    UuidOrEmpty,
+    seed_field,
+    text,
+)
 from beatflow_gateway.routes.jobs import job_json
 from beatflow_gateway.uploads import store_upload
+from beatflow_platform import naming
 
 router = APIRouter(prefix="/api/ai", tags=["AI Generation"])
 
@@ -30,27 +44,29 @@ class SamplingBody(Body):
 class GenerationBody(Body):
     """The seed contract's fields (prompt, bpm, mood, duration, repo_id, commit_id) and more."""
 
-    prompt: str = Field(max_length=2000, description="Music description")
-    bpm: int = Field(default=120, ge=0, le=INT32_MAX, description="60 to 300; 0 lets the engine choose")
-    mood: str = Field(default="neutral", max_length=100)
-    duration: float = Field(default=15, ge=0, le=1e6, description="Seconds")
+    prompt: Prompt = Field(description="Music description")
+    bpm: GenerationBpm = 120
+    mood: text(naming.MAX_MOOD_LENGTH) = "neutral"
+    duration: float = Field(
+        default=15, ge=naming.MIN_GENERATION_SECONDS, le=1e6, description="Seconds; the longest depends on the engine"
+    )
     key: str = Field(default="", max_length=20, description="e.g. 'A minor'; empty derives it from the mood")
     engine: str = Field(default="", max_length=40)
     seed: int = seed_field()
     sampling: SamplingBody = SamplingBody()
-    repo_id: str | None = Field(default=None, max_length=64)
-    commit_id: str | None = Field(default=None, max_length=100)
-    request_id: str = Field(default="", max_length=200)
+    repo_id: UuidOrEmpty | None = None
+    commit_id: Sha256OrEmpty | None = None
+    request_id: RequestId = ""
 
 
 class SeparationBody(Body):
-    blob_id: str = Field(max_length=100, description="An uploaded file's blob id (never a server path)")
+    blob_id: Sha256 = Field(description="An uploaded file's blob id (never a server path)")
     engine: str = Field(default="", max_length=40)
     model_name: str = Field(default="", max_length=40)
     segment_seconds: float = Field(default=0.0, ge=0, le=1e6)
     overlap: float = Field(default=0.0, ge=0, le=1)
     shifts: int = Field(default=0, ge=0, le=INT32_MAX)
-    request_id: str = Field(default="", max_length=200)
+    request_id: RequestId = ""
 
 
 def key_proto(text: str) -> audio_pb2.MusicalKey | None:
@@ -124,9 +140,9 @@ async def hum_to_beat(
     call: Authorised,
     services: Services,
     file_upload: UploadFile = File(description="A hummed or sung recording (WAV, FLAC, OGG, MP3)"),
-    bpm: int = Query(default=0, ge=0, le=INT32_MAX, description="0 follows the recording's tempo"),
-    mood: str = Query(default="neutral", max_length=100),
-    duration: float = Query(default=15, ge=0, le=1e6, allow_inf_nan=False),
+    bpm: GenerationBpm = Query(default=0, description="0 follows the recording's tempo"),
+    mood: text(naming.MAX_MOOD_LENGTH) = "neutral",
+    duration: float = Query(default=15, ge=naming.MIN_GENERATION_SECONDS, le=1e6, allow_inf_nan=False),
     key: str = Query(default="", max_length=20),
     engine: str = Query(default="", max_length=40),
     seed: int = Query(default=0, ge=INT64_MIN, le=INT64_MAX),
@@ -165,7 +181,7 @@ async def separate_stems(body: SeparationBody, call: Authorised, services: Servi
 async def analyze_audio(
     call: Authorised,
     services: Services,
-    blob_id: str = Query(max_length=100, description="An uploaded file's blob id"),
+    blob_id: Sha256 = Query(description="An uploaded file's blob id"),
     waveform_points: int = Query(default=0, ge=0, le=10000),
 ) -> dict:
     """Analysis in one call; the seed contract's bpm, key_signature and duration are included."""

@@ -14,6 +14,7 @@ from beatflow.vcs.v1 import blobs_pb2
 from beatflow_gateway.backends import Backends
 from beatflow_gateway.context import Authorised, Call, Services, to_json
 from beatflow_gateway.errors import ApiError
+from beatflow_gateway.models import Sha256
 from beatflow_gateway.uploads import store_upload
 
 router = APIRouter(prefix="/api/audio", tags=["Audio"])
@@ -64,9 +65,9 @@ async def _chunks(services: Backends, call: Call, blob_id: str, offset: int, len
             yield message.chunk
 
 
-@router.get("/download/{blob_id}", response_class=Response, responses={206: {"description": "A byte range"}})
+@router.get("/download/{blob_id:sha256}", response_class=Response, responses={206: {"description": "A byte range"}})
 async def download(
-    blob_id: str,
+    blob_id: Sha256,
     request: Request,
     call: Authorised,
     services: Services,

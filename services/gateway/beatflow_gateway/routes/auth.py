@@ -7,25 +7,26 @@ from pydantic import Field
 
 from beatflow.auth.v1 import auth_pb2
 from beatflow_gateway.context import Anonymous, Authorised, Services, to_json
-from beatflow_gateway.models import Body
+from beatflow_gateway.models import Body, Username, text
+from beatflow_platform import naming
 
 router = APIRouter(prefix="/api/auth", tags=["Auth"])
 
 
 class RegisterBody(Body):
-    username: str = Field(max_length=64)
-    email: str = Field(max_length=254)
-    password: str = Field(max_length=1024)
-    display_name: str = Field(default="", max_length=100)
+    username: Username = Field(description=naming.USERNAME_RULE)
+    email: str = Field(pattern=naming.EMAIL, max_length=naming.MAX_EMAIL_LENGTH)
+    password: str = Field(min_length=naming.MIN_PASSWORD_LENGTH, max_length=naming.MAX_PASSWORD_LENGTH)
+    display_name: text(naming.MAX_DISPLAY_NAME_LENGTH) = ""
 
 
 class LoginBody(Body):
-    login: str = Field(max_length=254, description="Username or email")
-    password: str = Field(max_length=1024)
+    login: text(naming.MAX_EMAIL_LENGTH) = Field(description="Username or email")
+    password: str = Field(max_length=naming.MAX_PASSWORD_LENGTH)
 
 
 class RefreshBody(Body):
-    refresh_token: str = Field(max_length=512)
+    refresh_token: text(512)
 
 
 @router.post("/register", status_code=201)

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query
 
 from beatflow.jobs.v1 import jobs_pb2
 from beatflow_gateway.context import Authorised, Services, to_json
+from beatflow_gateway.models import Uuid, text
 
 router = APIRouter(tags=["Jobs"])
 
@@ -31,8 +32,8 @@ def job_json(job: jobs_pb2.Job) -> dict:
     }
 
 
-@router.get("/api/ai/status/{task_id}", tags=["AI Generation"])
-async def status(task_id: str, call: Authorised, services: Services) -> dict:
+@router.get("/api/ai/status/{task_id:uuid_id}", tags=["AI Generation"])
+async def status(task_id: Uuid, call: Authorised, services: Services) -> dict:
     response = await services.jobs.GetJob(
         jobs_pb2.GetJobRequest(job_id=task_id), metadata=call.metadata, timeout=call.timeout
     )
@@ -44,9 +45,9 @@ async def list_jobs(
     call: Authorised,
     services: Services,
     page_size: int = Query(default=0, ge=0, le=1000),
-    page_token: str = Query(default="", max_length=2000),
+    page_token: text(2000) = "",
     state: str = Query(default="", pattern="^(|queued|running|succeeded|failed|cancelled)$"),
-    kind: str = Query(default="", max_length=100),
+    kind: text(100) = "",
 ) -> dict:
     response = await services.jobs.ListJobs(
         jobs_pb2.ListJobsRequest(page_size=page_size, page_token=page_token, state=STATES.get(state, 0), kind=kind),
@@ -56,16 +57,16 @@ async def list_jobs(
     return {"jobs": [job_json(j) for j in response.jobs], "next_page_token": response.next_page_token}
 
 
-@router.get("/api/jobs/{job_id}")
-async def get_job(job_id: str, call: Authorised, services: Services) -> dict:
+@router.get("/api/jobs/{job_id:uuid_id}")
+async def get_job(job_id: Uuid, call: Authorised, services: Services) -> dict:
     response = await services.jobs.GetJob(
         jobs_pb2.GetJobRequest(job_id=job_id), metadata=call.metadata, timeout=call.timeout
     )
     return job_json(response.job)
 
 
-@router.post("/api/jobs/{job_id}/cancel")
-async def cancel_job(job_id: str, call: Authorised, services: Services) -> dict:
+@router.post("/api/jobs/{job_id:uuid_id}/cancel")
+async def cancel_job(job_id: Uuid, call: Authorised, services: Services) -> dict:
     response = await services.jobs.CancelJob(
         jobs_pb2.CancelJobRequest(job_id=job_id), metadata=call.metadata, timeout=call.timeout
     )

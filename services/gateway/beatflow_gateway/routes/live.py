@@ -1,4 +1,4 @@
-"""Live job progress: WebSocket /ws/jobs/{job_id}, and Server-Sent Events for clients without one.
+"""Live job progress: WebSocket /ws/jobs/{job_id:uuid_id}, and Server-Sent Events for clients without one.
 
 Both relay WatchJob: a snapshot, then every change, until the job ends. Browsers cannot set
 headers on a WebSocket, so the token may also come as `?token=` or as the subprotocol
@@ -17,6 +17,7 @@ from fastapi.responses import StreamingResponse
 
 from beatflow.jobs.v1 import jobs_pb2
 from beatflow_gateway.context import Authorised, Call, Services, anonymous_call, request_id_for
+from beatflow_gateway.models import Uuid
 from beatflow_gateway.routes.jobs import job_json
 
 router = APIRouter(tags=["Jobs"])
@@ -68,11 +69,11 @@ async def watch_websocket(websocket: WebSocket, job_id: str) -> None:
 
 
 @router.get(
-    "/api/jobs/{job_id}/events",
+    "/api/jobs/{job_id:uuid_id}/events",
     response_class=StreamingResponse,
     responses={200: {"content": {"text/event-stream": {}}}},
 )
-async def watch_events(job_id: str, request: Request, call: Authorised, services: Services) -> StreamingResponse:
+async def watch_events(job_id: Uuid, request: Request, call: Authorised, services: Services) -> StreamingResponse:
     """Server-Sent Events: one `job` event per change, ending when the job ends."""
     await services.jobs.GetJob(jobs_pb2.GetJobRequest(job_id=job_id), metadata=call.metadata, timeout=call.timeout)
 

@@ -10,7 +10,19 @@ from pydantic import Field
 
 from beatflow.vcs.v1 import repositories_pb2 as pb
 from beatflow_gateway.context import Authorised, Services, to_json
-from beatflow_gateway.models import Body
+from beatflow_gateway.models import (
+    Body,
+    RefName,
+    RefNameOrEmpty,
+    RepositoryName,
+    RepositoryNameOrEmpty,
+    RequestId,
+    Username,
+    UsernameOrEmpty,
+    Uuid,
+    text,
+)
+from beatflow_platform import naming
 
 router = APIRouter(tags=["Repositories"])
 ROLES = {"read": pb.COLLABORATOR_ROLE_READ, "write": pb.COLLABORATOR_ROLE_WRITE}
@@ -23,26 +35,26 @@ def repository_json(repository: pb.Repository) -> dict:
 
 
 class CreateBody(Body):
-    name: str = Field(max_length=200)
-    description: str = Field(default="", max_length=4000)
+    name: RepositoryName = Field(description=naming.REPOSITORY_NAME_RULE)
+    description: text(naming.MAX_DESCRIPTION_LENGTH) = ""
     is_public: bool = False
-    genre: str = Field(default="", max_length=200)
-    default_branch: str = Field(default="", max_length=200)
-    request_id: str = Field(default="", max_length=200)
+    genre: text(naming.MAX_GENRE_LENGTH) = ""
+    default_branch: RefNameOrEmpty = Field(default="", description="Empty: main")
+    request_id: RequestId = ""
 
 
 class UpdateBody(Body):
-    name: str | None = Field(default=None, max_length=200)
-    description: str | None = Field(default=None, max_length=4000)
+    name: RepositoryName | None = None
+    description: text(naming.MAX_DESCRIPTION_LENGTH) | None = None
     is_public: bool | None = None
-    genre: str | None = Field(default=None, max_length=200)
-    default_branch: str | None = Field(default=None, max_length=200)
+    genre: text(naming.MAX_GENRE_LENGTH) | None = None
+    default_branch: RefName | None = None
 
 
 class ForkBody(Body):
-    original_repo_id: str = Field(max_length=64)
-    fork_name: str = Field(default="", max_length=200)
-    request_id: str = Field(default="", max_length=200)
+    original_repo_id: Uuid
+    fork_name: RepositoryNameOrEmpty = Field(default="", description="Empty: the original's name")
+    request_id: RequestId = ""
 
 
 class CollaboratorBody(Body):
@@ -62,8 +74,8 @@ async def list_repositories(
     call: Authorised,
     services: Services,
     page_size: int = Query(default=0, ge=0, le=1000),
-    page_token: str = Query(default="", max_length=2000),
-    owner: str = Query(default="", max_length=64),
+    page_token: text(2000) = "",
+    owner: UsernameOrEmpty = "",
 ) -> dict:
     response = await services.repositories.ListRepositories(
         pb.ListRepositoriesRequest(page_size=page_size, page_token=page_token, owner_username=owner),
@@ -76,17 +88,19 @@ async def list_repositories(
     }
 
 
-@router.get("/api/repositories/{repo_id}")
-async def get_repository(repo_id: str, call: Authorised, services: Services) -> dict:
+@router.get("/api/repositories/{repo_id:uuid_id}")
+async def get_repository(repo_id: Uuid, call: Authorised, services: Services) -> dict:
     response = await services.repositories.GetRepository(
         pb.GetRepositoryRequest(repo_id=repo_id), metadata=call.metadata, timeout=call.timeout
     )
     return repository_json(response.repository)
 
 
-@router.patch("/api/repositories/{repo_id}")
-async def update_repository(repo_id: str, body: UpdateBody, call: Authorised, services: Services) -> dict:
+@router.patch("/api/repositories/{repo_id:uuid_id}")
+async def update_repository(repo_id: Uuid, body: UpdateBody, call: Authorised, services: Services) -> dict:
     changes = body.model_dump(exclude_none=True)
+    if not changes:  # nothing to change: the repository as it is
+        return await get_repository(repo_id, call, services)
     response = await services.repositories.UpdateRepository(
         pb.UpdateRepositoryRequest(
             repo_id=repo_id, repository=pb.Repository(**changes), update_mask=FieldMask(paths=sorted(changes))
@@ -97,8 +111,8 @@ async def update_repository(repo_id: str, body: UpdateBody, call: Authorised, se
     return repository_json(response.repository)
 
 
-@router.delete("/api/repositories/{repo_id}", status_code=204)
-async def delete_repository(repo_id: str, call: Authorised, services: Services) -> None:
+@router.delete("/api/repositories/{repo_id:uuid_id}", status_code=204)
+async def delete_repository(repo_id: Uuid, call: Authorised, services: Services) -> None:
     await services.repositories.DeleteRepository(
         pb.DeleteRepositoryRequest(repo_id=repo_id), metadata=call.metadata, timeout=call.timeout
     )
@@ -112,17 +126,17 @@ async def fork_repository(body: ForkBody, call: Authorised, services: Services) 
     return repository_json(response.repository)
 
 
-@router.get("/api/repositories/{repo_id}/collaborators")
-async def list_collaborators(repo_id: str, call: Authorised, services: Services) -> dict:
+@router.get("/api/repositories/{repo_id:uuid_id}/collaborators")
+async def list_collaborators(repo_id: Uuid, call: Authorised, services: Services) -> dict:
     response = await services.repositories.ListCollaborators(
         pb.ListCollaboratorsRequest(repo_id=repo_id), metadata=call.metadata, timeout=call.timeout
     )
     return to_json(response)
 
 
-@router.put("/api/repositories/{repo_id}/collaborators/{username}")
+@router.put("/api/repositories/{repo_id:uuid_id}/collaborators/{username:username}")
 async def put_collaborator(
-    repo_id: str, username: str, body: CollaboratorBody, call: Authorised, services: Services
+    repo_id: Uuid, username: Username, body: CollaboratorBody, call: Authorised, services: Services
 ) -> dict:
     response = await services.repositories.PutCollaborator(
         pb.PutCollaboratorRequest(repo_id=repo_id, username=username, role=ROLES[body.role]),
@@ -132,8 +146,8 @@ async def put_collaborator(
     return to_json(response.collaborator)
 
 
-@router.delete("/api/repositories/{repo_id}/collaborators/{username}", status_code=204)
-async def remove_collaborator(repo_id: str, username: str, call: Authorised, services: Services) -> None:
+@router.delete("/api/repositories/{repo_id:uuid_id}/collaborators/{username:username}", status_code=204)
+async def remove_collaborator(repo_id: Uuid, username: Username, call: Authorised, services: Services) -> None:
     await services.repositories.RemoveCollaborator(
         pb.RemoveCollaboratorRequest(repo_id=repo_id, username=username), metadata=call.metadata, timeout=call.timeout
     )

@@ -10,7 +10,25 @@ from pydantic import Field
 
 from beatflow.vcs.v1 import version_control_pb2 as pb
 from beatflow_gateway.context import Authorised, Services, to_json
-from beatflow_gateway.models import Body
+from beatflow_gateway.models import (
+    Body,
+    CommitBpm,
+    KeySignatureOrEmpty,
+    Message,
+    NonBlankMessage,
+    RefName,
+    RefNameOrEmpty,
+    RequestId,
+    Revision,
+    RevisionOrEmpty,
+    Sha256,
+    Sha256OrEmpty,
+    StemName,
+    Uuid,
+    UuidOrEmpty,
+    text,
+)
+from beatflow_platform import naming
 
 router = APIRouter(prefix="/api/vcs", tags=["Version Control"])
 RESOLUTIONS = {"ours": pb.CONFLICT_RESOLUTION_OURS, "theirs": pb.CONFLICT_RESOLUTION_THEIRS}
@@ -25,59 +43,61 @@ def commit_json(commit: pb.Commit) -> dict:
 
 
 class StemBody(Body):
-    name: str = Field(max_length=100)
-    blob_id: str = Field(max_length=100)
+    name: StemName = Field(description=naming.STEM_NAME_RULE)
+    blob_id: Sha256
 
 
 class CommitBody(Body):
-    message: str = Field(max_length=10000)
-    parent_commit_id: str | None = Field(default=None, max_length=100)
-    branch: str = Field(default="", max_length=200)
-    bpm: float = Field(default=0, ge=0, le=1e6)
-    key_signature: str | None = Field(default=None, max_length=40)
+    message: NonBlankMessage
+    parent_commit_id: Sha256OrEmpty | None = None
+    branch: RefNameOrEmpty = Field(default="", description="Empty: the default branch")
+    bpm: CommitBpm = 0
+    key_signature: KeySignatureOrEmpty | None = Field(default=None, examples=["A minor", "F#m"])
     generation_params: dict[str, Any] | None = None
-    stems: list[StemBody] = Field(default=[], max_length=256)
-    request_id: str = Field(default="", max_length=200)
+    stems: list[StemBody] = Field(default=[], max_length=naming.MAX_STEMS_PER_COMMIT)
+    request_id: RequestId = ""
 
 
 class BranchBody(Body):
-    name: str = Field(max_length=200)
-    start_point: str = Field(default="", max_length=200)
+    name: RefName = Field(description=naming.REF_NAME_RULE)
+    start_point: RevisionOrEmpty = Field(
+        default="", description="A branch, tag or commit id; empty: the default branch"
+    )
 
 
 class MoveBranchBody(Body):
-    new_commit_id: str = Field(max_length=100)
-    expected_commit_id: str = Field(max_length=100)
+    new_commit_id: Sha256
+    expected_commit_id: Sha256
 
 
 class TagBody(Body):
-    name: str = Field(max_length=200)
-    target: str = Field(max_length=200)
-    message: str = Field(default="", max_length=10000)
+    name: RefName = Field(description=naming.REF_NAME_RULE)
+    target: Revision
+    message: Message = ""
 
 
 class ResolutionBody(Body):
-    name: str = Field(max_length=100)
+    name: StemName
     resolution: Literal["ours", "theirs"]
 
 
 class MergeBody(Body):
-    source: str = Field(max_length=200)
-    target_branch: str = Field(default="", max_length=200)
-    source_repo_id: str = Field(default="", max_length=64)
-    message: str = Field(default="", max_length=10000)
+    source: Revision
+    target_branch: RefNameOrEmpty = ""
+    source_repo_id: UuidOrEmpty = Field(default="", description="Merge from a fork; empty: this repository")
+    message: Message = ""
     resolutions: list[ResolutionBody] = Field(default=[], max_length=256)
-    expected_target_commit_id: str = Field(default="", max_length=100)
+    expected_target_commit_id: Sha256OrEmpty = ""
 
 
 class RevertBody(Body):
-    commit_id: str = Field(max_length=100)
-    branch: str = Field(default="", max_length=200)
-    message: str = Field(default="", max_length=10000)
+    commit_id: Sha256
+    branch: RefNameOrEmpty = ""
+    message: Message = ""
 
 
-@router.post("/commit/{repo_id}", status_code=201)
-async def create_commit(repo_id: str, body: CommitBody, call: Authorised, services: Services) -> dict:
+@router.post("/commit/{repo_id:uuid_id}", status_code=201)
+async def create_commit(repo_id: Uuid, body: CommitBody, call: Authorised, services: Services) -> dict:
     params = struct_pb2.Struct()
     params.update(body.generation_params or {})
     response = await services.versions.CreateCommit(
@@ -98,23 +118,21 @@ async def create_commit(repo_id: str, body: CommitBody, call: Authorised, servic
     return {**commit_json(response.commit), "repo_id": repo_id, "branch": response.branch}
 
 
-@router.get("/commit/{commit_id}")
-async def get_commit(
-    commit_id: str, call: Authorised, services: Services, repo_id: str = Query(default="", max_length=64)
-) -> dict:
+@router.get("/commit/{commit_id:sha256}")
+async def get_commit(commit_id: Sha256, call: Authorised, services: Services, repo_id: UuidOrEmpty = "") -> dict:
     response = await services.versions.GetCommit(
         pb.GetCommitRequest(commit_id=commit_id, repo_id=repo_id), metadata=call.metadata, timeout=call.timeout
     )
     return commit_json(response.commit)
 
 
-@router.get("/history/{repo_id}")
+@router.get("/history/{repo_id:uuid_id}")
 async def history(
-    repo_id: str,
+    repo_id: Uuid,
     call: Authorised,
     services: Services,
     page_size: int = Query(default=0, ge=0, le=1000),
-    page_token: str = Query(default="", max_length=20000),
+    page_token: text(20000) = "",
 ) -> dict:
     """The commit DAG for a tree view, newest first; "commits" keeps the seed contract's shape."""
     response = await services.versions.GetHistory(
@@ -141,14 +159,14 @@ async def history(
     return {**body, "commits": commits, "root": root}
 
 
-@router.get("/repos/{repo_id}/log")
+@router.get("/repos/{repo_id:uuid_id}/log")
 async def log(
-    repo_id: str,
+    repo_id: Uuid,
     call: Authorised,
     services: Services,
-    ref: str = Query(default="", max_length=200),
+    ref: RevisionOrEmpty = "",
     page_size: int = Query(default=0, ge=0, le=1000),
-    page_token: str = Query(default="", max_length=20000),
+    page_token: text(20000) = "",
 ) -> dict:
     response = await services.versions.GetLog(
         pb.GetLogRequest(repo_id=repo_id, ref=ref, page_size=page_size, page_token=page_token),
@@ -158,24 +176,24 @@ async def log(
     return {"commits": [commit_json(c) for c in response.commits], "next_page_token": response.next_page_token}
 
 
-@router.get("/repos/{repo_id}/branches")
-async def list_branches(repo_id: str, call: Authorised, services: Services) -> dict:
+@router.get("/repos/{repo_id:uuid_id}/branches")
+async def list_branches(repo_id: Uuid, call: Authorised, services: Services) -> dict:
     response = await services.versions.ListBranches(
         pb.ListBranchesRequest(repo_id=repo_id), metadata=call.metadata, timeout=call.timeout
     )
     return to_json(response)
 
 
-@router.post("/repos/{repo_id}/branches", status_code=201)
-async def create_branch(repo_id: str, body: BranchBody, call: Authorised, services: Services) -> dict:
+@router.post("/repos/{repo_id:uuid_id}/branches", status_code=201)
+async def create_branch(repo_id: Uuid, body: BranchBody, call: Authorised, services: Services) -> dict:
     response = await services.versions.CreateBranch(
         pb.CreateBranchRequest(repo_id=repo_id, **body.model_dump()), metadata=call.metadata, timeout=call.timeout
     )
     return to_json(response.branch)
 
 
-@router.patch("/repos/{repo_id}/branches/{name:path}")
-async def move_branch(repo_id: str, name: str, body: MoveBranchBody, call: Authorised, services: Services) -> dict:
+@router.patch("/repos/{repo_id:uuid_id}/branches/{name:path}")
+async def move_branch(repo_id: Uuid, name: RefName, body: MoveBranchBody, call: Authorised, services: Services) -> dict:
     response = await services.versions.UpdateBranch(
         pb.UpdateBranchRequest(repo_id=repo_id, name=name, **body.model_dump()),
         metadata=call.metadata,
@@ -184,43 +202,43 @@ async def move_branch(repo_id: str, name: str, body: MoveBranchBody, call: Autho
     return to_json(response.branch)
 
 
-@router.delete("/repos/{repo_id}/branches/{name:path}", status_code=204)
-async def delete_branch(repo_id: str, name: str, call: Authorised, services: Services) -> None:
+@router.delete("/repos/{repo_id:uuid_id}/branches/{name:path}", status_code=204)
+async def delete_branch(repo_id: Uuid, name: RefName, call: Authorised, services: Services) -> None:
     await services.versions.DeleteBranch(
         pb.DeleteBranchRequest(repo_id=repo_id, name=name), metadata=call.metadata, timeout=call.timeout
     )
 
 
-@router.get("/repos/{repo_id}/tags")
-async def list_tags(repo_id: str, call: Authorised, services: Services) -> dict:
+@router.get("/repos/{repo_id:uuid_id}/tags")
+async def list_tags(repo_id: Uuid, call: Authorised, services: Services) -> dict:
     response = await services.versions.ListTags(
         pb.ListTagsRequest(repo_id=repo_id), metadata=call.metadata, timeout=call.timeout
     )
     return to_json(response)
 
 
-@router.post("/repos/{repo_id}/tags", status_code=201)
-async def create_tag(repo_id: str, body: TagBody, call: Authorised, services: Services) -> dict:
+@router.post("/repos/{repo_id:uuid_id}/tags", status_code=201)
+async def create_tag(repo_id: Uuid, body: TagBody, call: Authorised, services: Services) -> dict:
     response = await services.versions.CreateTag(
         pb.CreateTagRequest(repo_id=repo_id, **body.model_dump()), metadata=call.metadata, timeout=call.timeout
     )
     return to_json(response.tag)
 
 
-@router.delete("/repos/{repo_id}/tags/{name:path}", status_code=204)
-async def delete_tag(repo_id: str, name: str, call: Authorised, services: Services) -> None:
+@router.delete("/repos/{repo_id:uuid_id}/tags/{name:path}", status_code=204)
+async def delete_tag(repo_id: Uuid, name: RefName, call: Authorised, services: Services) -> None:
     await services.versions.DeleteTag(
         pb.DeleteTagRequest(repo_id=repo_id, name=name), metadata=call.metadata, timeout=call.timeout
     )
 
 
-@router.get("/repos/{repo_id}/diff")
+@router.get("/repos/{repo_id:uuid_id}/diff")
 async def diff(
-    repo_id: str,
+    repo_id: Uuid,
     call: Authorised,
     services: Services,
-    base: str = Query(max_length=200),
-    head: str = Query(default="", max_length=200),
+    base: Revision,
+    head: RevisionOrEmpty = "",
 ) -> dict:
     response = await services.versions.DiffCommits(
         pb.DiffCommitsRequest(repo_id=repo_id, base=base, head=head), metadata=call.metadata, timeout=call.timeout
@@ -228,8 +246,8 @@ async def diff(
     return to_json(response)
 
 
-@router.post("/repos/{repo_id}/merge")
-async def merge(repo_id: str, body: MergeBody, call: Authorised, services: Services) -> dict:
+@router.post("/repos/{repo_id:uuid_id}/merge")
+async def merge(repo_id: Uuid, body: MergeBody, call: Authorised, services: Services) -> dict:
     request = pb.MergeRequest(
         repo_id=repo_id,
         **body.model_dump(exclude={"resolutions"}),
@@ -242,8 +260,8 @@ async def merge(repo_id: str, body: MergeBody, call: Authorised, services: Servi
     return body_json
 
 
-@router.post("/repos/{repo_id}/revert", status_code=201)
-async def revert(repo_id: str, body: RevertBody, call: Authorised, services: Services) -> dict:
+@router.post("/repos/{repo_id:uuid_id}/revert", status_code=201)
+async def revert(repo_id: Uuid, body: RevertBody, call: Authorised, services: Services) -> dict:
     response = await services.versions.RevertCommit(
         pb.RevertCommitRequest(repo_id=repo_id, **body.model_dump()), metadata=call.metadata, timeout=call.timeout
     )

@@ -1,0 +1,63 @@
+"""The shapes and limits of ids, names, free text and commit fields: one definition for the services that enforce them
+and for the gateway, whose OpenAPI document states them to clients.
+
+Patterns are anchored and use only syntax that Python `re`, pydantic-core (Rust regex) and
+JSON Schema (ECMA-262) read alike. Match them with `fullmatch` (`$` alone would let a trailing
+newline through in Python).
+"""
+
+from __future__ import annotations
+
+import re
+
+# Whitespace as every regex engine here reads it (`\s` differs: Python and Rust include U+0085,
+# ECMA-262 does not).
+_SPACE = r" \t\n\r\f\v"
+UUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+# Blobs and commits are addressed by the sha256 of their content.
+SHA256 = r"^[0-9a-f]{64}$"
+USERNAME = r"^[a-z0-9][a-z0-9_-]{2,31}$"
+USERNAME_RULE = "3 to 32 characters: lowercase letters, digits, '-' and '_', not first"
+EMAIL = rf"^[^@{_SPACE}\x00]{{1,64}}@[^@{_SPACE}\x00]+\.[^@{_SPACE}\x00]{{2,}}$"
+MAX_EMAIL_LENGTH = 254
+# Starts and ends with a letter, digit or punctuation mark; spaces only inside.
+REPOSITORY_NAME = r"^[A-Za-z0-9](?:[A-Za-z0-9 ._-]{0,98}[A-Za-z0-9._-])?$"
+REPOSITORY_NAME_RULE = "1 to 100 characters: letters, digits, spaces, '.', '-', '_'; starting with a letter or digit"
+STEM_NAME = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+STEM_NAME_RULE = "1 to 64 characters: lowercase letters, digits, '-', '_'"
+# Branch and tag names: segments of letters, digits, '-' and '_' joined by '/' or '.'
+# ("feature/drums", "v1.2"); so no "..", "//", spaces or leading, trailing separators.
+REF_NAME = r"^[A-Za-z0-9_][A-Za-z0-9_-]*(?:[./][A-Za-z0-9_-]+)*$"
+REF_NAME_RULE = "letters, digits, '-' and '_' in segments joined by '/' or '.', at most 100 characters"
+MAX_REF_LENGTH = 100
+# A key signature as musicians write it: "A minor", "F#m", "Bb", "c maj" (groups: letter,
+# accidental, mode).
+KEY_SIGNATURE = (
+    rf"^[{_SPACE}]*([A-Ga-g])([#b\u266f\u266d]?)[{_SPACE}]*"
+    rf"([Mm][Aa][Jj][Oo][Rr]|[Mm][Ii][Nn][Oo][Rr]|[Mm][Aa][Jj]|[Mm][Ii][Nn]|[Mm])?[{_SPACE}]*$"
+)
+MAX_KEY_SIGNATURE_LENGTH = 40
+# Free text: anything PostgreSQL text can hold, i.e. no NUL character.
+TEXT = r"^[^\x00]*$"
+# Free text that must say something: at least one visible character.
+NON_BLANK_TEXT = rf"^[^\x00]*[^{_SPACE}\x00][^\x00]*$"
+MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 1024
+MAX_DISPLAY_NAME_LENGTH = 100
+MAX_MESSAGE_LENGTH = 4096
+MAX_DESCRIPTION_LENGTH = 2000
+MAX_GENRE_LENGTH = 64
+MAX_REQUEST_ID_LENGTH = 128
+MAX_STEMS_PER_COMMIT = 64
+# What to generate: a prompt, a mood, a tempo (0 lets the engine choose) and a length (whose
+# upper bound depends on the engine).
+MAX_PROMPT_LENGTH = 1000
+MAX_MOOD_LENGTH = 64
+MIN_GENERATION_BPM, MAX_GENERATION_BPM = 60, 300
+MIN_GENERATION_SECONDS = 5.0
+# A commit's tempo: 0 (unknown) or 1 to this.
+MAX_COMMIT_BPM = 999.0
+
+
+def matches(pattern: str, value: str) -> bool:
+    return re.fullmatch(pattern, value) is not None

@@ -1,0 +1,74 @@
+"""The OpenAPI document: FastAPI's, with the error responses the gateway really sends.
+
+FastAPI documents request validation as 422 with its own body; the gateway answers 400 with
+the one error format (see errors.py), and any route may pass on a backend's status through
+the gRPC -> HTTP table. Each operation lists those statuses with the `Error` schema.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel, Field
+
+# Statuses any route may answer: bad input, auth, ownership, conflicts, rate limits, backends.
+_COMMON_ERRORS = {
+    400: "The request is malformed or a value is out of range.",
+    401: "No valid bearer token.",
+    403: "The caller may see the resource but not do this to it.",
+    404: "No such resource, or one the caller may not see.",
+    409: "A conflict: the name exists, or a branch moved since it was read.",
+    429: "Too many attempts; see Retry-After.",
+    503: "A backend service is unavailable; try again shortly.",
+    504: "A backend service did not answer in time.",
+}
+_UPLOAD_ERRORS = {413: "The upload is larger than the configured limit.", 415: "The upload is not audio."}
+_RANGE_ERRORS = {416: "The requested byte range lies outside the file."}
+_ERROR_REF = {"$ref": "#/components/schemas/Error"}
+
+
+class ErrorBody(BaseModel):
+    """Every failure, whatever its status."""
+
+    code: str = Field(description="The gRPC status name, e.g. NOT_FOUND or INVALID_ARGUMENT.")
+    message: str
+    details: list[dict[str, Any]] = Field(
+        description="google.rpc details as JSON objects with a `type`: ErrorInfo, BadRequest, ResourceInfo."
+    )
+
+
+def install(app: FastAPI) -> None:
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            app.openapi_schema = _with_error_responses(schema)
+        return app.openapi_schema
+
+    app.openapi = openapi
+
+
+def _with_error_responses(schema: dict) -> dict:
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            responses.pop("422", None)
+            for status, description in _errors_of(operation).items():
+                responses.setdefault(
+                    str(status), {"description": description, "content": {"application/json": {"schema": _ERROR_REF}}}
+                )
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        components.pop(unused, None)
+    components["Error"] = ErrorBody.model_json_schema()
+    return schema
+
+
+def _errors_of(operation: dict) -> dict[int, str]:
+    errors = dict(_COMMON_ERRORS)
+    if "multipart/form-data" in operation.get("requestBody", {}).get("content", {}):
+        errors |= _UPLOAD_ERRORS
+    if any(parameter.get("name", "").lower() == "range" for parameter in operation.get("parameters", [])):
+        errors |= _RANGE_ERRORS
+    return dict(sorted(errors.items()))
