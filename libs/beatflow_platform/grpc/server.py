@@ -112,12 +112,20 @@ class GrpcHost:
     def request_stop(self) -> None:
         self._stopping.set()
 
-    async def stop(self) -> None:
-        """Stops taking calls, lets in-flight ones finish within the grace period, runs shutdown hooks."""
+    async def announce_shutdown(self) -> None:
+        """Health NOT_SERVING from now on, so that balancers send new calls elsewhere; calls
+        still arrive and are served until `stop`. Idempotent."""
+        if self._stopping.is_set():
+            return
         self._stopping.set()
         await self._health.enter_graceful_shutdown()
         if self._monitor is not None:
             await self._monitor
+        _log.info("shutting down: health NOT_SERVING")
+
+    async def stop(self) -> None:
+        """Stops taking calls, lets in-flight ones finish within the grace period, runs shutdown hooks."""
+        await self.announce_shutdown()
         _log.info("draining", grace_seconds=self._settings.shutdown_grace_seconds)
         await self._server.stop(self._settings.shutdown_grace_seconds)
         for hook in self._on_shutdown:

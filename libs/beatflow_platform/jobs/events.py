@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 
 import psycopg
 
+from beatflow_platform.errors import Unavailable
 from beatflow_platform.jobs.model import Job
 from beatflow_platform.jobs.queue import JobQueue
 from beatflow_platform.logging import get_logger
@@ -84,19 +85,38 @@ class Notifications:
                 del self._waiters[key]
 
 
+async def _first_of(*events: asyncio.Event, timeout: float) -> None:
+    """Returns when any of the events is set, or after `timeout` seconds."""
+    waiters = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+
+
 async def watch(
-    queue: JobQueue, notifications: Notifications, job_id: str, owner_id: str, *, resync_seconds: float = 5.0
+    queue: JobQueue,
+    notifications: Notifications,
+    job_id: str,
+    owner_id: str,
+    *,
+    until: asyncio.Event | None = None,
+    resync_seconds: float = 5.0,
 ) -> AsyncIterator[Job]:
     """A snapshot of the job, then each change, ending after a terminal state.
 
     Changes that follow each other faster than the watcher reads them arrive as one snapshot.
+    Once `until` is set, a watch of an unfinished job raises UNAVAILABLE (watch again elsewhere).
     """
+    until = until or asyncio.Event()
     with notifications.subscribe(job_id) as changed:
         job = await queue.get(job_id, owner_id)  # read after subscribing: no change slips between
         yield job
         while not job.state.terminal:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(changed.wait(), resync_seconds)
+            if until.is_set():
+                raise Unavailable("the service is shutting down; watch the job again", reason="SHUTTING_DOWN")
+            await _first_of(changed, until, timeout=resync_seconds)
             changed.clear()
             latest = await queue.get(job_id, owner_id)
             if latest != job:

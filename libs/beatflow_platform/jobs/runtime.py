@@ -103,13 +103,14 @@ class JobRuntime:
             readiness_checks=[lambda: ping(self.pool)],
             on_shutdown=[self.close],
         )
-        return JobServiceApp(host, worker, settings.job_grace_seconds)
+        return JobServiceApp(host, worker, jobs, settings.job_grace_seconds)
 
 
 @dataclass
 class JobServiceApp:
     host: GrpcHost
     worker: JobWorker
+    jobs: job_servicer.JobServicer
     grace_seconds: float
     worker_task: asyncio.Task | None = None
 
@@ -119,12 +120,16 @@ class JobServiceApp:
         return port
 
     async def stop(self) -> None:
-        """Stops claiming, gives running jobs the grace period to finish (an unfinished one is retried
-        elsewhere once its lease expires), then drains and stops the gRPC server."""
+        """Goes NOT_SERVING and stops claiming; gives running jobs the grace period to finish while
+        their watchers still get every event (an unfinished job is retried elsewhere once its lease
+        expires); ends the remaining watches with UNAVAILABLE so clients watch again elsewhere;
+        then drains and stops the gRPC server."""
+        await self.host.announce_shutdown()
         self.worker.stop()
         if self.worker_task is not None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.worker_task, self.grace_seconds)
+        self.jobs.end_watches()
         await self.host.stop()
 
     async def serve_until_signalled(self) -> None:

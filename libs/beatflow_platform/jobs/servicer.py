@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from beatflow.jobs.v1 import jobs_pb2, jobs_pb2_grpc
@@ -56,13 +58,19 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
     def __init__(self, queue: JobQueue, notifications: Notifications):
         self._queue = queue
         self._notifications = notifications
+        self._ending = asyncio.Event()
+
+    def end_watches(self) -> None:
+        """Ends every open and future WatchJob with UNAVAILABLE: the process is going away."""
+        self._ending.set()
 
     async def GetJob(self, request, context):
         job = await self._queue.get(request.job_id, current_principal().subject_id)
         return jobs_pb2.GetJobResponse(job=job_to_proto(job))
 
     async def WatchJob(self, request, context):
-        async for job in watch(self._queue, self._notifications, request.job_id, current_principal().subject_id):
+        owner = current_principal().subject_id
+        async for job in watch(self._queue, self._notifications, request.job_id, owner, until=self._ending):
             yield jobs_pb2.WatchJobResponse(job=job_to_proto(job))
 
     async def CancelJob(self, request, context):
