@@ -13,7 +13,7 @@ PROTO_SOURCES := $(shell find protos/beatflow -name '*.proto' 2>/dev/null)
 # googleapis protos the contracts import, copied from the pinned googleapis-common-protos package.
 GOOGLEAPIS_PROTOS := google/api/annotations.proto google/api/http.proto
 
-.PHONY: help setup system-packages protos lint lint-protos breaking-protos test bench run clean
+.PHONY: help setup system-packages protos lint lint-protos breaking-protos test bench soak run clean
 
 help:
 	@echo "make run    - set up and run the whole local stack"
@@ -75,6 +75,10 @@ test: setup lint lint-protos breaking-protos
 bench: setup
 	@scripts/ensure_system_packages.sh wrk
 	$(PY) -m bench
+
+# Fifteen minutes of the load mix (bench/soak.py -> bench/results/soak.json).
+soak: setup
+	$(PY) -m bench soak
 
 run: setup
 	$(PY) -m beatflow_devtools.stack

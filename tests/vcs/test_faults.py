@@ -1,15 +1,16 @@
-"""Faults under the vcs service: an object store that goes away, a database that restarts."""
+"""Faults under the vcs service: an object store that goes away, a database that restarts
+while clients write."""
 
 from __future__ import annotations
 
 import asyncio
 import shutil
+from collections import Counter
 
 import grpc
 import psycopg
 import pytest
 
-from beatflow.vcs.v1 import repositories_pb2
 from beatflow.vcs.v1 import version_control_pb2 as pb
 from beatflow_devtools.network import free_port
 from beatflow_devtools.postgres import LocalPostgres, reachable_tempdir
@@ -60,25 +61,51 @@ def own_cluster():
     shutil.rmtree(base, ignore_errors=True)
 
 
-async def test_postgres_restart_is_unavailable_then_recovers(vcs_factory, own_cluster, tmp_path):
+async def test_postgres_restart_during_traffic_loses_nothing_and_hangs_nothing(vcs_factory, own_cluster, tmp_path):
     cluster = own_cluster
     vcs = await vcs_factory(
         database=DatabaseSettings(url=cluster.dsn(), acquire_timeout_seconds=1),
         object_store=ObjectStoreSettings(root=tmp_path / "blobs"),
     )
     alice = await vcs.sign_up()
-    repo = await alice.create_repo("Durable")
-    cluster.stop(mode="fast")
-    error = await rpc_error(alice.create_repo("While down", timeout=10))
-    assert error.code() == grpc.StatusCode.UNAVAILABLE  # quickly, well inside the deadline
-    cluster.start(fsync=False)
-    # The pool reconnects on its own; callers retry UNAVAILABLE (the SDK does) until it has.
-    for _ in range(60):
-        try:
-            fetched = await alice.repos.GetRepository(repositories_pb2.GetRepositoryRequest(repo_id=repo.repo_id))
-            break
-        except grpc.aio.AioRpcError as error:
-            assert error.code() == grpc.StatusCode.UNAVAILABLE
-            await asyncio.sleep(0.5)
-    assert fetched.repository.name == "Durable", "committed data survived the restart"
-    assert (await alice.create_repo("After")).name == "After"
+    blob = (await alice.upload(tone(0.3))).blob_id
+    repos = [(await alice.create_repo(f"Durable {n}")).repo_id for n in range(4)]
+    acknowledged = {repo_id: [] for repo_id in repos}
+    outcomes = Counter()
+    restarted = asyncio.Event()
+
+    async def writer(repo_id: str) -> None:
+        """Commits in a line; retries UNAVAILABLE with the same request id, as the SDK does."""
+        head, written_after_restart = "", 0
+        while written_after_restart < 3:
+            request = pb.CreateCommitRequest(
+                repo_id=repo_id,
+                parent_commit_id=head,
+                message=f"take {len(acknowledged[repo_id])}",
+                stems=[pb.StemInput(name="loop", blob_id=blob)],
+                request_id=f"{repo_id}-{len(acknowledged[repo_id])}",
+            )
+            try:
+                head = (await alice.vc.CreateCommit(request, timeout=10)).commit.commit_id
+            except grpc.aio.AioRpcError as error:
+                outcomes[error.code().name] += 1
+                assert error.code() == grpc.StatusCode.UNAVAILABLE, error.details()
+                await asyncio.sleep(0.2)
+                continue
+            outcomes["OK"] += 1
+            acknowledged[repo_id].append(head)
+            written_after_restart += restarted.is_set()
+
+    writers = asyncio.gather(*(writer(repo_id) for repo_id in repos))
+    await asyncio.sleep(1)
+    await asyncio.to_thread(cluster.stop, "fast")
+    await asyncio.sleep(2)
+    await asyncio.to_thread(cluster.start, fsync=False)
+    restarted.set()
+    await asyncio.wait_for(writers, 120)
+
+    assert outcomes["UNAVAILABLE"] > 0, "the traffic met the outage"
+    assert set(outcomes) == {"OK", "UNAVAILABLE"}, outcomes  # no DEADLINE_EXCEEDED: nothing hung
+    for repo_id, heads in acknowledged.items():
+        log = await alice.vc.GetLog(pb.GetLogRequest(repo_id=repo_id, page_size=1000))
+        assert [c.commit_id for c in log.commits] == heads[::-1], "every acknowledged commit, once, in order"
