@@ -21,6 +21,7 @@ help:
 	@echo "make setup  - install Python, npm and Debian dependencies and build the stubs"
 	@echo "make protos - regenerate Python stubs and the Envoy descriptor set"
 	@echo "make bench  - run the benchmarks, writing bench/results/<area>.json"
+	@echo "make soak   - run the load mix for 15 minutes (bench/results/soak.json)"
 
 $(PY):
 	python3 -m venv $(VENV)
