@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
-
 import psycopg
 import pytest
 from psycopg_pool import PoolTimeout
 
 from beatflow_devtools.network import free_port
-from beatflow_devtools.postgres import LocalPostgres, reachable_tempdir
 from beatflow_platform.db.pool import open_pool, ping
 from beatflow_platform.settings import DatabaseSettings
 
@@ -25,27 +22,16 @@ async def test_pool_returns_rows_as_dicts(database_dsn):
         await pool.close()
 
 
-@pytest.fixture
-def private_cluster():
-    base = reachable_tempdir("beatflow-pg-restart-")
-    cluster = LocalPostgres(base / "data", free_port())
-    cluster.init()
-    cluster.start(fsync=False)
-    yield cluster
-    cluster.stop(mode="immediate")
-    shutil.rmtree(base, ignore_errors=True)
-
-
-async def test_pool_survives_a_postgres_restart(private_cluster):
-    settings = DatabaseSettings(url=private_cluster.dsn(), pool_min_size=2, connect_timeout_seconds=5)
+async def test_pool_survives_a_postgres_restart(private_postgres):
+    settings = DatabaseSettings(url=private_postgres.dsn(), pool_min_size=2, connect_timeout_seconds=5)
     pool = await open_pool(settings, application_name="restart-test")
     try:
         await ping(pool)
-        private_cluster.stop(mode="fast")
+        private_postgres.stop(mode="fast")
         with pytest.raises(psycopg.OperationalError):
             async with pool.connection(timeout=2) as conn:
                 await conn.execute("SELECT 1")
-        private_cluster.start(fsync=False)
+        private_postgres.start(fsync=False)
         await ping(pool)  # stale connections are detected on checkout and replaced
     finally:
         await pool.close()

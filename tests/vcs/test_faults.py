@@ -4,16 +4,12 @@ while clients write."""
 from __future__ import annotations
 
 import asyncio
-import shutil
 from collections import Counter
 
 import grpc
 import psycopg
-import pytest
 
 from beatflow.vcs.v1 import version_control_pb2 as pb
-from beatflow_devtools.network import free_port
-from beatflow_devtools.postgres import LocalPostgres, reachable_tempdir
 from beatflow_devtools.s3servers import MotoS3
 from beatflow_platform.settings import DatabaseSettings, ObjectStoreSettings
 from tests.audio import tone
@@ -49,20 +45,8 @@ async def test_object_store_outage_is_unavailable_and_writes_nothing(vcs_factory
     assert (await alice.vc.GetCommit(pb.GetCommitRequest(commit_id=first.commit_id))).commit.stems
 
 
-@pytest.fixture
-def own_cluster():
-    """A PostgreSQL cluster of this test's own, so that stopping it disturbs no other test."""
-    base = reachable_tempdir("beatflow-pg-fault-")
-    cluster = LocalPostgres(base / "data", free_port())
-    cluster.init()
-    cluster.start(fsync=False)
-    yield cluster
-    cluster.stop(mode="immediate")
-    shutil.rmtree(base, ignore_errors=True)
-
-
-async def test_postgres_restart_during_traffic_loses_nothing_and_hangs_nothing(vcs_factory, own_cluster, tmp_path):
-    cluster = own_cluster
+async def test_postgres_restart_during_traffic_loses_nothing_and_hangs_nothing(vcs_factory, private_postgres, tmp_path):
+    cluster = private_postgres
     vcs = await vcs_factory(
         database=DatabaseSettings(url=cluster.dsn(), acquire_timeout_seconds=1),
         object_store=ObjectStoreSettings(root=tmp_path / "blobs"),
