@@ -4,7 +4,8 @@ Every call carries the caller's token (a user's access token, or a service token
 on behalf of a user) and the request id, and gets a deadline unless it sets its own. Calls that
 fail with UNAVAILABLE are retried with exponential back-off by gRPC's own retry policy (a
 service config on the channel), which only retries while nothing has been committed to the
-call, so a retried write never runs twice.
+call, so a retried write never runs twice. `wait_for_job` also opens a watch again when a
+stopping server ends it with UNAVAILABLE: a watch starts with a snapshot, so nothing is missed.
 
     async with AsyncBeatFlow(Endpoints(vcs="vcs:50061", generator="generator:50062"), token=t) as bf:
         repo = (await bf.repositories.CreateRepository(CreateRepositoryRequest(name="Demo"))).repository
@@ -12,7 +13,9 @@ call, so a retried write never runs twice.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +28,8 @@ from beatflow.jobs.v1 import jobs_pb2, jobs_pb2_grpc
 from beatflow.separator.v1 import separator_pb2_grpc
 from beatflow.vcs.v1 import blobs_pb2_grpc, repositories_pb2_grpc, version_control_pb2_grpc
 
+# Pauses before watching a job again after a server ended the watch (a rolling restart).
+REWATCH_DELAYS_SECONDS = (0.2, 0.5, 1.0, 2.0, 4.0, 8.0)
 TERMINAL_STATES = {jobs_pb2.JOB_STATE_SUCCEEDED, jobs_pb2.JOB_STATE_FAILED, jobs_pb2.JOB_STATE_CANCELLED}
 
 
@@ -206,12 +211,18 @@ class AsyncBeatFlow(_Client):
 
     async def wait_for_job(self, job_id: str, on_event: Callable[[jobs_pb2.Job], None] | None = None) -> jobs_pb2.Job:
         """Follows a job until it ends (no deadline: jobs may run long) and returns its last state."""
-        last = None
-        async for event in self.jobs.WatchJob(jobs_pb2.WatchJobRequest(job_id=job_id)):
-            last = event.job
-            if on_event:
-                on_event(last)
-        return last
+        for delay in (*REWATCH_DELAYS_SECONDS, None):
+            try:
+                last = None
+                async for event in self.jobs.WatchJob(jobs_pb2.WatchJobRequest(job_id=job_id)):
+                    last = event.job
+                    if on_event:
+                        on_event(last)
+                return last
+            except grpc.aio.AioRpcError as error:
+                if error.code() != grpc.StatusCode.UNAVAILABLE or delay is None:
+                    raise
+                await asyncio.sleep(delay)
 
     async def close(self) -> None:
         for channel in self._channels.values():
@@ -234,12 +245,18 @@ class BeatFlow(_Client):
         return grpc.intercept_channel(grpc.insecure_channel(address, options=options), *interceptors)
 
     def wait_for_job(self, job_id: str, on_event: Callable[[jobs_pb2.Job], None] | None = None) -> jobs_pb2.Job:
-        last = None
-        for event in self.jobs.WatchJob(jobs_pb2.WatchJobRequest(job_id=job_id)):
-            last = event.job
-            if on_event:
-                on_event(last)
-        return last
+        for delay in (*REWATCH_DELAYS_SECONDS, None):
+            try:
+                last = None
+                for event in self.jobs.WatchJob(jobs_pb2.WatchJobRequest(job_id=job_id)):
+                    last = event.job
+                    if on_event:
+                        on_event(last)
+                return last
+            except grpc.RpcError as error:
+                if error.code() != grpc.StatusCode.UNAVAILABLE or delay is None:
+                    raise
+                time.sleep(delay)
 
     def close(self) -> None:
         for channel in self._channels.values():

@@ -33,7 +33,7 @@ def melody_weights(tmp_path_factory):
 async def studio_factory(job_service_factory):
     async def start(**overrides) -> Studio:
         running = await job_service_factory(build_app, GeneratorSettings, **overrides)
-        return Studio(running.vcs, running.channel, running.port)
+        return Studio(running.vcs, running.channel, running.port, running.app)
 
     return start
 

@@ -94,3 +94,28 @@ async def test_default_deadline_applies(vcs):
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await client.repositories.ListRepositories(repositories_pb2.ListRepositoriesRequest())
         assert caught.value.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+
+
+async def test_wait_for_job_outlives_a_rolling_restart(job_service_factory):
+    """The generator that answers the watch goes away; its replacement on the same address
+    runs the job; the client's one `wait_for_job` call sees it through."""
+    from beatflow_generator.app import build_app
+    from beatflow_generator.settings import GeneratorSettings
+
+    port = free_port()
+    old = await job_service_factory(build_app, GeneratorSettings, grpc_port=port, worker_concurrency=0)
+    endpoints = Endpoints(vcs=f"127.0.0.1:{old.vcs.port}", generator=f"127.0.0.1:{port}")
+    token = await register(endpoints, "rolling")
+    async with AsyncBeatFlow(endpoints, token=token) as client:
+        params = generator_pb2.GenerationParams(prompt="techno", duration_seconds=5)
+        job = (await client.generation.Generate(generator_pb2.GenerateRequest(params=params))).job
+        states = []
+        waiting = asyncio.ensure_future(client.wait_for_job(job.job_id, on_event=lambda j: states.append(j.state)))
+        while not states:
+            await asyncio.sleep(0.05)
+        await old.app.stop()  # ends the watch with UNAVAILABLE; the job is still queued
+        assert not waiting.done()
+        await job_service_factory(build_app, GeneratorSettings, grpc_port=port, worker_concurrency=1)
+        done = await asyncio.wait_for(waiting, 60)
+    assert done.state == jobs_pb2.JOB_STATE_SUCCEEDED
+    assert states[0] == jobs_pb2.JOB_STATE_QUEUED and states[-1] == jobs_pb2.JOB_STATE_SUCCEEDED

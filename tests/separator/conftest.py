@@ -27,7 +27,7 @@ def demucs_weights(tmp_path_factory):
 async def desk_factory(job_service_factory):
     async def start(**overrides) -> Desk:
         running = await job_service_factory(build_app, SeparatorSettings, **overrides)
-        return Desk(running.vcs, running.channel, running.port)
+        return Desk(running.vcs, running.channel, running.port, running.app)
 
     return start
 

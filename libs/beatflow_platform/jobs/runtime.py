@@ -113,6 +113,7 @@ class JobServiceApp:
     jobs: job_servicer.JobServicer
     grace_seconds: float
     worker_task: asyncio.Task | None = None
+    stopped: bool = False
 
     async def start(self) -> int:
         port = await self.host.start()
@@ -131,6 +132,7 @@ class JobServiceApp:
                 await asyncio.wait_for(self.worker_task, self.grace_seconds)
         self.jobs.end_watches()
         await self.host.stop()
+        self.stopped = True
 
     async def serve_until_signalled(self) -> None:
         await self.start()
