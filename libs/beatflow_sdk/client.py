@@ -13,7 +13,6 @@ stopping server ends it with UNAVAILABLE: a watch starts with a snapshot, so not
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 import uuid
@@ -27,9 +26,8 @@ from beatflow.generator.v1 import generator_pb2_grpc
 from beatflow.jobs.v1 import jobs_pb2, jobs_pb2_grpc
 from beatflow.separator.v1 import separator_pb2_grpc
 from beatflow.vcs.v1 import blobs_pb2_grpc, repositories_pb2_grpc, version_control_pb2_grpc
+from beatflow_sdk.watching import REWATCH_DELAYS_SECONDS, follow
 
-# Pauses before watching a job again after a server ended the watch (a rolling restart).
-REWATCH_DELAYS_SECONDS = (0.2, 0.5, 1.0, 2.0, 4.0, 8.0)
 TERMINAL_STATES = {jobs_pb2.JOB_STATE_SUCCEEDED, jobs_pb2.JOB_STATE_FAILED, jobs_pb2.JOB_STATE_CANCELLED}
 
 
@@ -211,18 +209,11 @@ class AsyncBeatFlow(_Client):
 
     async def wait_for_job(self, job_id: str, on_event: Callable[[jobs_pb2.Job], None] | None = None) -> jobs_pb2.Job:
         """Follows a job until it ends (no deadline: jobs may run long) and returns its last state."""
-        for delay in (*REWATCH_DELAYS_SECONDS, None):
-            try:
-                last = None
-                async for event in self.jobs.WatchJob(jobs_pb2.WatchJobRequest(job_id=job_id)):
-                    last = event.job
-                    if on_event:
-                        on_event(last)
-                return last
-            except grpc.aio.AioRpcError as error:
-                if error.code() != grpc.StatusCode.UNAVAILABLE or delay is None:
-                    raise
-                await asyncio.sleep(delay)
+        last = None
+        async for last in follow(lambda: self.jobs.WatchJob(jobs_pb2.WatchJobRequest(job_id=job_id))):
+            if on_event:
+                on_event(last)
+        return last
 
     async def close(self) -> None:
         for channel in self._channels.values():

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+
 import httpx
 import pytest
 
@@ -140,3 +143,35 @@ async def test_brute_force_logins_get_429_with_retry_after(gateway_factory):
         statuses.append(response.status_code)
     assert statuses == [401] * 10 + [429]
     assert int(response.headers["retry-after"]) > 0 and response.json()["code"] == "RESOURCE_EXHAUSTED"
+
+
+async def test_live_progress_outlives_a_job_service_restart(job_service_factory):
+    """The generator behind an open SSE stream restarts; the stream carries on to the job's end."""
+    from beatflow_generator.app import build_app
+    from beatflow_generator.settings import GeneratorSettings
+
+    port = free_port()
+    old = await job_service_factory(build_app, GeneratorSettings, grpc_port=port, worker_concurrency=0)
+    settings = GatewaySettings(
+        vcs_address=f"127.0.0.1:{old.vcs.port}",
+        generator_address=f"127.0.0.1:{port}",
+        separator_address=f"127.0.0.1:{free_port()}",
+    )
+    app = create_app(settings)
+    app.state.backends = Backends.connect(settings)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
+        headers = await signed_in(client, "restarts")
+        job = (await client.post("/api/ai/generate", json={"prompt": "dub", "duration": 5}, headers=headers)).json()
+
+        async def restart() -> None:
+            await asyncio.sleep(1.0)  # the stream is open and has sent the queued snapshot
+            await old.app.stop()
+            await job_service_factory(build_app, GeneratorSettings, grpc_port=port, worker_concurrency=1)
+
+        restarting = asyncio.ensure_future(restart())
+        stream = await client.get(f"/api/jobs/{job['task_id']}/events", headers=headers, timeout=60)
+        await restarting
+    await app.state.backends.close()
+    events = [json.loads(line[len("data: ") :]) for line in stream.text.splitlines() if line.startswith("data: ")]
+    assert "event: error" not in stream.text
+    assert events[0]["status"] == "pending" and events[-1]["status"] == "success"

@@ -12,6 +12,7 @@ import json
 from collections.abc import AsyncIterator
 
 import grpc
+from beatflow_sdk.watching import follow
 from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import StreamingResponse
 
@@ -42,9 +43,10 @@ def _websocket_token(websocket: WebSocket) -> tuple[str, str | None]:
 
 
 async def _watch(services, call: Call, job_id: str) -> AsyncIterator[dict]:
-    stream = services.jobs.WatchJob(jobs_pb2.WatchJobRequest(job_id=job_id), metadata=call.metadata)
-    async for event in stream:
-        yield job_json(event.job)
+    """WatchJob, opened again when a job service restarts under it (see beatflow_sdk.watching)."""
+    request = jobs_pb2.WatchJobRequest(job_id=job_id)
+    async for job in follow(lambda: services.jobs.WatchJob(request, metadata=call.metadata)):
+        yield job_json(job)
 
 
 @router.websocket("/ws/jobs/{job_id}")
