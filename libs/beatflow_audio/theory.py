@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+from beatflow_platform import naming
 
 PITCH_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 _FLATS = {"Db": "C#", "Eb": "D#", "Gb": "F#", "Ab": "G#", "Bb": "A#", "Cb": "B", "Fb": "E", "E#": "F", "B#": "C"}
@@ -34,15 +37,14 @@ class Key:
 
     @classmethod
     def parse(cls, text: str) -> Key:
-        """'A minor', 'F# major', 'Bb minor' -> Key; raises ValueError."""
-        parts = text.strip().split()
-        if len(parts) != 2 or parts[1].lower() not in {"major", "minor"}:
+        """'A minor', 'F# major', 'Bb', 'F#m', 'c maj', 'D♯ min' -> Key (major unless said);
+        the spellings of `naming.KEY_SIGNATURE`, which commits accept too. Raises ValueError."""
+        match = re.fullmatch(naming.KEY_SIGNATURE, text)
+        if not match:
             raise ValueError(f"not a key: {text!r}")
-        name = parts[0][0].upper() + parts[0][1:]
-        name = _FLATS.get(name, name)
-        if name not in PITCH_NAMES:
-            raise ValueError(f"not a key: {text!r}")
-        return cls(PITCH_NAMES.index(name), parts[1].lower() == "minor")
+        name = match[1].upper() + match[2].replace("\u266f", "#").replace("\u266d", "b")
+        minor = (match[3] or "").lower() in {"minor", "min", "m"}
+        return cls(PITCH_NAMES.index(_FLATS.get(name, name)), minor)
 
 
 def midi_to_hz(note: float) -> float:

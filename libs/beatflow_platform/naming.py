@@ -1,5 +1,5 @@
-"""The shapes and limits of ids, names, free text and commit fields: one definition for the services that enforce them
-and for the gateway, whose OpenAPI document states them to clients.
+"""The shapes and limits of ids, names, free text and commit fields: one definition for the
+services that enforce them and for the gateway, whose OpenAPI document states them to clients.
 
 Patterns are anchored and use only syntax that Python `re`, pydantic-core (Rust regex) and
 JSON Schema (ECMA-262) read alike. Match them with `fullmatch` (`$` alone would let a trailing
@@ -22,7 +22,10 @@ EMAIL = rf"^[^@{_SPACE}\x00]{{1,64}}@[^@{_SPACE}\x00]+\.[^@{_SPACE}\x00]{{2,}}$"
 MAX_EMAIL_LENGTH = 254
 # Starts and ends with a letter, digit or punctuation mark; spaces only inside.
 REPOSITORY_NAME = r"^[A-Za-z0-9](?:[A-Za-z0-9 ._-]{0,98}[A-Za-z0-9._-])?$"
-REPOSITORY_NAME_RULE = "1 to 100 characters: letters, digits, spaces, '.', '-', '_'; starting with a letter or digit"
+REPOSITORY_NAME_RULE = (
+    "1 to 100 characters: letters, digits, spaces, '.', '-', '_'; "
+    "starting with a letter or digit, not ending with a space"
+)
 STEM_NAME = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 STEM_NAME_RULE = "1 to 64 characters: lowercase letters, digits, '-', '_'"
 # Branch and tag names: segments of letters, digits, '-' and '_' joined by '/' or '.'

@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from beatflow_audio.theory import Key
 from beatflow_platform import naming
 
 SHA = "a" * 64
@@ -42,3 +43,26 @@ def test_a_trailing_newline_never_passes(pattern):
     assert naming.matches(pattern, example)
     assert re.match(pattern, example + "\n"), "the pitfall this test guards against"
     assert not naming.matches(pattern, example + "\n")
+
+
+@pytest.mark.parametrize(
+    ("spelling", "tonic", "minor"),
+    [
+        ("A minor", 9, True),
+        ("F#m", 6, True),
+        ("Bb", 10, False),
+        ("c maj", 0, False),
+        ("D\u266f min", 3, True),
+        (" e  Minor ", 4, True),
+        ("Cb major", 11, False),
+    ],
+)
+def test_key_signatures_parse_to_pitch_classes(spelling, tonic, minor):
+    assert naming.matches(naming.KEY_SIGNATURE, spelling)
+    assert Key.parse(spelling) == Key(tonic, minor)
+
+
+@pytest.mark.parametrize("spelling", ["H minor", "AB", "A dorian", "", "A minor\n!"])
+def test_what_is_not_a_key(spelling):
+    with pytest.raises(ValueError):
+        Key.parse(spelling)

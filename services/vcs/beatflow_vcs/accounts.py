@@ -14,6 +14,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from psycopg_pool import AsyncConnectionPool
 
+from beatflow_platform import naming
 from beatflow_platform.auth import PrincipalKind, TokenCodec
 from beatflow_platform.db.queries import fetch_one
 from beatflow_platform.errors import AlreadyExists, NotFound, ResourceExhausted, Unauthenticated
@@ -66,7 +67,7 @@ class Accounts:
         validation.username(username)
         validation.email(email)
         validation.password(password)
-        validation.bounded_text(display_name, "display_name", 100)
+        validation.bounded_text(display_name, "display_name", naming.MAX_DISPLAY_NAME_LENGTH)
         password_hash = await asyncio.to_thread(self._hasher.hash, password)
         try:
             async with self._pool.connection() as conn:

@@ -12,13 +12,13 @@ from beatflow.separator.v1 import separator_pb2 as sep
 from beatflow_audio.proto import key_from_proto, key_to_proto
 from beatflow_audio.theory import Key
 from beatflow_gateway.context import Authorised, Services, to_json
-from beatflow_gateway.errors import ApiError
 from beatflow_gateway.models import (
     INT32_MAX,
     INT64_MAX,
     INT64_MIN,
     Body,
     GenerationBpm,
+    KeySignatureOrEmpty,
     Prompt,
     RequestId,
     Sha256,
@@ -50,7 +50,7 @@ class GenerationBody(Body):
     duration: float = Field(
         default=15, ge=naming.MIN_GENERATION_SECONDS, le=1e6, description="Seconds; the longest depends on the engine"
     )
-    key: str = Field(default="", max_length=20, description="e.g. 'A minor'; empty derives it from the mood")
+    key: KeySignatureOrEmpty = Field(default="", description="e.g. 'A minor', 'F#m'; empty derives it from the mood")
     engine: str = Field(default="", max_length=40)
     seed: int = seed_field()
     sampling: SamplingBody = SamplingBody()
@@ -70,19 +70,8 @@ class SeparationBody(Body):
 
 
 def key_proto(text: str) -> audio_pb2.MusicalKey | None:
-    if not text:
-        return None
-    try:
-        key = Key.parse(text)
-    except ValueError:
-        violation = {"field": "key", "description": "must be a key such as 'C major' or 'F# minor'"}
-        raise ApiError(
-            400,
-            "INVALID_ARGUMENT",
-            "key: must be a key such as 'C major' or 'F# minor'",
-            [{"type": "BadRequest", "fieldViolations": [violation]}],
-        ) from None
-    return key_to_proto(key)
+    """The key of a request; its shape was checked against `naming.KEY_SIGNATURE` already."""
+    return key_to_proto(Key.parse(text)) if text else None
 
 
 def generation_params(body: GenerationBody) -> gen.GenerationParams:
@@ -143,7 +132,7 @@ async def hum_to_beat(
     bpm: GenerationBpm = Query(default=0, description="0 follows the recording's tempo"),
     mood: text(naming.MAX_MOOD_LENGTH) = "neutral",
     duration: float = Query(default=15, ge=naming.MIN_GENERATION_SECONDS, le=1e6, allow_inf_nan=False),
-    key: str = Query(default="", max_length=20),
+    key: KeySignatureOrEmpty = "",
     engine: str = Query(default="", max_length=40),
     seed: int = Query(default=0, ge=INT64_MIN, le=INT64_MAX),
 ) -> dict:
