@@ -37,14 +37,19 @@ class Key:
 
     @classmethod
     def parse(cls, text: str) -> Key:
-        """'A minor', 'F# major', 'Bb', 'F#m', 'c maj', 'D♯ min' -> Key (major unless said);
-        the spellings of `naming.KEY_SIGNATURE`, which commits accept too. Raises ValueError."""
-        match = re.fullmatch(naming.KEY_SIGNATURE, text)
-        if not match:
-            raise ValueError(f"not a key: {text!r}")
-        name = match[1].upper() + match[2].replace("\u266f", "#").replace("\u266d", "b")
-        minor = (match[3] or "").lower() in {"minor", "min", "m"}
-        return cls(PITCH_NAMES.index(_FLATS.get(name, name)), minor)
+        """'A minor', 'F# major', 'Bb', 'F#m', 'c maj', 'D♯ min' -> Key (major unless said). Raises ValueError."""
+        tonic, minor = spelled_key(text)
+        return cls(PITCH_NAMES.index(_FLATS.get(tonic, tonic)), minor)
+
+
+def spelled_key(text: str) -> tuple[str, bool]:
+    """A key in any spelling of `naming.KEY_SIGNATURE` -> (tonic as written, in ASCII, e.g. 'Bb'
+    or 'F#'; minor?). Raises ValueError."""
+    match = re.fullmatch(naming.KEY_SIGNATURE, text) if len(text) <= naming.MAX_KEY_SIGNATURE_LENGTH else None
+    if not match:
+        raise ValueError(f"not a key: {text!r}")
+    tonic = match[1].upper() + match[2].replace("\u266f", "#").replace("\u266d", "b")
+    return tonic, (match[3] or "").lower() in {"minor", "min", "m"}
 
 
 def midi_to_hz(note: float) -> float:

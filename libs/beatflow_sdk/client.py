@@ -14,7 +14,6 @@ stopping server ends it with UNAVAILABLE: a watch starts with a snapshot, so not
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from beatflow.generator.v1 import generator_pb2_grpc
 from beatflow.jobs.v1 import jobs_pb2, jobs_pb2_grpc
 from beatflow.separator.v1 import separator_pb2_grpc
 from beatflow.vcs.v1 import blobs_pb2_grpc, repositories_pb2_grpc, version_control_pb2_grpc
-from beatflow_sdk.watching import REWATCH_DELAYS_SECONDS, follow
+from beatflow_sdk.watching import follow, follow_blocking
 
 TERMINAL_STATES = {jobs_pb2.JOB_STATE_SUCCEEDED, jobs_pb2.JOB_STATE_FAILED, jobs_pb2.JOB_STATE_CANCELLED}
 
@@ -236,18 +235,11 @@ class BeatFlow(_Client):
         return grpc.intercept_channel(grpc.insecure_channel(address, options=options), *interceptors)
 
     def wait_for_job(self, job_id: str, on_event: Callable[[jobs_pb2.Job], None] | None = None) -> jobs_pb2.Job:
-        for delay in (*REWATCH_DELAYS_SECONDS, None):
-            try:
-                last = None
-                for event in self.jobs.WatchJob(jobs_pb2.WatchJobRequest(job_id=job_id)):
-                    last = event.job
-                    if on_event:
-                        on_event(last)
-                return last
-            except grpc.RpcError as error:
-                if error.code() != grpc.StatusCode.UNAVAILABLE or delay is None:
-                    raise
-                time.sleep(delay)
+        last = None
+        for last in follow_blocking(lambda: self.jobs.WatchJob(jobs_pb2.WatchJobRequest(job_id=job_id))):
+            if on_event:
+                on_event(last)
+        return last
 
     def close(self) -> None:
         for channel in self._channels.values():

@@ -8,7 +8,8 @@ watching again (on the replacement or another replica) misses nothing.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterable, AsyncIterator, Callable
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
 
 import grpc
 
@@ -29,3 +30,16 @@ async def follow(watch: Callable[[], AsyncIterable[jobs_pb2.WatchJobResponse]]) 
             if error.code() != grpc.StatusCode.UNAVAILABLE or delay is None:
                 raise
             await asyncio.sleep(delay)
+
+
+def follow_blocking(watch: Callable[[], Iterable[jobs_pb2.WatchJobResponse]]) -> Iterator[jobs_pb2.Job]:
+    """`follow` for blocking channels."""
+    for delay in (*REWATCH_DELAYS_SECONDS, None):
+        try:
+            for event in watch():
+                yield event.job
+            return
+        except grpc.RpcError as error:
+            if error.code() != grpc.StatusCode.UNAVAILABLE or delay is None:
+                raise
+            time.sleep(delay)

@@ -47,6 +47,12 @@ async def test_async_client_carries_the_token_and_follows_jobs(job_service_facto
         states = []
         done = await client.wait_for_job(job.job_id, on_event=lambda j: states.append(j.state))
         assert done.state == jobs_pb2.JOB_STATE_SUCCEEDED and states[-1] == done.state
+
+    def follow_blocking() -> jobs_pb2.Job:
+        with BeatFlow(endpoints, token=token) as blocking:
+            return blocking.wait_for_job(job.job_id)
+
+    assert (await asyncio.to_thread(follow_blocking)) == done, "the blocking client follows the same job"
     async with AsyncBeatFlow(endpoints) as anonymous:
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await anonymous.repositories.ListRepositories(repositories_pb2.ListRepositoriesRequest())

@@ -9,10 +9,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from beatflow_audio.theory import spelled_key
 from beatflow_platform import naming
 from beatflow_platform.errors import InvalidArgument
 
@@ -80,12 +80,11 @@ def normalise_key(value: str, field_name: str = "key_signature") -> str:
     """'c Major', 'A min', 'F#m', 'Bb' -> 'C major', 'A minor', 'F# minor', 'Bb major'; '' stays ''."""
     if not value:
         return ""
-    match = re.fullmatch(naming.KEY_SIGNATURE, value) if len(value) <= naming.MAX_KEY_SIGNATURE_LENGTH else None
-    if not match:
-        raise InvalidArgument.for_field(field_name, "must be a key such as 'C major' or 'F# minor'")
-    tonic = match[1].upper() + match[2].replace("♯", "#").replace("♭", "b")
-    mode = "minor" if (match[3] or "").lower() in {"minor", "min", "m"} else "major"
-    return f"{tonic} {mode}"
+    try:
+        tonic, minor = spelled_key(value)
+    except ValueError:
+        raise InvalidArgument.for_field(field_name, "must be a key such as 'C major' or 'F# minor'") from None
+    return f"{tonic} {'minor' if minor else 'major'}"
 
 
 def check_bpm(value: float, field_name: str = "bpm") -> float:

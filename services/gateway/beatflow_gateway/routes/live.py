@@ -1,4 +1,4 @@
-"""Live job progress: WebSocket /ws/jobs/{job_id:uuid_id}, and Server-Sent Events for clients without one.
+"""Live job progress: WebSocket /ws/jobs/{job_id}, and Server-Sent Events for clients without one.
 
 Both relay WatchJob: a snapshot, then every change, until the job ends. Browsers cannot set
 headers on a WebSocket, so the token may also come as `?token=` or as the subprotocol
