@@ -26,9 +26,10 @@ help:
 $(PY):
 	python3 -m venv $(VENV)
 
-$(VENV)/.deps: requirements/base.txt requirements/dev.txt | $(PY)
+$(VENV)/.deps: requirements/base.txt requirements/dev.txt requirements/no-deps.txt | $(PY)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements/dev.txt
+	$(PY) -m pip install --quiet --no-deps -r requirements/no-deps.txt
 	touch $@
 
 $(BUF): tools/package.json tools/package-lock.json

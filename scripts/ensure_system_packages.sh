@@ -7,6 +7,9 @@ set -euo pipefail
 
 missing=()
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql-15)
+# FluidSynth and the General MIDI soundfont (FluidR3_GM, MIT) render notes with sampled instruments.
+command -v fluidsynth >/dev/null || missing+=(fluidsynth)
+[ -e /usr/share/sounds/sf2/FluidR3_GM.sf2 ] || missing+=(fluid-soundfont-gm)
 for command in "$@"; do
   command -v "$command" >/dev/null || missing+=("$command")
 done
