@@ -24,6 +24,8 @@ _MIN_SECRET_LENGTH = 32
 class PrincipalKind(enum.StrEnum):
     USER = "user"
     SERVICE = "service"
+    # A caller without a token, on a method that allows it (public reads); never in a token.
+    ANONYMOUS = "anonymous"
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,13 @@ class Principal:
     @property
     def is_service(self) -> bool:
         return self.kind is PrincipalKind.SERVICE
+
+    @property
+    def is_anonymous(self) -> bool:
+        return self.kind is PrincipalKind.ANONYMOUS
+
+
+ANONYMOUS = Principal("", PrincipalKind.ANONYMOUS, datetime.max.replace(tzinfo=UTC))
 
 
 class TokenCodec:
@@ -77,6 +86,8 @@ class TokenCodec:
                 options={"require": ["sub", "exp", "iat", "iss", "aud"]},
             )
             kind = PrincipalKind(claims.get("kind", PrincipalKind.USER.value))
+            if kind is PrincipalKind.ANONYMOUS:
+                raise ValueError("no token speaks for an anonymous caller")
         except jwt.ExpiredSignatureError as exc:
             raise Unauthenticated("access token expired", reason="TOKEN_EXPIRED") from exc
         except (jwt.InvalidTokenError, ValueError) as exc:
@@ -97,6 +108,11 @@ def current_principal() -> Principal:
 
 def optional_principal() -> Principal | None:
     return _current_principal.get()
+
+
+def reader_principal() -> Principal:
+    """The caller of a method open to anonymous readers: the authenticated caller, else ANONYMOUS."""
+    return _current_principal.get() or ANONYMOUS
 
 
 def bind_principal(principal: Principal | None) -> contextvars.Token:

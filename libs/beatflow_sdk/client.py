@@ -1,7 +1,10 @@
 """Clients for internal callers of the gRPC services.
 
 Every call carries the caller's token (a user's access token, or a service token that may act
-on behalf of a user) and the request id, and gets a deadline unless it sets its own. Calls that
+on behalf of a user) and the request id, and gets a deadline unless it sets its own. A client
+without a token reads public repositories (and nothing private). Commits are edits of the branch
+head: `CreateCommitRequest(repo_id=r, message="add guitar", stems=[StemInput(name="guitar", ...)])`
+keeps the other stems, bpm and key (see docs/vcs.md, "Commits as edits"). Calls that
 fail with UNAVAILABLE are retried with exponential back-off by gRPC's own retry policy (a
 service config on the channel), which only retries while nothing has been committed to the
 call, so a retried write never runs twice. `wait_for_job` also opens a watch again when a

@@ -1,4 +1,5 @@
-"""Every repository-, job- and blob-scoped endpoint against owner, writer, reader, stranger and anonymous."""
+"""Every repository-, job- and blob-scoped endpoint against owner, writer, reader, stranger and anonymous,
+on a private and on a public repository."""
 
 from __future__ import annotations
 
@@ -27,14 +28,24 @@ class Endpoint:
     owner_status: int | None = None
 
 
-def expected(endpoint: Endpoint, role: str) -> str:
-    if role == "anonymous":
-        return "401"
+def expected(endpoint: Endpoint, role: str, public: bool) -> str:
+    """Without a token only reads are possible, and a private repository does not exist (never 401 for it)."""
     if endpoint.access == "owner":
+        if role == "anonymous":
+            return "401"
         return str(endpoint.owner_status or "2xx") if role == "owner" else "404"
-    if role == "stranger":
+    if role == "anonymous":
+        if endpoint.method != "GET":
+            return "401"
+        return "2xx" if public else "404"
+    if role == "stranger" and not public:
         return "404"
-    allowed = {"reader": {"read"}, "writer": {"read", "write"}, "owner": {"read", "write", "admin"}}[role]
+    allowed = {
+        "stranger": {"read"},
+        "reader": {"read"},
+        "writer": {"read", "write"},
+        "owner": {"read", "write", "admin"},
+    }[role]
     return "2xx" if endpoint.access in allowed else "403"
 
 
@@ -42,34 +53,9 @@ def observed(status: int) -> str:
     return "2xx" if 200 <= status < 300 else str(status)
 
 
-async def test_authorisation_matrix(api: Api):
-    http = api.client
-    users = {role: await api.user(role) for role in ("owner", "writer", "reader", "stranger")}
-    guest = await api.user("guest")  # whom the owner adds as a collaborator (never one of the roles)
-    owner = users["owner"].headers
-    repo = (await http.post("/api/repositories/create", json={"name": "Matrix"}, headers=owner)).json()["id"]
-    blob = (
-        await http.post("/api/audio/upload", files={"file": ("t.wav", tone(0.3), "audio/wav")}, headers=owner)
-    ).json()["blob_id"]
-    root = (
-        await http.post(
-            f"/api/vcs/commit/{repo}",
-            json={"message": "root", "stems": [{"name": "loop", "blob_id": blob}]},
-            headers=owner,
-        )
-    ).json()["id"]
-    await http.post(f"/api/vcs/repos/{repo}/branches", json={"name": "feature"}, headers=owner)
-    await http.post(f"/api/vcs/repos/{repo}/tags", json={"name": "v1", "target": "main"}, headers=owner)
-    for role, level in (("reader", "read"), ("writer", "write")):
-        await http.put(
-            f"/api/repositories/{repo}/collaborators/{users[role].username}", json={"role": level}, headers=owner
-        )
-    job = (await http.post("/api/ai/generate", json={"prompt": "house", "duration": 5}, headers=owner)).json()
-    async with http.stream("GET", f"/api/jobs/{job['task_id']}/events", headers=owner) as events:
-        async for _ in events.aiter_lines():
-            pass
-
-    endpoints = [
+def repository_endpoints(repo: str, visibility: str, blob: str, root: str, guest: str) -> list[Endpoint]:
+    """Everything scoped to one repository (or a blob only it holds)."""
+    return [
         Endpoint("get repository", "GET", f"/api/repositories/{repo}", "read"),
         Endpoint(
             "update repository",
@@ -82,13 +68,14 @@ async def test_authorisation_matrix(api: Api):
         Endpoint(
             "add collaborator",
             "PUT",
-            f"/api/repositories/{repo}/collaborators/{guest.username}",
+            f"/api/repositories/{repo}/collaborators/{guest}",
             "admin",
             body=lambda role: {"role": "read"},
         ),
         Endpoint("history", "GET", f"/api/vcs/history/{repo}", "read"),
         Endpoint("log", "GET", f"/api/vcs/repos/{repo}/log", "read"),
         Endpoint("commit in repository", "GET", f"/api/vcs/commit/{root}", "read", params={"repo_id": repo}),
+        Endpoint("commit", "GET", f"/api/vcs/commit/{root}", "read"),
         Endpoint("branches", "GET", f"/api/vcs/repos/{repo}/branches", "read"),
         Endpoint("tags", "GET", f"/api/vcs/repos/{repo}/tags", "read"),
         Endpoint("diff", "GET", f"/api/vcs/repos/{repo}/diff", "read", params={"base": "main", "head": "feature"}),
@@ -119,28 +106,73 @@ async def test_authorisation_matrix(api: Api):
             "POST",
             "/api/vcs/fork",
             "read",
-            body=lambda role: {"original_repo_id": repo, "fork_name": f"fork {role}"},
+            body=lambda role: {"original_repo_id": repo, "fork_name": f"fork {role} {visibility}"},
         ),
         Endpoint("download blob", "GET", f"/api/audio/download/{blob}", "read"),
         Endpoint("analyse blob", "POST", "/api/ai/analyze-audio", "read", params={"blob_id": blob}),
+        Endpoint("delete repository", "DELETE", f"/api/repositories/{repo}", "admin"),
+    ]
+
+
+async def test_authorisation_matrix(api: Api):
+    http = api.client
+    users = {role: await api.user(role) for role in ("owner", "writer", "reader", "stranger")}
+    guest = await api.user("guest")  # whom the owner adds as a collaborator (never one of the roles)
+    owner = users["owner"].headers
+    repositories = {}
+    for visibility, frequency in (("private", 330.0), ("public", 550.0)):
+        repo = (
+            await http.post(
+                "/api/repositories/create",
+                json={"name": f"Matrix {visibility}", "is_public": visibility == "public"},
+                headers=owner,
+            )
+        ).json()["id"]
+        # Audio of its own, so that the private repository's blob is reachable through it alone.
+        blob = (
+            await http.post(
+                "/api/audio/upload", files={"file": ("t.wav", tone(0.3, frequency), "audio/wav")}, headers=owner
+            )
+        ).json()["blob_id"]
+        root = (
+            await http.post(
+                f"/api/vcs/commit/{repo}",
+                json={"message": "root", "stems": [{"name": "loop", "blob_id": blob}]},
+                headers=owner,
+            )
+        ).json()["id"]
+        await http.post(f"/api/vcs/repos/{repo}/branches", json={"name": "feature"}, headers=owner)
+        await http.post(f"/api/vcs/repos/{repo}/tags", json={"name": "v1", "target": "main"}, headers=owner)
+        for role, level in (("reader", "read"), ("writer", "write")):
+            await http.put(
+                f"/api/repositories/{repo}/collaborators/{users[role].username}", json={"role": level}, headers=owner
+            )
+        repositories[visibility] = repository_endpoints(repo, visibility, blob, root, guest.username)
+    job = (await http.post("/api/ai/generate", json={"prompt": "house", "duration": 5}, headers=owner)).json()
+    async with http.stream("GET", f"/api/jobs/{job['task_id']}/events", headers=owner) as events:
+        async for _ in events.aiter_lines():
+            pass
+    jobs = [
         Endpoint("job status", "GET", f"/api/ai/status/{job['task_id']}", "owner"),
         Endpoint("job", "GET", f"/api/jobs/{job['task_id']}", "owner"),
         Endpoint("job events", "GET", f"/api/jobs/{job['task_id']}/events", "owner"),
         Endpoint("cancel job", "POST", f"/api/jobs/{job['task_id']}/cancel", "owner", owner_status=400),
-        Endpoint("delete repository", "DELETE", f"/api/repositories/{repo}", "admin"),
     ]
+
     mismatches = []
-    for endpoint in endpoints:
-        for role in ROLES:
-            headers = users[role].headers if role in users else {}
-            body = endpoint.body(role) if endpoint.body else None
-            response = await http.request(
-                endpoint.method, endpoint.path, json=body, params=endpoint.params, headers=headers
-            )
-            if observed(response.status_code) != expected(endpoint, role):
-                mismatches.append(
-                    (endpoint.name, role, response.status_code, expected(endpoint, role), response.text[:120])
+    for visibility, endpoints in (("private", repositories["private"] + jobs), ("public", repositories["public"])):
+        for endpoint in endpoints:
+            for role in ROLES:
+                headers = users[role].headers if role in users else {}
+                body = endpoint.body(role) if endpoint.body else None
+                response = await http.request(
+                    endpoint.method, endpoint.path, json=body, params=endpoint.params, headers=headers
                 )
-            if response.status_code >= 400:
-                assert set(response.json()) == {"code", "message", "details"}
+                want = expected(endpoint, role, visibility == "public")
+                if observed(response.status_code) != want:
+                    mismatches.append(
+                        (visibility, endpoint.name, role, response.status_code, want, response.text[:120])
+                    )
+                if response.status_code >= 400:
+                    assert set(response.json()) == {"code", "message", "details"}
     assert mismatches == [], "\n".join(map(str, mismatches))

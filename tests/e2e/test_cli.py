@@ -92,6 +92,33 @@ def test_a_session_in_the_terminal(shell: Shell, tmp_path: Path):
     assert [r["id"] for r in listed] == [repo["id"]]
 
 
+def test_commits_are_edits_from_the_terminal(shell: Shell, tmp_path: Path):
+    name = f"cli-{uuid.uuid4().hex[:6]}"
+    shell.run("register", name, "--email", f"{name}@example.com", "--password", "a long password")
+    repo = shell.run("repo", "create", "Edits", "--public")
+    takes = {}
+    for index, stem in enumerate(("drums", "bass", "keys")):
+        takes[stem] = tmp_path / f"{stem}.wav"
+        takes[stem].write_bytes(track(seconds=1 + index))
+    first = shell.run(
+        "commit", repo["id"], "-m", "groove", "--stem", f"drums={takes['drums']}", "--stem", f"bass={takes['bass']}",
+        "--bpm", "90", "--key", "A minor",
+    )  # fmt: skip
+    keys = shell.run("commit", repo["id"], "-m", "keys", "--stem", f"keys={takes['keys']}")
+    assert keys["parent_ids"] == [first["id"]] and {s["name"] for s in keys["stems"]} == {"drums", "bass", "keys"}
+    assert (keys["bpm"], keys["key_signature"]) == (90, "A minor"), "inherited, not sent again"
+    no_bass = shell.run("commit", repo["id"], "-m", "no bass", "--remove", "bass")
+    assert {s["name"] for s in no_bass["stems"]} == {"drums", "keys"}
+    assert "'bass'" in shell.run("commit", repo["id"], "-m", "again", "--remove", "bass", expect=6)
+    stale = shell.run("commit", repo["id"], "-m", "late", "--parent", first["id"], expect=5)
+    assert no_bass["id"] in stale, "the conflict names the head to build on"
+    # Someone who never logged in reads the public repository, and nothing private.
+    nobody = Shell(shell.api, tmp_path / "nobody")
+    assert [c["id"] for c in nobody.run("log", repo["id"])][:2] == [no_bass["id"], keys["id"]]
+    private = shell.run("repo", "create", "Secret")
+    assert "NOT_FOUND" in nobody.run("log", private["id"], expect=3)
+
+
 def test_exit_codes_scripts_can_trust(shell: Shell):
     assert "UNAUTHENTICATED" in shell.run("repo", "list", expect=4)
     name = f"cli-{uuid.uuid4().hex[:6]}"

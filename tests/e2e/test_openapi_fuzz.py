@@ -19,6 +19,7 @@ RULES_BEYOND_THE_SCHEMA = {
     "POST /api/ai/hum-to-beat": "the upload must be a non-silent recording",
     "POST /api/ai/separate-stems": "the blob must be an uploaded audio file",
     "POST /api/ai/analyze-audio": "the blob must be an uploaded audio file",
+    "POST /api/ai/analysis-jobs": "the blob must be an uploaded audio file",
     "POST /api/audio/upload": "the file must be audio and not empty",
     "GET /api/jobs": "a page token must come from an earlier page",
     "GET /api/repositories": "a page token must come from an earlier page",

@@ -11,11 +11,13 @@ from beatflow_sdk import AsyncBeatFlow, BeatFlow, Endpoints
 from beatflow.auth.v1 import auth_pb2
 from beatflow.generator.v1 import generator_pb2
 from beatflow.jobs.v1 import jobs_pb2
-from beatflow.vcs.v1 import repositories_pb2
+from beatflow.vcs.v1 import blobs_pb2, repositories_pb2
+from beatflow.vcs.v1 import version_control_pb2 as vc_pb2
 from beatflow_devtools.network import free_port
 from beatflow_platform.grpc.interceptors import rpc_outcome_scope
 from beatflow_platform.grpc.server import GrpcHost
 from beatflow_platform.settings import ServiceSettings
+from tests.audio import tone
 
 
 async def register(endpoints: Endpoints, name: str) -> str:
@@ -70,6 +72,39 @@ async def test_sync_client(vcs):
             return listed.repositories[0].repo_id if created else ""
 
     assert await asyncio.to_thread(script)
+
+
+async def test_edit_commits_and_anonymous_reads(vcs):
+    endpoints = Endpoints(vcs=f"127.0.0.1:{vcs.port}")
+    token = await register(endpoints, "sdkeditor")
+
+    async def upload(client: AsyncBeatFlow, data: bytes) -> str:
+        async def parts():
+            yield blobs_pb2.UploadBlobRequest(metadata=blobs_pb2.UploadBlobMetadata(filename="take.wav"))
+            yield blobs_pb2.UploadBlobRequest(chunk=data)
+
+        return (await client.blobs.UploadBlob(parts())).blob.blob_id
+
+    async with AsyncBeatFlow(endpoints, token=token) as client:
+        request = repositories_pb2.CreateRepositoryRequest(name="Open", is_public=True)
+        repo_id = (await client.repositories.CreateRepository(request)).repository.repo_id
+        drums, bass = await upload(client, tone(0.2, 200.0)), await upload(client, tone(0.2, 300.0))
+        first = await client.versions.CreateCommit(
+            vc_pb2.CreateCommitRequest(
+                repo_id=repo_id, message="drums", bpm=100, stems=[vc_pb2.StemInput(name="drums", blob_id=drums)]
+            )
+        )
+        # An edit: only the new stem is named; drums and the tempo come from the head.
+        second = await client.versions.CreateCommit(
+            vc_pb2.CreateCommitRequest(
+                repo_id=repo_id, message="bass", stems=[vc_pb2.StemInput(name="bass", blob_id=bass)]
+            )
+        )
+    assert {s.name: s.blob_id for s in second.commit.stems} == {"drums": drums, "bass": bass}
+    assert second.commit.bpm == 100 and list(second.commit.parent_ids) == [first.commit.commit_id]
+    async with AsyncBeatFlow(endpoints) as anonymous:
+        log = await anonymous.versions.GetLog(vc_pb2.GetLogRequest(repo_id=repo_id))
+        assert [c.commit_id for c in log.commits] == [second.commit.commit_id, first.commit.commit_id]
 
 
 async def test_unavailable_calls_are_retried_until_the_service_is_back():

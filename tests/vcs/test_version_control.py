@@ -52,8 +52,8 @@ async def test_commit_is_content_addressed_and_advances_the_branch(studio):
     assert first.author_username == owner.user.username
     assert await branch_head(owner, repo.repo_id, "main") == first.commit_id
 
-    second = await owner.commit(repo.repo_id, {"drums": blobs["drums"]}, parent=first.commit_id, message="drop bass")
-    assert list(second.parent_ids) == [first.commit_id]
+    second = await owner.commit(repo.repo_id, {}, parent=first.commit_id, message="drop bass", remove_stems=["bass"])
+    assert list(second.parent_ids) == [first.commit_id] and [s.name for s in second.stems] == ["drums"]
     fetched = (await owner.vc.GetCommit(pb.GetCommitRequest(commit_id=first.commit_id))).commit
     assert fetched == first
 
@@ -80,13 +80,14 @@ async def test_racing_commits_on_one_branch_exactly_one_wins(studio):
     assert [n.commit.commit_id for n in history] == [head, base.commit_id]
 
 
-async def test_stale_or_missing_parent_is_aborted(studio):
+async def test_a_stale_parent_is_aborted_and_no_parent_means_the_head(studio):
     owner, repo, blobs = studio
     first = await owner.commit(repo.repo_id, {"drums": blobs["drums"]})
-    await owner.commit(repo.repo_id, {"bass": blobs["bass"]}, parent=first.commit_id)
-    for parent in (first.commit_id, ""):
-        error = await rpc_error(owner.commit(repo.repo_id, {"keys": blobs["keys"]}, parent=parent))
-        assert error.code() == grpc.StatusCode.ABORTED
+    second = await owner.commit(repo.repo_id, {"bass": blobs["bass"]}, parent=first.commit_id)
+    error = await rpc_error(owner.commit(repo.repo_id, {"keys": blobs["keys"]}, parent=first.commit_id))
+    assert error.code() == grpc.StatusCode.ABORTED
+    on_head = await owner.commit(repo.repo_id, {"keys": blobs["keys"]})
+    assert list(on_head.parent_ids) == [second.commit_id]
 
 
 @pytest.mark.parametrize(
@@ -244,6 +245,7 @@ async def test_diff_reports_stem_and_metadata_changes(studio):
         parent=c1.commit_id,
         bpm=96,
         key_signature="D minor",
+        replace_tree=True,
     )
     diff = await owner.vc.DiffCommits(pb.DiffCommitsRequest(repo_id=repo.repo_id, base=c1.commit_id, head="main"))
     assert [(c.name, c.change) for c in diff.stem_changes] == [

@@ -25,6 +25,10 @@ class Call:
     timeout: float
     slow_timeout: float
 
+    @property
+    def authenticated(self) -> bool:
+        return any(key == "authorization" for key, _ in self.metadata)
+
 
 def request_id_for(request: Request) -> str:
     incoming = request.headers.get(REQUEST_ID_HEADER, "")
@@ -56,12 +60,26 @@ def anyone(request: Request) -> Call:
     return anonymous_call(request)
 
 
+def reader(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer_scheme)) -> Call:
+    """For reads open to anyone: the caller's token when they send one (it must then be valid), else none.
+
+    Without a token the services treat the caller as a stranger: public repositories are readable,
+    private ones do not exist (404).
+    """
+    if credentials is None and "authorization" not in request.headers:
+        return anonymous_call(request)
+    return authorised_call(request, credentials)
+
+
 def backends(request: Request) -> Backends:
     return request.app.state.backends
 
 
 Authorised = Annotated[Call, Depends(caller)]
 Anonymous = Annotated[Call, Depends(anyone)]
+Reader = Annotated[Call, Depends(reader)]
+# For routes that take a Reader: the bearer token is optional (an empty requirement is added to FastAPI's).
+OPTIONAL_TOKEN = {"security": [{}]}
 Services = Annotated[Backends, Depends(backends)]
 
 

@@ -30,6 +30,13 @@ from beatflow_vcs.settings import VcsSettings
 from beatflow_vcs.versioning import VersionControl
 
 SCHEMA = "vcs"
+# Methods callable without a token: sign-up and sign-in, and the reads of public repositories.
+PUBLIC_METHODS = (
+    auth_servicer.PUBLIC_METHODS
+    | repositories_servicer.PUBLIC_METHODS
+    | blobs_servicer.PUBLIC_METHODS
+    | version_control_servicer.PUBLIC_METHODS
+)
 
 
 @dataclass
@@ -91,7 +98,7 @@ async def build_app(settings: VcsSettings) -> VcsApp:
     host = GrpcHost(
         settings,
         services,
-        scopes=[rpc_outcome_scope, AuthScope(codec, public_methods=auth_servicer.PUBLIC_METHODS)],
+        scopes=[rpc_outcome_scope, AuthScope(codec, public_methods=PUBLIC_METHODS)],
         readiness_checks=[lambda: ping(pool), store.check],
         on_shutdown=[close_pool],
     )

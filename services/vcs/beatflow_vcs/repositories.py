@@ -86,8 +86,8 @@ WHERE r.deleted_at IS NULL
 
 
 def viewer_id(principal: Principal) -> str | None:
-    """The user id whose rights apply; service principals hold no repository rights of their own."""
-    return None if principal.is_service else principal.subject_id
+    """The user id whose rights apply; services and anonymous readers hold no repository rights of their own."""
+    return None if principal.is_service or principal.is_anonymous else principal.subject_id
 
 
 def _to_repository(row: dict) -> Repository:

@@ -204,12 +204,26 @@ async def move_branch(conn: AsyncConnection, repo_id: str, name: str, expected: 
         "SELECT commit_id FROM vcs.refs WHERE repo_id = %s AND kind = 'branch' AND name = %s",
         (repo_id, name),
     )
-    head = current["commit_id"] if current else ""
-    raise Aborted(
+    raise branch_moved(name, current["commit_id"] if current else "", expected or "")
+
+
+def branch_moved(name: str, head: str, expected: str) -> Aborted:
+    """The compare-and-swap failure: what the caller expected and what the head is now."""
+    return Aborted(
         f"branch {name!r} has moved: its head is now {head or 'absent'}; rebase your change on it",
         reason="BRANCH_MOVED",
-        metadata={"branch": name, "current_head": head, "expected_head": expected or ""},
+        metadata={"branch": name, "current_head": head, "expected_head": expected},
     )
+
+
+async def lock_branch_head(conn: AsyncConnection, repo_id: str, name: str) -> str | None:
+    """The branch head, locked until the transaction ends (None when the branch does not exist)."""
+    row = await fetch_one(
+        conn,
+        "SELECT commit_id FROM vcs.refs WHERE repo_id = %s AND kind = 'branch' AND name = %s FOR UPDATE",
+        (repo_id, name),
+    )
+    return row["commit_id"] if row else None
 
 
 async def insert_ref(conn, repo_id: str, kind: str, name: str, commit_id: str, message: str, user: str) -> Ref:

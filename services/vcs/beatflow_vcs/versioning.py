@@ -1,13 +1,14 @@
 """Writing history: new commits and branch and tag changes.
 
 Every write happens in one transaction that ends by moving a ref with compare-and-swap
-(UPDATE ... WHERE commit_id = expected): of two racing writers exactly one wins and the
-other is ABORTED with the current head, and the loser leaves nothing behind.
+(UPDATE ... WHERE commit_id = expected). A commit locks its branch head first: commits that
+name no parent queue up and each builds on the one before; a commit that names the head it
+expects is ABORTED with the current head when another landed first, and leaves nothing behind.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import replace
 
 import psycopg
 from psycopg import AsyncConnection
@@ -15,30 +16,26 @@ from psycopg_pool import AsyncConnectionPool
 
 from beatflow_platform import naming
 from beatflow_platform.auth import Principal
-from beatflow_platform.db.queries import fetch_one
-from beatflow_platform.errors import FailedPrecondition, InvalidArgument, NotFound
+from beatflow_platform.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound
 from beatflow_platform.objectstore import ObjectStore, is_blob_id
-from beatflow_vcs import idempotency, validation, visibility
+from beatflow_vcs import edits, idempotency, validation, visibility
 from beatflow_vcs.blobs import Blobs
 from beatflow_vcs.commits import CommitContent, Tree, TreeEntry, check_bpm, check_params, normalise_key
+from beatflow_vcs.edits import CommitEdit, Metadata, StemSpec
 from beatflow_vcs.repositories import Access, Repositories
 from beatflow_vcs.store import (
     CommitView,
     Ref,
     branch_exists,
+    branch_moved,
     insert_ref,
     list_refs,
     load_commit,
+    lock_branch_head,
     move_branch,
     resolve,
     write_commit,
 )
-
-
-@dataclass(frozen=True)
-class StemSpec:
-    name: str
-    blob_id: str
 
 
 class VersionControl:
@@ -48,16 +45,8 @@ class VersionControl:
         self._blobs = blobs
         self._store = store
 
-    async def _tree(self, conn: AsyncConnection, principal: Principal, stems: list[StemSpec]) -> Tree:
-        """Checks the stems of a new commit: names, and blobs that exist, are audio and the caller may use."""
-        if len(stems) > naming.MAX_STEMS_PER_COMMIT:
-            raise InvalidArgument.for_field("stems", f"at most {naming.MAX_STEMS_PER_COMMIT} stems")
-        names = [validation.stem_name(s.name, f"stems[{i}].name") for i, s in enumerate(stems)]
-        if len(set(names)) != len(names):
-            raise InvalidArgument.for_field("stems", "stem names must be unique")
-        for index, stem in enumerate(stems):
-            if not is_blob_id(stem.blob_id):
-                raise InvalidArgument.for_field(f"stems[{index}].blob_id", "must be 64 lowercase hex characters")
+    async def _entries(self, conn: AsyncConnection, principal: Principal, stems: tuple[StemSpec, ...]) -> Tree:
+        """Tree entries for the stems a commit puts: blobs that exist, are audio and the caller may use."""
         usable = await self._blobs.usable_by(conn, principal, {s.blob_id for s in stems})
         missing = sorted({s.blob_id for s in stems} - usable.keys())
         for blob_id in sorted(usable.keys()):
@@ -89,64 +78,79 @@ class VersionControl:
         branch: str,
         parent_commit_id: str,
         message: str,
-        bpm: float,
-        key_signature: str,
-        generation_params: dict,
-        stems: list[StemSpec],
+        edit: CommitEdit,
         request_id: str = "",
     ) -> tuple[CommitView, str]:
+        """Commits `edit` on the branch head, or on `parent_commit_id` if it still is the head (else ABORTED)."""
         validation.bounded_text(message, "message", naming.MAX_MESSAGE_LENGTH)
         if not naming.matches(naming.NON_BLANK_TEXT, message):
             raise InvalidArgument.for_field("message", "must not be empty")
-        check_bpm(bpm)
-        key_signature = normalise_key(key_signature)
-        check_params(generation_params)
+        check_bpm(edit.bpm)
+        edit = replace(edit, key_signature=normalise_key(edit.key_signature))
+        check_params(edit.generation_params or {})
+        edits.check_shape(edit)
         idempotency.check_request_id(request_id)
         if branch:
             validation.ref_name(branch, "branch")
         if parent_commit_id and not is_blob_id(parent_commit_id):
             raise InvalidArgument.for_field("parent_commit_id", "must be 64 lowercase hex characters")
-        async with self._pool.connection() as conn:
+        # Without an expected parent, the only write that can fail is a first commit that a racing
+        # first commit beat to the new branch: the second round builds on that commit instead.
+        for attempt in range(2):
             try:
-                async with conn.transaction():
-                    repo = await self._repositories.fetch(conn, principal, repo_id, Access.WRITE)
-                    branch = branch or repo.default_branch
-                    earlier = await idempotency.recall(conn, principal.subject_id, "CreateCommit", request_id)
-                    if earlier is not None:
-                        return await load_commit(conn, earlier), branch
-                    head = await fetch_one(
-                        conn,
-                        "SELECT commit_id FROM vcs.refs WHERE repo_id = %s AND kind = 'branch' AND name = %s",
-                        (repo_id, branch),
-                    )
-                    if (
-                        head is None
-                        and parent_commit_id
-                        and not await visibility.repository_holds_commit(conn, repo_id, parent_commit_id)
-                    ):
-                        raise NotFound("commit", parent_commit_id)
-                    content = CommitContent(
-                        parents=(parent_commit_id,) if parent_commit_id else (),
-                        author_id=principal.subject_id,
-                        message=message,
-                        bpm=bpm,
-                        key_signature=key_signature,
-                        generation_params=generation_params,
-                        tree=await self._tree(conn, principal, stems),
-                    )
-                    commit_id = await write_commit(conn, repo_id, content)
-                    # A new branch must still be absent; a live one must still be at the parent
-                    # (an empty parent never matches a live head, so that caller learns the head).
-                    expected = None if head is None else parent_commit_id
-                    await move_branch(conn, repo_id, branch, expected, commit_id, principal.subject_id)
-                    await idempotency.remember(conn, principal.subject_id, "CreateCommit", request_id, commit_id)
-                    return await load_commit(conn, commit_id), branch
+                return await self._commit_once(principal, repo_id, branch, parent_commit_id, message, edit, request_id)
+            except Aborted:
+                if parent_commit_id or attempt:
+                    raise
             except psycopg.errors.UniqueViolation as error:
                 if error.diag.constraint_name != "idempotent_requests_pkey":
                     raise
-        async with self._pool.connection() as conn:
+                # A concurrent call with the same request id won: the next round returns its commit.
+        # Both rounds lost a race (a twin request after a racing first commit): one more, which finds either.
+        return await self._commit_once(principal, repo_id, branch, parent_commit_id, message, edit, request_id)
+
+    async def _commit_once(
+        self,
+        principal: Principal,
+        repo_id: str,
+        branch: str,
+        expected: str,
+        message: str,
+        edit: CommitEdit,
+        request_id: str,
+    ) -> tuple[CommitView, str]:
+        async with self._pool.connection() as conn, conn.transaction():
+            repo = await self._repositories.fetch(conn, principal, repo_id, Access.WRITE)
+            branch = branch or repo.default_branch
             earlier = await idempotency.recall(conn, principal.subject_id, "CreateCommit", request_id)
-            return await load_commit(conn, earlier), branch
+            if earlier is not None:
+                return await load_commit(conn, earlier), branch
+            head = await lock_branch_head(conn, repo_id, branch)
+            if head is not None and expected and expected != head:
+                raise branch_moved(branch, head, expected)
+            if head is None and expected and not await visibility.repository_holds_commit(conn, repo_id, expected):
+                raise NotFound("commit", expected)
+            parent_id = head or expected
+            parent = await load_commit(conn, parent_id) if parent_id else None
+            parent_tree = parent.tree if parent else {}
+            edits.check_removals(edit, parent_tree)
+            tree = edits.edited_tree(parent_tree, await self._entries(conn, principal, edit.stems), edit)
+            inherited = Metadata(parent.bpm, parent.key_signature, parent.generation_params) if parent else None
+            metadata = edits.edited_metadata(inherited, edit)
+            content = CommitContent(
+                parents=(parent_id,) if parent_id else (),
+                author_id=principal.subject_id,
+                message=message,
+                bpm=metadata.bpm,
+                key_signature=metadata.key_signature,
+                generation_params=metadata.generation_params,
+                tree=tree,
+            )
+            commit_id = await write_commit(conn, repo_id, content)
+            # A new branch must still be absent (a racing first commit makes this ABORTED).
+            await move_branch(conn, repo_id, branch, head, commit_id, principal.subject_id)
+            await idempotency.remember(conn, principal.subject_id, "CreateCommit", request_id, commit_id)
+            return await load_commit(conn, commit_id), branch
 
     async def create_branch(self, principal: Principal, repo_id: str, name: str, start_point: str) -> Ref:
         validation.ref_name(name)

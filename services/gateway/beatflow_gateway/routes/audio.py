@@ -12,7 +12,7 @@ from beatflow.common.v1 import audio_pb2
 from beatflow.separator.v1 import separator_pb2 as sep
 from beatflow.vcs.v1 import blobs_pb2
 from beatflow_gateway.backends import Backends
-from beatflow_gateway.context import Authorised, Call, Services, to_json
+from beatflow_gateway.context import OPTIONAL_TOKEN, Authorised, Call, Reader, Services, to_json
 from beatflow_gateway.errors import ApiError
 from beatflow_gateway.models import Sha256
 from beatflow_gateway.uploads import store_upload
@@ -65,15 +65,29 @@ async def _chunks(services: Backends, call: Call, blob_id: str, offset: int, len
             yield message.chunk
 
 
-@router.get("/download/{blob_id:sha256}", response_class=Response, responses={206: {"description": "A byte range"}})
+@router.get(
+    "/download/{blob_id:sha256}",
+    response_class=Response,
+    responses={206: {"description": "A byte range"}},
+    openapi_extra=OPTIONAL_TOKEN,
+)
 async def download(
     blob_id: Sha256,
     request: Request,
-    call: Authorised,
+    call: Reader,
     services: Services,
-    format: str = Query(default="", pattern="^(|wav|flac|mp3|ogg)$", description="Convert before sending"),
+    format: str = Query(
+        default="", pattern="^(|wav|flac|mp3|ogg)$", description="Convert before sending (needs a token)"
+    ),
 ):
+    """A blob you uploaded or one in a repository you may read; without a token, blobs of public repositories."""
     if format:
+        if not call.authenticated:
+            # The separator converts on behalf of a user; a stranger first learns only whether the blob is public.
+            await services.blobs.GetBlob(
+                blobs_pb2.GetBlobRequest(blob_id=blob_id), metadata=call.metadata, timeout=call.timeout
+            )
+            raise ApiError(401, "UNAUTHENTICATED", "converting needs 'Authorization: Bearer <access token>'")
         converted = await services.separation.ConvertAudio(
             sep.ConvertAudioRequest(blob_id=blob_id, format=FORMATS[format]),
             metadata=call.metadata,

@@ -9,7 +9,7 @@ from google.protobuf.field_mask_pb2 import FieldMask
 from pydantic import Field
 
 from beatflow.vcs.v1 import repositories_pb2 as pb
-from beatflow_gateway.context import Authorised, Services, to_json
+from beatflow_gateway.context import OPTIONAL_TOKEN, Authorised, Reader, Services, to_json
 from beatflow_gateway.models import (
     Body,
     RefName,
@@ -88,8 +88,8 @@ async def list_repositories(
     }
 
 
-@router.get("/api/repositories/{repo_id:uuid_id}")
-async def get_repository(repo_id: Uuid, call: Authorised, services: Services) -> dict:
+@router.get("/api/repositories/{repo_id:uuid_id}", openapi_extra=OPTIONAL_TOKEN)
+async def get_repository(repo_id: Uuid, call: Reader, services: Services) -> dict:
     response = await services.repositories.GetRepository(
         pb.GetRepositoryRequest(repo_id=repo_id), metadata=call.metadata, timeout=call.timeout
     )
@@ -126,8 +126,8 @@ async def fork_repository(body: ForkBody, call: Authorised, services: Services) 
     return repository_json(response.repository)
 
 
-@router.get("/api/repositories/{repo_id:uuid_id}/collaborators")
-async def list_collaborators(repo_id: Uuid, call: Authorised, services: Services) -> dict:
+@router.get("/api/repositories/{repo_id:uuid_id}/collaborators", openapi_extra=OPTIONAL_TOKEN)
+async def list_collaborators(repo_id: Uuid, call: Reader, services: Services) -> dict:
     response = await services.repositories.ListCollaborators(
         pb.ListCollaboratorsRequest(repo_id=repo_id), metadata=call.metadata, timeout=call.timeout
     )

@@ -9,7 +9,7 @@ from google.protobuf import struct_pb2
 from pydantic import Field
 
 from beatflow.vcs.v1 import version_control_pb2 as pb
-from beatflow_gateway.context import Authorised, Services, to_json
+from beatflow_gateway.context import OPTIONAL_TOKEN, Authorised, Reader, Services, to_json
 from beatflow_gateway.models import (
     Body,
     CommitBpm,
@@ -48,13 +48,32 @@ class StemBody(Body):
 
 
 class CommitBody(Body):
+    """An edit of the parent commit: only what changes is named, the rest is the parent's.
+    With `replace_tree`, the whole new commit instead (stems not listed are dropped, nothing is inherited)."""
+
     message: NonBlankMessage
-    parent_commit_id: Sha256OrEmpty | None = None
-    branch: RefNameOrEmpty = Field(default="", description="Empty: the default branch")
-    bpm: CommitBpm = 0
-    key_signature: KeySignatureOrEmpty | None = Field(default=None, examples=["A minor", "F#m"])
-    generation_params: dict[str, Any] | None = None
-    stems: list[StemBody] = Field(default=[], max_length=naming.MAX_STEMS_PER_COMMIT)
+    parent_commit_id: Sha256OrEmpty | None = Field(
+        default=None,
+        description="Optional compare-and-swap: the branch head you built on (409 with the current head when the"
+        " branch has moved). Absent: the branch head, whatever it is now.",
+    )
+    branch: RefNameOrEmpty = Field(default="", description="Empty: the default branch; a new name creates it")
+    bpm: CommitBpm | None = Field(
+        default=None, description="Absent, null or 0: the parent's (with replace_tree: unknown)"
+    )
+    key_signature: KeySignatureOrEmpty | None = Field(
+        default=None, examples=["A minor", "F#m"], description="Absent or empty: the parent's"
+    )
+    generation_params: dict[str, Any] | None = Field(default=None, description="Absent or {}: the parent's")
+    stems: list[StemBody] = Field(
+        default=[],
+        max_length=naming.MAX_STEMS_PER_COMMIT,
+        description="Stems to add or replace; with replace_tree, every stem of the new commit",
+    )
+    remove_stems: list[StemName] = Field(
+        default=[], max_length=naming.MAX_STEMS_PER_COMMIT, description="Stems of the parent to drop"
+    )
+    replace_tree: bool = Field(default=False, description="The full-tree form: nothing is inherited from the parent")
     request_id: RequestId = ""
 
 
@@ -106,10 +125,12 @@ async def create_commit(repo_id: Uuid, body: CommitBody, call: Authorised, servi
             branch=body.branch,
             parent_commit_id=body.parent_commit_id or "",
             message=body.message,
-            bpm=body.bpm,
+            bpm=body.bpm or 0,
             key_signature=body.key_signature or "",
             generation_params=params,
             stems=[pb.StemInput(name=s.name, blob_id=s.blob_id) for s in body.stems],
+            remove_stems=body.remove_stems,
+            replace_tree=body.replace_tree,
             request_id=body.request_id,
         ),
         metadata=call.metadata,
@@ -118,18 +139,18 @@ async def create_commit(repo_id: Uuid, body: CommitBody, call: Authorised, servi
     return {**commit_json(response.commit), "repo_id": repo_id, "branch": response.branch}
 
 
-@router.get("/commit/{commit_id:sha256}")
-async def get_commit(commit_id: Sha256, call: Authorised, services: Services, repo_id: UuidOrEmpty = "") -> dict:
+@router.get("/commit/{commit_id:sha256}", openapi_extra=OPTIONAL_TOKEN)
+async def get_commit(commit_id: Sha256, call: Reader, services: Services, repo_id: UuidOrEmpty = "") -> dict:
     response = await services.versions.GetCommit(
         pb.GetCommitRequest(commit_id=commit_id, repo_id=repo_id), metadata=call.metadata, timeout=call.timeout
     )
     return commit_json(response.commit)
 
 
-@router.get("/history/{repo_id:uuid_id}")
+@router.get("/history/{repo_id:uuid_id}", openapi_extra=OPTIONAL_TOKEN)
 async def history(
     repo_id: Uuid,
-    call: Authorised,
+    call: Reader,
     services: Services,
     page_size: int = Query(default=0, ge=0, le=1000),
     page_token: text(20000) = "",
@@ -159,10 +180,10 @@ async def history(
     return {**body, "commits": commits, "root": root}
 
 
-@router.get("/repos/{repo_id:uuid_id}/log")
+@router.get("/repos/{repo_id:uuid_id}/log", openapi_extra=OPTIONAL_TOKEN)
 async def log(
     repo_id: Uuid,
-    call: Authorised,
+    call: Reader,
     services: Services,
     ref: RevisionOrEmpty = "",
     page_size: int = Query(default=0, ge=0, le=1000),
@@ -176,8 +197,8 @@ async def log(
     return {"commits": [commit_json(c) for c in response.commits], "next_page_token": response.next_page_token}
 
 
-@router.get("/repos/{repo_id:uuid_id}/branches")
-async def list_branches(repo_id: Uuid, call: Authorised, services: Services) -> dict:
+@router.get("/repos/{repo_id:uuid_id}/branches", openapi_extra=OPTIONAL_TOKEN)
+async def list_branches(repo_id: Uuid, call: Reader, services: Services) -> dict:
     response = await services.versions.ListBranches(
         pb.ListBranchesRequest(repo_id=repo_id), metadata=call.metadata, timeout=call.timeout
     )
@@ -209,8 +230,8 @@ async def delete_branch(repo_id: Uuid, name: RefName, call: Authorised, services
     )
 
 
-@router.get("/repos/{repo_id:uuid_id}/tags")
-async def list_tags(repo_id: Uuid, call: Authorised, services: Services) -> dict:
+@router.get("/repos/{repo_id:uuid_id}/tags", openapi_extra=OPTIONAL_TOKEN)
+async def list_tags(repo_id: Uuid, call: Reader, services: Services) -> dict:
     response = await services.versions.ListTags(
         pb.ListTagsRequest(repo_id=repo_id), metadata=call.metadata, timeout=call.timeout
     )
@@ -232,10 +253,10 @@ async def delete_tag(repo_id: Uuid, name: RefName, call: Authorised, services: S
     )
 
 
-@router.get("/repos/{repo_id:uuid_id}/diff")
+@router.get("/repos/{repo_id:uuid_id}/diff", openapi_extra=OPTIONAL_TOKEN)
 async def diff(
     repo_id: Uuid,
-    call: Authorised,
+    call: Reader,
     services: Services,
     base: Revision,
     head: RevisionOrEmpty = "",

@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from beatflow.vcs.v1 import blobs_pb2, blobs_pb2_grpc
-from beatflow_platform.auth import current_principal
+from beatflow_platform.auth import current_principal, reader_principal
 from beatflow_platform.errors import InvalidArgument
 from beatflow_vcs.blobs import Blobs
 from beatflow_vcs.servicers import convert
 
 SERVICE_NAME = blobs_pb2.DESCRIPTOR.services_by_name["BlobService"].full_name
+# Reads open to anonymous callers: they see what any signed-in stranger sees (public repositories).
+PUBLIC_METHODS = frozenset(f"/{SERVICE_NAME}/{method}" for method in ("DownloadBlob", "GetBlob", "GetBlobDownloadUrl"))
 
 
 class BlobServicer(blobs_pb2_grpc.BlobServiceServicer):
@@ -38,7 +40,7 @@ class BlobServicer(blobs_pb2_grpc.BlobServiceServicer):
         return blobs_pb2.UploadBlobResponse(blob=convert.blob(blob))
 
     async def DownloadBlob(self, request, context):
-        blob, chunks = await self._blobs.read(current_principal(), request.blob_id, request.offset, request.length)
+        blob, chunks = await self._blobs.read(reader_principal(), request.blob_id, request.offset, request.length)
         first = True
         async for chunk in chunks:
             yield blobs_pb2.DownloadBlobResponse(blob=convert.blob(blob) if first else None, chunk=chunk)
@@ -47,9 +49,9 @@ class BlobServicer(blobs_pb2_grpc.BlobServiceServicer):
             yield blobs_pb2.DownloadBlobResponse(blob=convert.blob(blob))
 
     async def GetBlob(self, request, context):
-        blob = await self._blobs.readable(current_principal(), request.blob_id)
+        blob = await self._blobs.readable(reader_principal(), request.blob_id)
         return blobs_pb2.GetBlobResponse(blob=convert.blob(blob))
 
     async def GetBlobDownloadUrl(self, request, context):
-        url, expires = await self._blobs.download_url(current_principal(), request.blob_id, request.expires_in_seconds)
+        url, expires = await self._blobs.download_url(reader_principal(), request.blob_id, request.expires_in_seconds)
         return blobs_pb2.GetBlobDownloadUrlResponse(url=url, expires_in_seconds=expires)

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from beatflow.vcs.v1 import repositories_pb2, repositories_pb2_grpc
-from beatflow_platform.auth import current_principal
+from beatflow_platform.auth import current_principal, reader_principal
 from beatflow_platform.errors import InvalidArgument
 from beatflow_vcs.repositories import UPDATABLE_FIELDS, Repositories
 from beatflow_vcs.servicers import convert
 
 SERVICE_NAME = repositories_pb2.DESCRIPTOR.services_by_name["RepositoryService"].full_name
+# Reads open to anonymous callers: they see what any signed-in stranger sees (public repositories).
+PUBLIC_METHODS = frozenset(
+    f"/{SERVICE_NAME}/{method}" for method in ("GetRepository", "ListRepositories", "ListCollaborators")
+)
 
 
 class RepositoryServicer(repositories_pb2_grpc.RepositoryServiceServicer):
@@ -28,7 +32,7 @@ class RepositoryServicer(repositories_pb2_grpc.RepositoryServiceServicer):
         return repositories_pb2.CreateRepositoryResponse(repository=convert.repository(repository))
 
     async def GetRepository(self, request, context):
-        repository = await self._repositories.get(current_principal(), request.repo_id)
+        repository = await self._repositories.get(reader_principal(), request.repo_id)
         return repositories_pb2.GetRepositoryResponse(repository=convert.repository(repository))
 
     async def ListRepositories(self, request, context):
@@ -62,7 +66,7 @@ class RepositoryServicer(repositories_pb2_grpc.RepositoryServiceServicer):
         return repositories_pb2.ForkRepositoryResponse(repository=convert.repository(repository))
 
     async def ListCollaborators(self, request, context):
-        found = await self._repositories.list_collaborators(current_principal(), request.repo_id)
+        found = await self._repositories.list_collaborators(reader_principal(), request.repo_id)
         return repositories_pb2.ListCollaboratorsResponse(collaborators=[convert.collaborator(c) for c in found])
 
     async def PutCollaborator(self, request, context):

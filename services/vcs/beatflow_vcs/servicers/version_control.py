@@ -6,14 +6,20 @@ from google.protobuf import json_format
 
 from beatflow.vcs.v1 import version_control_pb2 as pb
 from beatflow.vcs.v1 import version_control_pb2_grpc
-from beatflow_platform.auth import current_principal
+from beatflow_platform.auth import current_principal, reader_principal
 from beatflow_platform.errors import InvalidArgument
+from beatflow_vcs.edits import CommitEdit, StemSpec
 from beatflow_vcs.history import History
 from beatflow_vcs.merges import Merges
 from beatflow_vcs.servicers import convert
-from beatflow_vcs.versioning import StemSpec, VersionControl
+from beatflow_vcs.versioning import VersionControl
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["VersionControlService"].full_name
+# Reads open to anonymous callers: they see what any signed-in stranger sees (public repositories).
+PUBLIC_METHODS = frozenset(
+    f"/{SERVICE_NAME}/{method}"
+    for method in ("GetCommit", "GetHistory", "GetLog", "ListBranches", "ListTags", "DiffCommits")
+)
 _RESOLUTIONS = {pb.CONFLICT_RESOLUTION_OURS: "ours", pb.CONFLICT_RESOLUTION_THEIRS: "theirs"}
 _OUTCOMES = {
     "up_to_date": pb.MERGE_OUTCOME_UP_TO_DATE,
@@ -30,26 +36,31 @@ class VersionControlServicer(version_control_pb2_grpc.VersionControlServiceServi
         self._merges = merges
 
     async def CreateCommit(self, request, context):
+        edit = CommitEdit(
+            stems=tuple(StemSpec(stem.name, stem.blob_id) for stem in request.stems),
+            remove_stems=tuple(request.remove_stems),
+            bpm=request.bpm,
+            key_signature=request.key_signature,
+            generation_params=json_format.MessageToDict(request.generation_params),
+            replace_tree=request.replace_tree,
+        )
         commit, branch = await self._versions.create_commit(
             current_principal(),
             request.repo_id,
             branch=request.branch,
             parent_commit_id=request.parent_commit_id,
             message=request.message,
-            bpm=request.bpm,
-            key_signature=request.key_signature,
-            generation_params=json_format.MessageToDict(request.generation_params),
-            stems=[StemSpec(stem.name, stem.blob_id) for stem in request.stems],
+            edit=edit,
             request_id=request.request_id,
         )
         return pb.CreateCommitResponse(commit=convert.commit(commit), branch=branch)
 
     async def GetCommit(self, request, context):
-        commit = await self._history.get_commit(current_principal(), request.commit_id, request.repo_id)
+        commit = await self._history.get_commit(reader_principal(), request.commit_id, request.repo_id)
         return pb.GetCommitResponse(commit=convert.commit(commit))
 
     async def GetHistory(self, request, context):
-        page = await self._history.history(current_principal(), request.repo_id, request.page_size, request.page_token)
+        page = await self._history.history(reader_principal(), request.repo_id, request.page_size, request.page_token)
         return pb.GetHistoryResponse(
             repo_id=request.repo_id,
             nodes=[
@@ -63,12 +74,12 @@ class VersionControlServicer(version_control_pb2_grpc.VersionControlServiceServi
 
     async def GetLog(self, request, context):
         commits, token = await self._history.log(
-            current_principal(), request.repo_id, request.ref, request.page_size, request.page_token
+            reader_principal(), request.repo_id, request.ref, request.page_size, request.page_token
         )
         return pb.GetLogResponse(commits=[convert.commit(c) for c in commits], next_page_token=token)
 
     async def ListBranches(self, request, context):
-        repo, refs = await self._history.refs(current_principal(), request.repo_id, "branch")
+        repo, refs = await self._history.refs(reader_principal(), request.repo_id, "branch")
         return pb.ListBranchesResponse(branches=[convert.branch(r, repo.default_branch) for r in refs])
 
     async def CreateBranch(self, request, context):
@@ -88,7 +99,7 @@ class VersionControlServicer(version_control_pb2_grpc.VersionControlServiceServi
         return pb.DeleteBranchResponse()
 
     async def ListTags(self, request, context):
-        _, refs = await self._history.refs(current_principal(), request.repo_id, "tag")
+        _, refs = await self._history.refs(reader_principal(), request.repo_id, "tag")
         return pb.ListTagsResponse(tags=[convert.tag(r) for r in refs])
 
     async def CreateTag(self, request, context):
@@ -102,7 +113,7 @@ class VersionControlServicer(version_control_pb2_grpc.VersionControlServiceServi
         return pb.DeleteTagResponse()
 
     async def DiffCommits(self, request, context):
-        diff = await self._history.diff(current_principal(), request.repo_id, request.base, request.head)
+        diff = await self._history.diff(reader_principal(), request.repo_id, request.base, request.head)
         return pb.DiffCommitsResponse(
             base_commit_id=diff.base.commit_id,
             head_commit_id=diff.head.commit_id,
