@@ -153,6 +153,10 @@ async def test_hum_to_beat_follows_the_hummed_melody(studio):
     assert done.state == jobs_pb2.JOB_STATE_SUCCEEDED, done.error
     result = result_of(done)
     assert list(result.melody_notes) == TUNE * 2
+    heard = result.transcription
+    assert [note.pitch for note in heard.notes] == TUNE and heard.pitch_tracker == "crepe-tiny"
+    assert [note.onset_seconds for note in heard.notes] == pytest.approx([0.3 + 0.5 * i for i in range(8)], abs=0.05)
+    assert abs(heard.tuning_cents) < 10
     melody = next(a for a in result.stems if a.name == "melody")
     samples, rate = codec.decode(await download(alice, melody.blob.blob_id))
     # The melody stem sounds the first hummed note (C4, 261.6 Hz) at the start.

@@ -1,9 +1,9 @@
 """Hum-to-beat: a sung or hummed recording -> a melody quantised to the key and tempo of the beat.
 
-pYIN tracks the pitch; voiced stretches of steady pitch become notes; the key comes from the
-request or from the notes' pitch classes, the tempo from the request or from the recording's
-onsets; notes are snapped to an eighth-note grid and to the key's scale, moved to a singing
-octave, and the phrase repeats to fill the requested duration.
+`beatflow_audio.transcription` finds the sung notes (CREPE pitch model, pYIN as fallback) and the
+singer's tuning; the key comes from the request or from the notes' pitch classes, the tempo from the
+request or from the recording's onsets; notes are snapped to an eighth-note grid and to the key's
+scale, moved to a singing octave, and the phrase repeats to fill the requested duration.
 """
 
 from __future__ import annotations
@@ -18,14 +18,13 @@ import numpy as np
 from beatflow_audio import codec
 from beatflow_audio.analysis import ANALYSIS_RATE, estimate_tempo, key_from_pitch_classes
 from beatflow_audio.theory import Key
+from beatflow_audio.transcription import Transcription
+from beatflow_audio.transcription import transcribe as transcribe_notes
 from beatflow_generator.spec import GenerationSpec, Note
 from beatflow_platform import naming
 from beatflow_platform.errors import InvalidArgument
 
-HOP = 256
-MIN_NOTE_SECONDS = 0.08
 MIN_MELODY_SECONDS = 0.4  # less steady pitch than this is noise, not a melody
-PITCH_JUMP = 0.7  # semitones: a larger change starts a new note
 SILENCE_RMS = 1e-3
 MELODY_RANGE = (60, 76)  # the median note lands in C4..E5
 
@@ -35,27 +34,10 @@ class Melody:
     notes: tuple[Note, ...]
     bpm: int
     key: Key
+    sung: Transcription  # what was heard, before quantising: notes in seconds, tuning, tracker
 
     def apply_to(self, spec: GenerationSpec) -> GenerationSpec:
         return dataclasses.replace(spec, melody=self.notes, bpm=self.bpm, key=self.key)
-
-
-def _segments(midi: np.ndarray, voiced: np.ndarray, seconds_per_frame: float) -> list[tuple[float, float, float]]:
-    """(start, length, pitch) of each steady voiced stretch."""
-    found, start, pitches = [], None, []
-
-    def close(end: int) -> None:
-        if start is not None and (end - start) * seconds_per_frame >= MIN_NOTE_SECONDS:
-            found.append((start * seconds_per_frame, (end - start) * seconds_per_frame, float(np.median(pitches))))
-
-    for frame, (pitch, is_voiced) in enumerate(zip(midi, voiced, strict=True)):
-        if is_voiced and not math.isnan(pitch) and start is not None and abs(pitch - np.median(pitches)) <= PITCH_JUMP:
-            pitches.append(pitch)
-            continue
-        close(frame)
-        start, pitches = (frame, [pitch]) if is_voiced and not math.isnan(pitch) else (None, [])
-    close(len(midi))
-    return found
 
 
 def _snap_to_scale(pitch: float, key: Key) -> int:
@@ -77,9 +59,9 @@ def load_recording(data: bytes, *, max_seconds: float) -> tuple[np.ndarray, int]
 
 def transcribe(data: bytes, spec: GenerationSpec, *, max_seconds: float) -> Melody:
     samples, rate = load_recording(data, max_seconds=max_seconds)
-    mono = librosa.resample(codec.to_mono(samples), orig_sr=rate, target_sr=ANALYSIS_RATE)
-    f0, voiced, _ = librosa.pyin(mono, fmin=65.0, fmax=1047.0, sr=ANALYSIS_RATE, frame_length=2048, hop_length=HOP)
-    segments = _segments(librosa.hz_to_midi(f0), voiced, HOP / ANALYSIS_RATE)
+    mono = codec.to_mono(samples)
+    sung = transcribe_notes(mono, rate)
+    segments = [(note.onset, note.offset - note.onset, note.pitch) for note in sung.notes]
     if sum(length for _, length, _ in segments) < MIN_MELODY_SECONDS:
         raise InvalidArgument("no sung or hummed melody was found in the recording", reason="NO_MELODY")
 
@@ -87,17 +69,17 @@ def transcribe(data: bytes, spec: GenerationSpec, *, max_seconds: float) -> Melo
     if key is None:
         weights = np.zeros(12)
         for _, length, pitch in segments:
-            weights[round(pitch) % 12] += length
+            weights[pitch % 12] += length
         key, _ = key_from_pitch_classes(weights)
     bpm = spec.bpm
     if not bpm:
-        estimated, _ = estimate_tempo(mono, ANALYSIS_RATE)
+        estimated, _ = estimate_tempo(librosa.resample(mono, orig_sr=rate, target_sr=ANALYSIS_RATE), ANALYSIS_RATE)
         bpm = round(min(max(estimated, naming.MIN_GENERATION_BPM), naming.MAX_GENERATION_BPM))
 
     grid = 30.0 / bpm  # an eighth note
     first = segments[0][0]
     median = float(np.median([pitch for _, _, pitch in segments]))
-    shift = 12 * round((sum(MELODY_RANGE) / 2 - median) / 12)
+    shift = 12 * math.ceil((sum(MELODY_RANGE) / 2 - median) / 12 - 0.5)  # halfway: the lower octave
     phrase = []
     for start, length, pitch in segments:
         onset = round((start - first) / grid) * grid
@@ -115,4 +97,4 @@ def transcribe(data: bytes, spec: GenerationSpec, *, max_seconds: float) -> Melo
         for note in phrase
         if note.start + repeat * phrase_length < spec.duration_seconds
     ]
-    return Melody(tuple(notes), bpm, key)
+    return Melody(tuple(notes), bpm, key, sung)

@@ -11,6 +11,7 @@ from beatflow.generator.v1 import generator_pb2
 from beatflow.jobs.v1 import jobs_pb2
 from beatflow_audio import codec
 from beatflow_audio.proto import key_to_proto
+from beatflow_audio.transcription import Transcription
 from beatflow_generator import hum
 from beatflow_generator.engines.base import Rendering
 from beatflow_generator.engines.registry import Engines
@@ -21,6 +22,21 @@ from beatflow_platform.jobs.worker import BatchHandler, JobContext, progress_all
 
 GENERATE = "generator.generate"
 HUM_TO_BEAT = "generator.hum_to_beat"
+
+
+def transcription_to_proto(sung: Transcription) -> generator_pb2.HumTranscription:
+    return generator_pb2.HumTranscription(
+        notes=[
+            generator_pb2.TranscribedNote(
+                pitch=note.pitch, onset_seconds=note.onset, offset_seconds=note.offset, confidence=note.confidence
+            )
+            for note in sung.notes
+        ],
+        tuning_cents=sung.tuning_cents,
+        pitch_tracker=sung.tracker,
+    )
+
+
 RENDER_SHARE = 0.85  # of the progress bar; the rest is encoding and upload
 
 
@@ -73,19 +89,26 @@ class GenerationJobs:
             return await self._render_and_publish(context, spec, melody_audio=recording)
         await context.progress(0.05, "tracking_pitch")
         melody = await asyncio.to_thread(hum.transcribe, data, spec, max_seconds=self._max_hum_seconds)
-        return await self._render_and_publish(context, melody.apply_to(spec))
+        return await self._render_and_publish(context, melody.apply_to(spec), sung=melody.sung)
 
-    async def _render_and_publish(self, context: JobContext, spec: GenerationSpec, melody_audio=None):
+    async def _render_and_publish(
+        self, context: JobContext, spec: GenerationSpec, melody_audio=None, sung: Transcription | None = None
+    ):
         engine = self._engines.ready(spec.engine)
 
         def progress(fraction: float, stage: str, message: str) -> None:
             context.progress_threadsafe(fraction * RENDER_SHARE, stage, message)
 
         rendering: Rendering = await asyncio.to_thread(engine.render, spec, progress, melody_audio)
-        return await self._publish(context, spec, rendering, engine.name)
+        return await self._publish(context, spec, rendering, engine.name, sung)
 
     async def _publish(
-        self, context: JobContext, spec: GenerationSpec, rendering: Rendering, engine_name: str
+        self,
+        context: JobContext,
+        spec: GenerationSpec,
+        rendering: Rendering,
+        engine_name: str,
+        sung: Transcription | None,
     ) -> jobs_pb2.JobResult:
         """Encodes the stems and uploads them as blobs the job's owner can commit."""
         artifacts = []
@@ -106,6 +129,7 @@ class GenerationJobs:
                 engine=engine_name,
                 seed=spec.seed,
                 melody_notes=list(rendering.melody_notes),
+                transcription=transcription_to_proto(sung) if sung else None,
             )
         )
         return jobs_pb2.JobResult(artifacts=artifacts, detail=detail)
