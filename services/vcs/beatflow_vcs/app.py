@@ -27,6 +27,7 @@ from beatflow_vcs.servicers import blobs as blobs_servicer
 from beatflow_vcs.servicers import repositories as repositories_servicer
 from beatflow_vcs.servicers import version_control as version_control_servicer
 from beatflow_vcs.settings import VcsSettings
+from beatflow_vcs.stem_diffs import StemDiffs
 from beatflow_vcs.versioning import VersionControl
 
 SCHEMA = "vcs"
@@ -67,7 +68,10 @@ async def build_app(settings: VcsSettings) -> VcsApp:
     )
     repositories = Repositories(pool, accounts, page_tokens)
     blobs = Blobs(pool, store, max_bytes=settings.max_blob_bytes, max_audio_seconds=settings.max_audio_seconds)
-    history = History(pool, repositories, page_tokens)
+    stem_diffs = StemDiffs(
+        store, max_audio_seconds=settings.diff_max_audio_seconds, concurrency=settings.diff_concurrency
+    )
+    history = History(pool, repositories, page_tokens, stem_diffs)
     versions = VersionControl(pool, repositories, blobs, store)
     merges = Merges(pool, repositories)
 

@@ -7,13 +7,18 @@ from dataclasses import dataclass
 from psycopg_pool import AsyncConnectionPool
 
 from beatflow_platform.auth import Principal
-from beatflow_platform.errors import InvalidArgument, NotFound
+from beatflow_platform.errors import FailedPrecondition, InvalidArgument, NotFound
 from beatflow_platform.objectstore import is_blob_id
 from beatflow_platform.pagination import PageTokens, page_size
 from beatflow_vcs import merging, visibility
+from beatflow_vcs.audio_diff import ChangedRange
 from beatflow_vcs.graph import CommitGraph
 from beatflow_vcs.repositories import Access, Repositories, Repository, viewer_id
+from beatflow_vcs.stem_diffs import StemDiffs
 from beatflow_vcs.store import CommitView, Ref, list_refs, load_commit, load_commits, resolve
+
+DEFAULT_PICTURE_SIZE = (1200, 360)
+MAX_PICTURE_SIZE = (4000, 2000)
 
 
 @dataclass(frozen=True)
@@ -30,13 +35,18 @@ class Diff:
     head: CommitView
     stem_changes: list[merging.StemChange]
     metadata_changes: list[tuple[str, str, str]]
+    # Changed time ranges of the modified stems whose audio was compared, by stem name.
+    ranges: dict[str, list[ChangedRange]]
 
 
 class History:
-    def __init__(self, pool: AsyncConnectionPool, repositories: Repositories, page_tokens: PageTokens):
+    def __init__(
+        self, pool: AsyncConnectionPool, repositories: Repositories, page_tokens: PageTokens, stem_diffs: StemDiffs
+    ):
         self._pool = pool
         self._repositories = repositories
         self._page_tokens = page_tokens
+        self._stem_diffs = stem_diffs
 
     async def get_commit(self, principal: Principal, commit_id: str, repo_id: str = "") -> CommitView:
         if not is_blob_id(commit_id):
@@ -91,11 +101,49 @@ class History:
             repo = await self._repositories.fetch(conn, principal, repo_id, Access.READ)
             return repo, await list_refs(conn, repo_id, kind)
 
-    async def diff(self, principal: Principal, repo_id: str, base: str, head: str) -> Diff:
+    async def diff(self, principal: Principal, repo_id: str, base: str, head: str, *, audio: bool = True) -> Diff:
+        """Stems added, removed and modified, metadata changes, and (with `audio`) where modified stems changed."""
+        old, new = await self._commits(principal, repo_id, base, head)
+        changes = merging.diff_trees(old.tree, new.tree)
+        ranges = {}
+        if audio:
+            for change in changes:
+                if change.change == merging.Change.MODIFIED and self._stem_diffs.comparable(
+                    old.tree[change.name], new.tree[change.name]
+                ):
+                    ranges[change.name] = await self._stem_diffs.ranges(
+                        old.tree[change.name], new.tree[change.name], old.bpm, new.bpm
+                    )
+        return Diff(old, new, changes, merging.diff_metadata(old.metadata, new.metadata), ranges)
+
+    async def diff_picture(
+        self, principal: Principal, repo_id: str, base: str, head: str, stem: str, size: tuple[int, int]
+    ) -> tuple[Diff, bytes]:
+        """A PNG of one stem in both commits with its changed ranges (FAILED_PRECONDITION past the length limit)."""
+        for field, value, default, limit in zip(
+            ("width", "height"), size, DEFAULT_PICTURE_SIZE, MAX_PICTURE_SIZE, strict=True
+        ):
+            if not (value == 0 or 200 <= value <= limit):
+                raise InvalidArgument.for_field(field, f"must be 200 to {limit} pixels (0 for {default})")
+        size = tuple(value or default for value, default in zip(size, DEFAULT_PICTURE_SIZE, strict=True))
+        old, new = await self._commits(principal, repo_id, base, head)
+        before, after = old.tree.get(stem), new.tree.get(stem)
+        if before is None and after is None:
+            raise NotFound("stem", stem)
+        if not self._stem_diffs.comparable(*(take for take in (before, after) if take)):
+            raise FailedPrecondition(f"stem '{stem}' is longer than the diff limit", reason="STEM_TOO_LONG_TO_DIFF")
+        ranges = []
+        if before and after and before.blob_id != after.blob_id:
+            ranges = await self._stem_diffs.ranges(before, after, old.bpm, new.bpm)
+        diff = Diff(old, new, [], [], {stem: ranges})
+        title = f"{stem}: {old.commit_id[:10]} -> {new.commit_id[:10]}"
+        return diff, await self._stem_diffs.picture(before, after, ranges, size, title)
+
+    async def _commits(self, principal: Principal, repo_id: str, base: str, head: str):
         async with self._pool.connection() as conn:
             repo = await self._repositories.fetch(conn, principal, repo_id, Access.READ)
             if not base:
                 raise InvalidArgument.for_field("base", "must name a branch, tag or commit")
             old = await load_commit(conn, await resolve(conn, repo, base, "base"))
             new = await load_commit(conn, await resolve(conn, repo, head, "head"))
-        return Diff(old, new, merging.diff_trees(old.tree, new.tree), merging.diff_metadata(old.metadata, new.metadata))
+        return old, new

@@ -21,5 +21,9 @@ class VcsSettings(ServiceSettings):
     # Failed logins allowed per login name within the window before logins are refused (429).
     login_max_failures: int = Field(default=10, ge=1)
     login_failure_window_seconds: int = Field(default=900, ge=1)
+    # Diffs compare the audio of modified stems up to this length (longer ones: trees only).
+    diff_max_audio_seconds: float = Field(default=20 * 60.0, gt=0)
+    # Audio comparisons and diff pictures computed at once (each takes one core for a few seconds).
+    diff_concurrency: int = Field(default=1, ge=1)
     # Apply pending migrations at start (one replica wins the advisory lock, the others wait).
     migrate_on_start: bool = True

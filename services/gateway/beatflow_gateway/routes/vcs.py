@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query
+from fastapi.responses import Response
 from google.protobuf import struct_pb2
 from pydantic import Field
 
@@ -260,11 +261,48 @@ async def diff(
     services: Services,
     base: Revision,
     head: RevisionOrEmpty = "",
+    stems_only: bool = Query(default=False, description="Compare trees only: no changed time ranges"),
 ) -> dict:
+    """Stems added, removed and modified; for modified stems, the time ranges that changed (see docs/vcs.md)."""
     response = await services.versions.DiffCommits(
-        pb.DiffCommitsRequest(repo_id=repo_id, base=base, head=head), metadata=call.metadata, timeout=call.timeout
+        pb.DiffCommitsRequest(repo_id=repo_id, base=base, head=head, stems_only=stems_only),
+        metadata=call.metadata,
+        timeout=call.slow_timeout,
     )
     return to_json(response)
+
+
+@router.get(
+    "/repos/{repo_id:uuid_id}/diff/picture",
+    openapi_extra=OPTIONAL_TOKEN,
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}, "description": "Both waveforms, changed ranges highlighted"}},
+)
+async def diff_picture(
+    repo_id: Uuid,
+    call: Reader,
+    services: Services,
+    base: Revision,
+    stem: StemName,
+    head: RevisionOrEmpty = "",
+    width: int = Query(default=0, ge=0, le=4000, description="Pixels; 0 for 1200"),
+    height: int = Query(default=0, ge=0, le=2000, description="Pixels; 0 for 360"),
+) -> Response:
+    response = await services.versions.GetDiffPicture(
+        pb.GetDiffPictureRequest(repo_id=repo_id, base=base, head=head, stem=stem, width=width, height=height),
+        metadata=call.metadata,
+        timeout=call.slow_timeout,
+    )
+    return Response(
+        response.png,
+        media_type="image/png",
+        headers={
+            "X-Base-Commit": response.base_commit_id,
+            "X-Head-Commit": response.head_commit_id,
+            # The commits named by id never change; refs move, so the picture is only cached briefly.
+            "Cache-Control": "private, max-age=60",
+        },
+    )
 
 
 @router.post("/repos/{repo_id:uuid_id}/merge")

@@ -11,6 +11,7 @@ from beatflow.common.v1 import audio_pb2
 from beatflow.vcs.v1 import repositories_pb2, version_control_pb2
 from beatflow_audio.proto import FORMAT_TO_PROTO
 from beatflow_vcs.accounts import TokenPair, User
+from beatflow_vcs.audio_diff import ChangedRange
 from beatflow_vcs.blobs import Blob
 from beatflow_vcs.commits import TreeEntry
 from beatflow_vcs.merging import Change, MetadataConflict, StemChange, StemConflict, render
@@ -154,11 +155,35 @@ CHANGE_TYPES = {
     Change.REMOVED: version_control_pb2.CHANGE_TYPE_REMOVED,
     Change.MODIFIED: version_control_pb2.CHANGE_TYPE_MODIFIED,
 }
+RANGE_KINDS = {
+    "modified": version_control_pb2.RANGE_KIND_MODIFIED,
+    "inserted": version_control_pb2.RANGE_KIND_INSERTED,
+    "deleted": version_control_pb2.RANGE_KIND_DELETED,
+}
 
 
-def stem_change(value: StemChange) -> version_control_pb2.StemChange:
+def stem_change(value: StemChange, ranges: list[ChangedRange] | None = None) -> version_control_pb2.StemChange:
+    """`ranges` None: the audio was not compared."""
     return version_control_pb2.StemChange(
-        name=value.name, change=CHANGE_TYPES[value.change], old_blob_id=value.old_blob_id, new_blob_id=value.new_blob_id
+        name=value.name,
+        change=CHANGE_TYPES[value.change],
+        old_blob_id=value.old_blob_id,
+        new_blob_id=value.new_blob_id,
+        ranges=[changed_range(r) for r in ranges or ()],
+        audio_compared=ranges is not None,
+    )
+
+
+def changed_range(value: ChangedRange) -> version_control_pb2.ChangedRange:
+    return version_control_pb2.ChangedRange(
+        kind=RANGE_KINDS[value.kind],
+        base_start_seconds=value.base_start,
+        base_end_seconds=value.base_end,
+        head_start_seconds=value.head_start,
+        head_end_seconds=value.head_end,
+        base_loudness_dbfs=value.base_loudness_dbfs,
+        head_loudness_dbfs=value.head_loudness_dbfs,
+        loudness_change_db=round(value.loudness_change_db, 2),
     )
 
 

@@ -18,7 +18,7 @@ SERVICE_NAME = pb.DESCRIPTOR.services_by_name["VersionControlService"].full_name
 # Reads open to anonymous callers: they see what any signed-in stranger sees (public repositories).
 PUBLIC_METHODS = frozenset(
     f"/{SERVICE_NAME}/{method}"
-    for method in ("GetCommit", "GetHistory", "GetLog", "ListBranches", "ListTags", "DiffCommits")
+    for method in ("GetCommit", "GetHistory", "GetLog", "ListBranches", "ListTags", "DiffCommits", "GetDiffPicture")
 )
 _RESOLUTIONS = {pb.CONFLICT_RESOLUTION_OURS: "ours", pb.CONFLICT_RESOLUTION_THEIRS: "theirs"}
 _OUTCOMES = {
@@ -113,14 +113,29 @@ class VersionControlServicer(version_control_pb2_grpc.VersionControlServiceServi
         return pb.DeleteTagResponse()
 
     async def DiffCommits(self, request, context):
-        diff = await self._history.diff(reader_principal(), request.repo_id, request.base, request.head)
+        diff = await self._history.diff(
+            reader_principal(), request.repo_id, request.base, request.head, audio=not request.stems_only
+        )
         return pb.DiffCommitsResponse(
             base_commit_id=diff.base.commit_id,
             head_commit_id=diff.head.commit_id,
-            stem_changes=[convert.stem_change(c) for c in diff.stem_changes],
+            stem_changes=[convert.stem_change(c, diff.ranges.get(c.name)) for c in diff.stem_changes],
             metadata_changes=[
                 pb.MetadataChange(field=f, old_value=o, new_value=n) for f, o, n in diff.metadata_changes
             ],
+        )
+
+    async def GetDiffPicture(self, request, context):
+        diff, png = await self._history.diff_picture(
+            reader_principal(),
+            request.repo_id,
+            request.base,
+            request.head,
+            request.stem,
+            (request.width, request.height),
+        )
+        return pb.GetDiffPictureResponse(
+            png=png, base_commit_id=diff.base.commit_id, head_commit_id=diff.head.commit_id
         )
 
     async def Merge(self, request, context):
