@@ -12,6 +12,19 @@ FORMAT_TO_PROTO = {
     "OGG": audio_pb2.AUDIO_FORMAT_OGG,
 }
 FORMAT_FROM_PROTO = {value: name for name, value in FORMAT_TO_PROTO.items()}
+# Mode names of `theory.MODE_NAMES`; ionian and aeolian are the major and minor scales' own modes.
+MODE_TO_PROTO = {
+    "major": audio_pb2.MODE_MAJOR,
+    "minor": audio_pb2.MODE_MINOR,
+    "ionian": audio_pb2.MODE_MAJOR,
+    "aeolian": audio_pb2.MODE_MINOR,
+    "dorian": audio_pb2.MODE_DORIAN,
+    "phrygian": audio_pb2.MODE_PHRYGIAN,
+    "lydian": audio_pb2.MODE_LYDIAN,
+    "mixolydian": audio_pb2.MODE_MIXOLYDIAN,
+    "locrian": audio_pb2.MODE_LOCRIAN,
+}
+_MODE_FROM_PROTO = {value: name for name, value in reversed(MODE_TO_PROTO.items())}
 
 
 def key_from_proto(key: audio_pb2.MusicalKey) -> Key | None:
@@ -22,10 +35,14 @@ def key_from_proto(key: audio_pb2.MusicalKey) -> Key | None:
         raise ValueError(f"mode {key.mode} is not a mode")
     if key.tonic == audio_pb2.PITCH_CLASS_UNSPECIFIED:
         return None
-    return Key(key.tonic - audio_pb2.PITCH_CLASS_C, key.mode == audio_pb2.MODE_MINOR)
+    return Key.of(key.tonic - audio_pb2.PITCH_CLASS_C, _MODE_FROM_PROTO.get(key.mode, "major"))
 
 
 def key_to_proto(key: Key) -> audio_pb2.MusicalKey:
-    return audio_pb2.MusicalKey(
-        tonic=key.tonic + audio_pb2.PITCH_CLASS_C, mode=audio_pb2.MODE_MINOR if key.minor else audio_pb2.MODE_MAJOR
-    )
+    return audio_pb2.MusicalKey(tonic=key.tonic + audio_pb2.PITCH_CLASS_C, mode=MODE_TO_PROTO[key.mode_name])
+
+
+def key_name(key: audio_pb2.MusicalKey) -> str:
+    """'D dorian', 'A minor'; empty when no tonic is set."""
+    found = key_from_proto(key)
+    return found.name if found else ""

@@ -8,6 +8,7 @@ can fall back to something else where they are not.
 
 from __future__ import annotations
 
+import copy
 import os
 import shutil
 import subprocess
@@ -20,6 +21,9 @@ import soundfile
 
 DEFAULT_SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
 RENDER_TIMEOUT_SECONDS = 600
+# FluidSynth never finishes a file in which a note ends on the tick it starts (it writes until
+# killed), so notes shorter than this are left out; nobody hears them anyway.
+MIN_NOTE_SECONDS = 0.01
 
 
 class SoundfontUnavailable(RuntimeError):
@@ -41,7 +45,7 @@ def render(midi: pretty_midi.PrettyMIDI, rate: int = 44100, *, effects: bool = F
         raise SoundfontUnavailable(f"fluidsynth or the soundfont {soundfont_path()} is not installed")
     with tempfile.TemporaryDirectory(prefix="beatflow-fluid-") as folder:
         midi_path, wav_path = Path(folder, "in.mid"), Path(folder, "out.wav")
-        midi.write(str(midi_path))
+        _audible(midi).write(str(midi_path))
         command = ["fluidsynth", "-ni", "-q", "-g", "0.5", "-r", str(rate), "-F", str(wav_path), "-T", "wav"]
         if not effects:
             command += ["-R", "0", "-C", "0"]
@@ -50,3 +54,11 @@ def render(midi: pretty_midi.PrettyMIDI, rate: int = 44100, *, effects: bool = F
         samples, _ = soundfile.read(wav_path, dtype="float32", always_2d=True)
     tail = int((midi.get_end_time() + 1.0) * rate)
     return samples[:tail]
+
+
+def _audible(midi: pretty_midi.PrettyMIDI) -> pretty_midi.PrettyMIDI:
+    """A copy of `midi` without the notes shorter than MIN_NOTE_SECONDS."""
+    audible = copy.deepcopy(midi)
+    for instrument in audible.instruments:
+        instrument.notes = [note for note in instrument.notes if note.end - note.start >= MIN_NOTE_SECONDS]
+    return audible

@@ -33,11 +33,20 @@ STEM_NAME_RULE = "1 to 64 characters: lowercase letters, digits, '-', '_'"
 REF_NAME = r"^[A-Za-z0-9_][A-Za-z0-9_-]*(?:[./][A-Za-z0-9_-]+)*$"
 REF_NAME_RULE = "letters, digits, '-' and '_' in segments joined by '/' or '.', at most 100 characters"
 MAX_REF_LENGTH = 100
-# A key signature as musicians write it: "A minor", "F#m", "Bb", "c maj" (groups: letter,
-# accidental, mode).
+
+
+def _any_case(word: str) -> str:
+    """'min' -> '[Mm][Ii][Nn]': case-insensitive without flags, which not every regex engine here reads alike."""
+    return "".join(f"[{letter.upper()}{letter}]" for letter in word)
+
+
+# A key signature as musicians write it: "A minor", "F#m", "Bb", "c maj", "C# dorian" (groups:
+# letter, accidental, mode word).
+_KEY_MODE_WORDS = ("mixolydian", "phrygian", "aeolian", "locrian", "dorian", "ionian", "lydian")
+_KEY_MODE_WORDS += ("major", "minor", "maj", "min", "m")
 KEY_SIGNATURE = (
     rf"^[{_SPACE}]*([A-Ga-g])([#b\u266f\u266d]?)[{_SPACE}]*"
-    rf"([Mm][Aa][Jj][Oo][Rr]|[Mm][Ii][Nn][Oo][Rr]|[Mm][Aa][Jj]|[Mm][Ii][Nn]|[Mm])?[{_SPACE}]*$"
+    rf"({'|'.join(_any_case(word) for word in _KEY_MODE_WORDS)})?[{_SPACE}]*$"
 )
 MAX_KEY_SIGNATURE_LENGTH = 40
 # Free text: anything PostgreSQL text can hold, i.e. no NUL character.

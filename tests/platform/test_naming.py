@@ -62,7 +62,24 @@ def test_key_signatures_parse_to_pitch_classes(spelling, tonic, minor):
     assert Key.parse(spelling) == Key(tonic, minor)
 
 
-@pytest.mark.parametrize("spelling", ["H minor", "AB", "A dorian", "", "A minor\n!"])
+@pytest.mark.parametrize(
+    ("spelling", "name", "scale"),
+    [
+        ("C# dorian", "C# dorian", (0, 2, 3, 5, 7, 9, 10)),
+        ("g Mixolydian", "G mixolydian", (0, 2, 4, 5, 7, 9, 10)),
+        ("F lydian", "F lydian", (0, 2, 4, 6, 7, 9, 11)),
+        ("Eb PHRYGIAN", "D# phrygian", (0, 1, 3, 5, 7, 8, 10)),
+    ],
+)
+def test_key_signatures_with_church_modes(spelling, name, scale):
+    assert naming.matches(naming.KEY_SIGNATURE, spelling)
+    key = Key.parse(spelling)
+    assert (key.name, key.scale) == (name, scale)
+    assert key.minor == (scale[2] == 3)
+    assert Key.parse(key.name) == key
+
+
+@pytest.mark.parametrize("spelling", ["H minor", "AB", "A dorien", "A minor dorian", "", "A minor\n!"])
 def test_what_is_not_a_key(spelling):
     with pytest.raises(ValueError):
         Key.parse(spelling)

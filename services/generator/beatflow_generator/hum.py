@@ -12,12 +12,13 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-import librosa
 import numpy as np
 
 from beatflow_audio import codec
-from beatflow_audio.analysis import ANALYSIS_RATE, estimate_tempo, key_from_pitch_classes
+from beatflow_audio.analysis import ANALYSIS_RATE, analysis_signal
+from beatflow_audio.rhythm import estimate_rhythm
 from beatflow_audio.theory import Key
+from beatflow_audio.tonality import key_of_notes
 from beatflow_audio.transcription import Transcription
 from beatflow_audio.transcription import transcribe as transcribe_notes
 from beatflow_generator.spec import GenerationSpec, Note
@@ -70,10 +71,10 @@ def transcribe(data: bytes, spec: GenerationSpec, *, max_seconds: float) -> Melo
         weights = np.zeros(12)
         for _, length, pitch in segments:
             weights[pitch % 12] += length
-        key, _ = key_from_pitch_classes(weights)
+        key = key_of_notes(weights)
     bpm = spec.bpm
     if not bpm:
-        estimated, _ = estimate_tempo(librosa.resample(mono, orig_sr=rate, target_sr=ANALYSIS_RATE), ANALYSIS_RATE)
+        estimated = estimate_rhythm(analysis_signal(samples, rate), ANALYSIS_RATE).bpm
         bpm = round(min(max(estimated, naming.MIN_GENERATION_BPM), naming.MAX_GENERATION_BPM))
 
     grid = 30.0 / bpm  # an eighth note

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from beatflow_audio.theory import spelled_key
+from beatflow_audio.theory import spelled_mode
 from beatflow_platform import naming
 from beatflow_platform.errors import InvalidArgument
 
@@ -77,14 +77,17 @@ class CommitContent:
 
 
 def normalise_key(value: str, field_name: str = "key_signature") -> str:
-    """'c Major', 'A min', 'F#m', 'Bb' -> 'C major', 'A minor', 'F# minor', 'Bb major'; '' stays ''."""
+    """'c Major', 'A min', 'F#m', 'Bb', 'd Dorian' -> 'C major', 'A minor', 'F# minor', 'Bb major',
+    'D dorian'; '' stays ''."""
     if not value:
         return ""
     try:
-        tonic, minor = spelled_key(value)
+        tonic, mode = spelled_mode(value)
     except ValueError:
-        raise InvalidArgument.for_field(field_name, "must be a key such as 'C major' or 'F# minor'") from None
-    return f"{tonic} {'minor' if minor else 'major'}"
+        raise InvalidArgument.for_field(
+            field_name, "must be a key such as 'C major', 'F# minor' or 'D dorian'"
+        ) from None
+    return f"{tonic} {mode}"
 
 
 def check_bpm(value: float, field_name: str = "bpm") -> float:

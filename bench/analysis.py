@@ -1,0 +1,121 @@
+"""Analysis bench: tempo, beats, meter, key and chords of `beatflow_audio.analysis.analyse` on the
+independent corpus (`bench.corpus`: music21 scores rendered with FluidSynth, truth from the scores),
+with the textbook baselines (`bench.corpus.baselines`) in the same run, plus the hum figures.
+
+Figures without a prefix are on the "test" split; the same figures on the "tune" split (the half the
+estimators were tuned on) carry the prefix `tune_`. `pieces_<split>[_<style>]` count the pieces.
+
+Two-beat bars (2/4, 2/2, 6/8) and four-beat bars are told apart by notation, not by ear, and the
+analyser reads two-beat bars as four (`beatflow_audio.rhythm.Rhythm`). So `meter_accuracy` scores the
+meter class (duple: 2 or 4 beats per bar, triple: 3), `meter_exact_accuracy` the beats per bar as
+written, and `downbeat_f_measure` takes, for two-beat bars, the best of every bar start and every
+other bar start (either phase): the same leniency for bars that Acc2 gives tempo for metrical levels.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import Counter
+
+import numpy as np
+
+from beatflow_audio.analysis import analyse
+from bench.corpus import Piece, analysis_pieces, baselines, metrics
+from bench.corpus.hum import hum_figures
+
+RATE = 22050
+
+
+def run() -> dict[str, float]:
+    splits = {"test": analysis_pieces("test"), "tune": analysis_pieces("tune")}
+    analyse(splits["test"][0].audio(RATE)[:, None], RATE)  # warm-up: numba JIT, filter banks
+    figures: dict[str, float] = {}
+    for split, pieces in splits.items():
+        prefix = "" if split == "test" else "tune_"
+        figures |= {f"{prefix}{name}": value for name, value in score(pieces).items()}
+        figures |= piece_counts(split, pieces)
+    return figures | hum_figures()
+
+
+def piece_counts(split: str, pieces: list[Piece]) -> dict[str, float]:
+    counts = {
+        f"pieces_{split}": float(len(pieces)),
+        f"pieces_{split}_with_drums": float(sum(p.has_drums for p in pieces)),
+    }
+    for style, count in sorted(Counter(p.style for p in pieces).items()):
+        counts[f"pieces_{split}_{re.sub(r'[^a-z0-9]+', '_', style.lower())}"] = float(count)
+    return counts
+
+
+def score(pieces: list[Piece]) -> dict[str, float]:
+    """Every figure of one set of pieces."""
+    rows = [_measure(piece) for piece in pieces]
+    drums = np.array([piece.has_drums for piece in pieces])
+    figures: dict[str, float] = {}
+    for name in ("tempo_acc1", "tempo_acc2", "librosa_tempo_acc1", "librosa_tempo_acc2"):
+        values = np.array([row[name] for row in rows], dtype=float)
+        figures[name] = _mean(values)
+        figures[f"{name}_drums"] = _mean(values[drums])
+        figures[f"{name}_no_drums"] = _mean(values[~drums])
+    for name in (
+        "key_weighted_score",
+        "key_exact",
+        "librosa_key_weighted_score",
+        "beat_f_measure",
+        "downbeat_f_measure",
+    ):
+        figures[name] = _mean(np.array([row[name] for row in rows]))
+    figures["meter_accuracy"] = _mean(np.array([row["meter_class_right"] for row in rows]))
+    figures["meter_exact_accuracy"] = _mean(np.array([row["meter_right"] for row in rows]))
+    figures["key_confidence_auc"] = metrics.roc_auc(
+        np.array([row["key_confidence"] for row in rows]), np.array([row["key_exact"] for row in rows], dtype=bool)
+    )
+    for name in ("chord", "naive_chord"):
+        right = sum(row[f"{name}_right_s"] for row in rows)
+        scored = sum(row[f"{name}_scored_s"] for row in rows)
+        figures[f"{name}_majmin_accuracy"] = right / scored if scored else float("nan")
+    minutes = sum(row["minutes"] for row in rows)
+    figures["analysis_s_per_audio_min"] = sum(row["analysis_s"] for row in rows) / minutes
+    return {name: round(float(value), 4) for name, value in figures.items()}
+
+
+def _mean(values: np.ndarray) -> float:
+    return float(np.mean(values)) if len(values) else float("nan")
+
+
+def _measure(piece: Piece) -> dict[str, float]:
+    """One piece through the analyser and the baselines."""
+    samples = piece.audio(RATE)
+    started = time.perf_counter()
+    found = analyse(samples[:, None], RATE)
+    elapsed = time.perf_counter() - started
+    rhythm = found.rhythm
+    acc1, acc2 = metrics.tempo_hits(found.bpm, piece.bpm)
+    textbook = baselines.textbook_readings(samples, RATE)
+    librosa_acc1, librosa_acc2 = metrics.tempo_hits(textbook.bpm, piece.bpm)
+    key_exact = found.key.tonic == piece.key.tonic and found.key.minor == piece.key.minor
+    chords_right, chords_scored = metrics.chord_majmin(piece.chords, [(c.start, c.end, c.label) for c in found.chords])
+    naive_right, naive_scored = metrics.chord_majmin(piece.chords, textbook.chords)
+    return {
+        "tempo_acc1": acc1,
+        "tempo_acc2": acc2,
+        "librosa_tempo_acc1": librosa_acc1,
+        "librosa_tempo_acc2": librosa_acc2,
+        "key_weighted_score": metrics.key_score(found.key, piece.key),
+        "key_exact": key_exact,
+        "key_confidence": found.tonality.confidence,
+        "librosa_key_weighted_score": metrics.key_score(textbook.key, piece.key),
+        "beat_f_measure": metrics.beat_f_measure(piece.beats, np.asarray(rhythm.beat_times)),
+        "downbeat_f_measure": metrics.downbeat_f_measure(
+            piece.downbeats, np.asarray(rhythm.downbeat_times), piece.beats_per_bar
+        ),
+        "meter_right": rhythm.beats_per_bar == piece.beats_per_bar,
+        "meter_class_right": metrics.meter_class(rhythm.beats_per_bar) == metrics.meter_class(piece.beats_per_bar),
+        "chord_right_s": chords_right,
+        "chord_scored_s": chords_scored,
+        "naive_chord_right_s": naive_right,
+        "naive_chord_scored_s": naive_scored,
+        "analysis_s": elapsed,
+        "minutes": len(samples) / RATE / 60.0,
+    }
