@@ -108,7 +108,7 @@ class GenerationJobs:
         spec: GenerationSpec,
         rendering: Rendering,
         engine_name: str,
-        sung: Transcription | None,
+        sung: Transcription | None = None,
     ) -> jobs_pb2.JobResult:
         """Encodes the stems and uploads them as blobs the job's owner can commit."""
         artifacts = []
@@ -130,6 +130,8 @@ class GenerationJobs:
                 seed=spec.seed,
                 melody_notes=list(rendering.melody_notes),
                 transcription=transcription_to_proto(sung) if sung else None,
+                renderer=rendering.renderer,
+                prompt_reading=rendering.prompt_reading,
             )
         )
         return jobs_pb2.JobResult(artifacts=artifacts, detail=detail)

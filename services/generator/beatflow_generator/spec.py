@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import secrets
 from dataclasses import dataclass, field
 
 from beatflow_audio.theory import Key
@@ -27,7 +28,7 @@ class GenerationSpec:
     duration_seconds: float
     key: Key | None  # None: the engine derives it from the mood
     engine: str
-    seed: int
+    seed: int  # never 0 once checked: `check` draws one when none is asked for
     temperature: float = 0.0
     top_k: int = 0
     top_p: float = 0.0
@@ -57,6 +58,13 @@ class GenerationSpec:
         )
 
 
+MAX_RANDOM_SEED = 2**31 - 1  # fits every client's integer type, JSON numbers included
+
+
+def random_seed() -> int:
+    return secrets.randbelow(MAX_RANDOM_SEED) + 1
+
+
 def check(
     *,
     prompt: str,
@@ -65,7 +73,7 @@ def check(
     duration_seconds: float,
     key: Key | None,
     engine: str,
-    seed: int,
+    seed: int | None,
     engines: dict[str, float],
     temperature: float = 0.0,
     top_k: int = 0,
@@ -74,7 +82,9 @@ def check(
     field_prefix: str = "params",
     require_prompt: bool = True,
 ) -> GenerationSpec:
-    """Validates a request; `engines` maps each available engine to its longest duration."""
+    """Validates a request; `engines` maps each available engine to its longest duration. A seed of
+    0 or None (none asked for) becomes a random one, which the spec then carries: the job records
+    and reports the seed that was used, and a retried job renders the same music."""
     violations = []
 
     def bad(name: str, description: str) -> None:
@@ -114,7 +124,7 @@ def check(
         duration_seconds=duration_seconds,
         key=key,
         engine=engine,
-        seed=seed,
+        seed=seed or random_seed(),
         temperature=temperature,
         top_k=top_k,
         top_p=top_p,

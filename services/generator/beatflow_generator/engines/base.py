@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -17,13 +17,19 @@ Progress = Callable[[float, str, str], None]
 
 @dataclass(frozen=True)
 class Rendering:
-    """Stems as float32 [frames, 2] at `sample_rate`; "mix" is their sum."""
+    """Stems as float32 [frames, 2] at `sample_rate`; "mix" is their sum.
+
+    Engines that compose notes also give each stem's MIDI (`midi`, by stem name), the renderer
+    that played them, and how they read the prompt (`prompt_reading`, JSON-ready)."""
 
     stems: dict[str, np.ndarray]
     sample_rate: int
     bpm: int
     key: Key
     melody_notes: tuple[int, ...] = ()
+    renderer: str = ""
+    midi: dict = field(default_factory=dict)  # stem name -> pretty_midi.PrettyMIDI
+    prompt_reading: dict = field(default_factory=dict)
 
 
 class Engine(Protocol):
