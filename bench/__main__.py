@@ -16,8 +16,8 @@ from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = BENCH_DIR / "results"
-# Areas that take long enough to run only when named (`make soak`).
-SLOW_AREAS = {"soak"}
+# Areas that take long enough to run only when named (`make soak`; `python -m bench demucs`, an hour).
+SLOW_AREAS = {"soak", "demucs"}
 
 
 def available_areas() -> list[str]:

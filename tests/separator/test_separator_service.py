@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import re
+import time
 
 import grpc
 import numpy as np
@@ -43,7 +45,10 @@ async def test_separation_job_yields_stems_that_sum_to_the_track(desk):
     done = await desk.finished(alice, job.job_id)
     assert done.state == jobs_pb2.JOB_STATE_SUCCEEDED, done.error
     result = pb.SeparationResult()
-    assert done.result.detail.Unpack(result) and result.engine == "dsp"
+    assert done.result.detail.Unpack(result) and result.engine == "dsp" and result.model_name == "dsp"
+    assert len(result.model_revision) == 64
+    assert [s.stem for s in result.quality.stems] == [a.name for a in done.result.artifacts]
+    assert result.quality.residual_db < -100 and all(0 <= s.energy_share < 1.5 for s in result.quality.stems)
     stems = {a.name: codec.decode(await download(alice, a.blob.blob_id))[0] for a in done.result.artifacts}
     assert set(stems) == {"drums", "bass", "vocals", "other"}
     original, _ = codec.decode(await download(alice, track.blob_id))
@@ -53,16 +58,61 @@ async def test_separation_job_yields_stems_that_sum_to_the_track(desk):
     assert len(commit.stems) == 4
 
 
-async def test_demucs_separation_from_mounted_weights(desk_factory, demucs_weights):
+async def watch(desk, caller, job_id: str) -> list[jobs_pb2.Job]:
+    return [event.job async for event in desk.jobs(caller).WatchJob(jobs_pb2.WatchJobRequest(job_id=job_id))]
+
+
+async def test_demucs_separation_reports_chunks_and_is_cached(desk_factory, demucs_weights):
+    desk = await desk_factory(demucs_model_dir=demucs_weights)
+    alice, bob = await desk.vcs.sign_up(), await desk.vcs.sign_up()
+    data = song_bytes(seconds=4)
+    track = await alice.upload(data)
+    request = pb.SeparateStemsRequest(
+        source_blob_id=track.blob_id, engine="demucs", demucs=pb.DemucsOptions(model_name="htdemucs")
+    )
+    job = (await desk.separator(alice).SeparateStems(request)).job
+    events = await watch(desk, alice, job.job_id)
+    done = events[-1]
+    assert done.state == jobs_pb2.JOB_STATE_SUCCEEDED, done.error
+    assert [a.name for a in done.result.artifacts] == ["drums", "bass", "other", "vocals"]
+    chunks = [e.progress for e in events if e.progress.stage == "separating"]
+    assert chunks
+    for progress in chunks:  # the watcher may skip some, never misreport one
+        k, n = map(int, re.fullmatch(r"chunk (\d+)/(\d+)", progress.message).groups())
+        assert progress.fraction == pytest.approx(k / n) and n == 6  # 4 s in 1 s chunks every 0.75 s
+    result = pb.SeparationResult()
+    assert done.result.detail.Unpack(result) and len(result.quality.stems) == 4
+    assert result.model_name == "htdemucs" and len(result.model_revision) == 64
+
+    started = time.perf_counter()
+    again = (await desk.separator(alice).SeparateStems(request)).job
+    assert time.perf_counter() - started < 5.0
+    assert again.job_id == job.job_id and again.state == jobs_pb2.JOB_STATE_SUCCEEDED
+    assert [a.blob.blob_id for a in again.result.artifacts] == [a.blob.blob_id for a in done.result.artifacts]
+
+    other_overlap = pb.SeparateStemsRequest(
+        source_blob_id=track.blob_id, engine="demucs", demucs=pb.DemucsOptions(overlap=0.5)
+    )
+    assert (await desk.separator(alice).SeparateStems(other_overlap)).job.job_id != job.job_id
+    # Bob uploads the same bytes: his own separation, whose stems are the same content-addressed blobs.
+    await bob.upload(data)
+    bobs = (await desk.separator(bob).SeparateStems(request)).job
+    assert bobs.job_id != job.job_id
+    bobs_done = await desk.finished(bob, bobs.job_id)
+    assert [a.blob.blob_id for a in bobs_done.result.artifacts] == [a.blob.blob_id for a in done.result.artifacts]
+
+
+async def test_separation_models_are_listed_and_chosen_by_name(desk_factory, demucs_weights):
     desk = await desk_factory(demucs_model_dir=demucs_weights)
     alice = await desk.vcs.sign_up()
-    track = await alice.upload(song_bytes(seconds=5))
-    request = pb.SeparateStemsRequest(
-        source_blob_id=track.blob_id, engine="demucs", demucs=pb.DemucsOptions(model_name="htdemucs", shifts=1)
-    )
-    done = await desk.finished(alice, (await desk.separator(alice).SeparateStems(request)).job.job_id)
-    assert done.state == jobs_pb2.JOB_STATE_SUCCEEDED, done.error
-    assert {a.name for a in done.result.artifacts} == {"drums", "bass", "other", "vocals"}
+    listed = (await desk.separator(alice).ListSeparationModels(pb.ListSeparationModelsRequest())).models
+    by_name = {(m.engine, m.model_name): m for m in listed}
+    assert by_name[("dsp", "dsp")].weights_present
+    htdemucs = by_name[("demucs", "htdemucs")]
+    assert htdemucs.weights_present and list(htdemucs.stems) == ["drums", "bass", "other", "vocals"]
+    request = pb.SeparateStemsRequest(source_blob_id="a" * 64, engine="demucs", demucs=pb.DemucsOptions(model_name="x"))
+    error = await rpc_error(desk.separator(alice).SeparateStems(request))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and "available: htdemucs" in error.details()
 
 
 async def test_analysis_reports_tempo_key_loudness_and_peaks(desk):

@@ -5,16 +5,17 @@ from __future__ import annotations
 from beatflow.separator.v1 import separator_pb2_grpc
 from beatflow_platform.grpc.server import ServiceRegistration
 from beatflow_platform.jobs.runtime import JobRuntime, JobServiceApp
-from beatflow_separator.engines.demucs_engine import DemucsSeparator
-from beatflow_separator.engines.dsp import DspSeparator
-from beatflow_separator.engines.registry import Separators
-from beatflow_separator.jobs import SeparatorJobs
+from beatflow_separator.cache import SeparationCache
+from beatflow_separator.engines.registry import default_separators
+from beatflow_separator.jobs import SEPARATE, SeparatorJobs
 from beatflow_separator.servicer import SERVICE_NAME, SeparatorServicer
 from beatflow_separator.settings import SeparatorSettings
 
 
 async def build_app(settings: SeparatorSettings) -> JobServiceApp:
-    separators = Separators([DspSeparator(), DemucsSeparator(settings.demucs_model_dir, device=settings.demucs_device)])
+    separators = default_separators(
+        settings.demucs_model_dir, device=settings.demucs_device, batch_size=settings.demucs_batch_size
+    )
     runtime = await JobRuntime.open(settings)
     handlers = SeparatorJobs(
         separators,
@@ -23,7 +24,8 @@ async def build_app(settings: SeparatorSettings) -> JobServiceApp:
         max_seconds=settings.max_audio_seconds,
         stem_format=settings.stem_format,
     ).handlers
-    separator = SeparatorServicer(runtime.queue, separators, runtime.blobs, settings)
+    cache = SeparationCache(runtime.pool, SEPARATE)
+    separator = SeparatorServicer(runtime.queue, separators, runtime.blobs, settings, cache)
     service = ServiceRegistration(
         SERVICE_NAME, lambda s: separator_pb2_grpc.add_SeparatorServiceServicer_to_server(separator, s)
     )

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import io
+import tempfile
+from pathlib import Path
 
 from google.protobuf import any_pb2
 
 from beatflow.common.v1 import artifact_pb2
 from beatflow.jobs.v1 import jobs_pb2
 from beatflow.separator.v1 import separator_pb2
-from beatflow_audio import codec
+from beatflow_audio import probe
 from beatflow_audio.analysis import analyse
+from beatflow_audio.analysis_proto import analysis_to_proto
 from beatflow_platform.blob_client import BlobClient
+from beatflow_platform.errors import FailedPrecondition
 from beatflow_platform.jobs.worker import JobContext
-from beatflow_separator.analysis_proto import analysis_to_proto
+from beatflow_separator import pipeline
 from beatflow_separator.audio_input import read_audio
-from beatflow_separator.engines.base import SeparationOptions
+from beatflow_separator.engines.base import SeparationOptions, StreamingSeparator
 from beatflow_separator.engines.registry import Separators
 
 SEPARATE = "separator.separate"
@@ -46,27 +51,54 @@ class SeparatorJobs:
             max_seconds=self._max_seconds,
         )
 
+    async def _download(self, context: JobContext, blob_id: str) -> bytes:
+        """The encoded source, checked to be audio within the length limit (decoded later, block by block)."""
+        await context.progress(0.0, "loading")
+        data = await self._blobs.download(blob_id, owner_id=context.job.owner_id, max_bytes=self._max_bytes)
+        await asyncio.to_thread(probe.describe, io.BytesIO(data), max_seconds=self._max_seconds)
+        return data
+
     async def separate(self, context: JobContext) -> jobs_pb2.JobResult:
+        """Progress is the separation's own: for chunking engines, chunks done / chunks."""
         payload = context.job.payload
         engine = self._separators.ready(payload["engine"])
-        samples, rate, _ = await self._read(context, payload["source_blob_id"])
         options = SeparationOptions(**payload["options"])
-
-        def progress(fraction: float, stage: str, message: str) -> None:
-            context.progress_threadsafe(0.05 + fraction * 0.8, stage, message)
-
-        separation = await asyncio.to_thread(engine.separate, samples, rate, options, progress)
-        artifacts = []
-        for index, (name, stem) in enumerate(separation.stems.items()):
-            await context.progress(0.85 + 0.15 * index / len(separation.stems), "uploading", name)
-            data = await asyncio.to_thread(codec.encode, stem, separation.sample_rate, self._format)
-            blob = await self._blobs.upload(
-                data, filename=f"{name}.{self._format.lower()}", owner_id=context.job.owner_id
+        # A whole-track engine has one model; the request's name was checked when it was submitted.
+        requested = options.model_name if isinstance(engine, StreamingSeparator) else ""
+        _, revision = await asyncio.to_thread(self._separators.resolve, engine, requested)
+        if revision != payload.get("revision", revision):
+            raise FailedPrecondition(
+                f"the weights of {options.model_name!r} changed since the job was queued; submit it again",
+                reason="MODEL_CHANGED",
             )
-            artifacts.append(artifact_pb2.Artifact(name=name, blob=blob))
+        data = await self._download(context, payload["source_blob_id"])
+        with tempfile.TemporaryDirectory(prefix="beatflow-stems-") as out_dir:
+            outcome = await asyncio.to_thread(
+                pipeline.separate,
+                engine,
+                io.BytesIO(data),
+                Path(out_dir),
+                options,
+                context.progress_threadsafe,
+                audio_format=self._format,
+            )
+            del data
+            artifacts = []
+            for name, path in outcome.stems.items():
+                await context.progress(1.0, "uploading", name)
+                blob = await self._blobs.upload(
+                    await asyncio.to_thread(path.read_bytes), filename=path.name, owner_id=context.job.owner_id
+                )
+                artifacts.append(artifact_pb2.Artifact(name=name, blob=blob))
         detail = any_pb2.Any()
         detail.Pack(
-            separator_pb2.SeparationResult(stems=artifacts, engine=engine.name, model_name=separation.model_name)
+            separator_pb2.SeparationResult(
+                stems=artifacts,
+                engine=engine.name,
+                model_name=outcome.model_name,
+                model_revision=revision,
+                quality=outcome.quality.to_proto(),
+            )
         )
         return jobs_pb2.JobResult(artifacts=artifacts, detail=detail)
 

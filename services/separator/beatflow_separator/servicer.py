@@ -10,6 +10,7 @@ from beatflow.common.v1 import audio_pb2
 from beatflow.separator.v1 import separator_pb2, separator_pb2_grpc
 from beatflow_audio import codec
 from beatflow_audio.analysis import analyse
+from beatflow_audio.analysis_proto import analysis_to_proto
 from beatflow_audio.proto import FORMAT_FROM_PROTO
 from beatflow_platform.auth import current_principal
 from beatflow_platform.blob_client import BlobClient
@@ -18,8 +19,9 @@ from beatflow_platform.jobs.queue import JobQueue
 from beatflow_platform.jobs.servicer import job_to_proto
 from beatflow_platform.objectstore import is_blob_id
 from beatflow_separator import mixing
-from beatflow_separator.analysis_proto import analysis_to_proto
 from beatflow_separator.audio_input import read_audio
+from beatflow_separator.cache import SeparationCache, cache_key
+from beatflow_separator.engines.base import StreamingSeparator
 from beatflow_separator.engines.registry import Separators
 from beatflow_separator.jobs import ANALYZE, SEPARATE
 from beatflow_separator.settings import SeparatorSettings
@@ -44,6 +46,7 @@ def _output_format(value: int) -> str:
 
 
 def _check_demucs_options(options: separator_pb2.DemucsOptions) -> dict:
+    """The chunking parameters (the model name is resolved by the engine registry)."""
     violations = []
     if not 0 <= options.overlap <= 0.9 or not math.isfinite(options.overlap):
         violations.append(FieldViolation("demucs.overlap", "must be 0 to 0.9"))
@@ -54,7 +57,6 @@ def _check_demucs_options(options: separator_pb2.DemucsOptions) -> dict:
     if violations:
         raise InvalidArgument("; ".join(f"{v.field}: {v.description}" for v in violations), violations=violations)
     return {
-        "model_name": options.model_name or "htdemucs",
         "segment_seconds": options.segment_seconds,
         "overlap": options.overlap or 0.25,
         "shifts": options.shifts,
@@ -62,11 +64,19 @@ def _check_demucs_options(options: separator_pb2.DemucsOptions) -> dict:
 
 
 class SeparatorServicer(separator_pb2_grpc.SeparatorServiceServicer):
-    def __init__(self, queue: JobQueue, separators: Separators, blobs: BlobClient, settings: SeparatorSettings):
+    def __init__(
+        self,
+        queue: JobQueue,
+        separators: Separators,
+        blobs: BlobClient,
+        settings: SeparatorSettings,
+        cache: SeparationCache,
+    ):
         self._queue = queue
         self._separators = separators
         self._blobs = blobs
         self._settings = settings
+        self._cache = cache
 
     async def _submit(self, kind: str, payload: dict, request_id: str):
         job = await self._queue.submit(
@@ -92,12 +102,43 @@ class SeparatorServicer(separator_pb2_grpc.SeparatorServiceServicer):
         if not is_blob_id(request.source_blob_id):
             raise InvalidArgument.for_field("source_blob_id", "must be the blob id of an uploaded file")
         engine = self._separators.ready(request.engine)
+        demucs_options = _check_demucs_options(request.demucs)
+        parameters = demucs_options if isinstance(engine, StreamingSeparator) else {}  # what the result depends on
+        model_name, revision = await asyncio.to_thread(self._separators.resolve, engine, request.demucs.model_name)
+        key = cache_key(
+            source_blob_id=request.source_blob_id,
+            engine=engine.name,
+            model_name=model_name,
+            revision=revision,
+            parameters=parameters,
+            stem_format=self._settings.stem_format,
+        )
+        owner_id = current_principal().subject_id
+        if (job_id := await self._cache.find(owner_id, key)) is not None:
+            return separator_pb2.SeparateStemsResponse(job=job_to_proto(await self._queue.get(job_id, owner_id)))
         payload = {
             "source_blob_id": request.source_blob_id,
             "engine": engine.name,
-            "options": _check_demucs_options(request.demucs),
+            "options": {"model_name": model_name, **parameters},
+            "revision": revision,
+            "cache_key": key,
         }
         return separator_pb2.SeparateStemsResponse(job=await self._submit(SEPARATE, payload, request.request_id))
+
+    async def ListSeparationModels(self, request, context):
+        models = await asyncio.to_thread(self._separators.models)
+        return separator_pb2.ListSeparationModelsResponse(
+            models=[
+                separator_pb2.SeparationModel(
+                    engine=m.engine,
+                    model_name=m.name,
+                    stems=m.stems,
+                    weights_present=m.weights_present,
+                    detail=m.detail,
+                )
+                for m in models
+            ]
+        )
 
     async def AnalyzeAudio(self, request, context):
         points = _waveform_points(request.waveform_points)

@@ -19,6 +19,8 @@ class SeparatorSettings(JobServiceSettings):
     # A local demucs repo: <signature>.th files and htdemucs*.yaml bags; unset disables the engine.
     demucs_model_dir: Path | None = None
     demucs_device: str = "cpu"
+    # Chunks per model call; 0 means 1 on the CPU and demucs_engine.GPU_BATCH_SIZE on a GPU.
+    demucs_batch_size: int = Field(default=0, ge=0, le=64)
     # Longer audio is refused outright (a 6-hour file is an error, not a job).
     max_audio_seconds: float = Field(default=1800.0, gt=0)
     # Longer audio must go through SubmitAnalysis (a job) rather than the unary AnalyzeAudio.

@@ -9,7 +9,8 @@ from pydantic import Field
 from beatflow.common.v1 import audio_pb2
 from beatflow.generator.v1 import generator_pb2 as gen
 from beatflow.separator.v1 import separator_pb2 as sep
-from beatflow_audio.proto import key_from_proto, key_to_proto
+from beatflow_audio.analysis_proto import analysis_document
+from beatflow_audio.proto import key_to_proto
 from beatflow_audio.theory import Key
 from beatflow_gateway.context import Authorised, Services, to_json
 from beatflow_gateway.models import (
@@ -45,7 +46,7 @@ class GenerationBody(Body):
     """The seed contract's fields (prompt, bpm, mood, duration, repo_id, commit_id) and more."""
 
     prompt: Prompt = Field(description="Music description")
-    bpm: GenerationBpm = 120
+    bpm: GenerationBpm = 0
     mood: text(naming.MAX_MOOD_LENGTH) = "neutral"
     duration: float = Field(
         default=15, ge=naming.MIN_GENERATION_SECONDS, le=1e6, description="Seconds; the longest depends on the engine"
@@ -166,6 +167,22 @@ async def separate_stems(body: SeparationBody, call: Authorised, services: Servi
     return queued(response.job)
 
 
+@router.get("/separation-models")
+async def separation_models(call: Authorised, services: Services) -> dict:
+    """The models /separate-stems can name (engine + model_name): the stems each writes and whether its
+    weights are installed."""
+    response = await services.separation.ListSeparationModels(
+        sep.ListSeparationModelsRequest(), metadata=call.metadata, timeout=call.timeout
+    )
+    return to_json(response)
+
+
+class AnalysisJobBody(Body):
+    blob_id: Sha256 = Field(description="An uploaded file's blob id")
+    waveform_points: int = Field(default=0, ge=0, le=10000)
+    request_id: RequestId = ""
+
+
 @router.post("/analyze-audio")
 async def analyze_audio(
     call: Authorised,
@@ -173,18 +190,24 @@ async def analyze_audio(
     blob_id: Sha256 = Query(description="An uploaded file's blob id"),
     waveform_points: int = Query(default=0, ge=0, le=10000),
 ) -> dict:
-    """Analysis in one call; the seed contract's bpm, key_signature and duration are included."""
+    """Analysis in one call (files up to the service's unary limit, 600 s by default; longer ones go to
+    /api/ai/analysis-jobs); the seed contract's bpm, key_signature and duration are included."""
     response = await services.separation.AnalyzeAudio(
         sep.AnalyzeAudioRequest(blob_id=blob_id, waveform_points=waveform_points),
         metadata=call.metadata,
         timeout=call.slow_timeout,
     )
-    analysis = response.analysis
-    key = key_from_proto(analysis.key)
-    return {
-        **to_json(analysis),
-        "bpm": round(analysis.bpm),
-        "bpm_exact": analysis.bpm,
-        "key_signature": key.name if key else "",
-        "duration": analysis.audio.duration_seconds,
-    }
+    return analysis_document(response.analysis)
+
+
+@router.post("/analysis-jobs", status_code=202)
+async def submit_analysis(body: AnalysisJobBody, call: Authorised, services: Services) -> dict:
+    """Queues the same analysis as a job, for files of any length; the job's result holds the analysis."""
+    response = await services.separation.SubmitAnalysis(
+        sep.SubmitAnalysisRequest(
+            blob_id=body.blob_id, waveform_points=body.waveform_points, request_id=body.request_id
+        ),
+        metadata=call.metadata,
+        timeout=call.timeout,
+    )
+    return queued(response.job)

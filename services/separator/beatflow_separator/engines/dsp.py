@@ -1,44 +1,127 @@
-"""Separation without weights: harmonic/percussive split, frequency bands and a foreground estimate.
+"""Separation without weights: three median-filter passes, each at the time-frequency resolution
+that suits what it takes out of what the passes before it left.
 
-Masks are estimated once on the mono mixture and applied to every channel's STFT:
-percussive energy (librosa HPSS) -> drums; harmonic energy below ~250 Hz -> bass; harmonic
-energy of the vocal band that stands out from its slowly changing background (a running median
-over a few seconds, which repeating accompaniment dominates) -> vocals; the rest -> other.
-The masks are soft and "other" is the mixture minus the three, so the stems always sum back to
-the input exactly.
+1. Lead voice (~46 ms window): harmonic energy of the vocal band (above the bass) that stands out
+   from its background over a few seconds (a running median, which repeating accompaniment
+   dominates) -> vocals.
+2. Tonal (~93 ms window, below 5 kHz): partials that hold still for a few tenths of a second (the
+   horizontal median beats twice the vertical one). Tonal energy below ~250 Hz, and on the
+   harmonics of the strongest low fundamental up to 800 Hz, is the bass; the rest of it is set
+   aside as "other", so that the next pass does not see it.
+3. Transient (~23 ms window) on what is left (onsets, noise, non-stationary partials): energy
+   that spreads across frequency more than it lasts in time -> drums.
+
+Each mask is a Wiener-style share of median-filter estimates, computed on the mono mix of the
+pass's input and applied to every channel's STFT. "other" is the mixture minus vocals, bass and
+drums, so the stems sum back to the input exactly.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import librosa
 import numpy as np
-from scipy.ndimage import median_filter
 
+from beatflow_separator.engines import dsp_masks as m
 from beatflow_separator.engines.base import Progress, Separation, SeparationOptions
 
-N_FFT = 2048
-HOP = 512
-HPSS_KERNEL = 17
-BASS_CUTOFF_HZ = 250.0
+REFERENCE_RATE = 44100
 VOCAL_BAND_HZ = (180.0, 6000.0)
+BASS_CUTOFF_HZ = 250.0
+BASS_F0_RANGE_HZ = (35.0, 250.0)
+BASS_HARMONICS_TOP_HZ = 800.0
+LEAD_KERNEL = 17  # frames and bins of the lead pass's median filters
 BACKGROUND_SECONDS = 3.0
-# The background median runs on frames averaged in groups of this many (a 64x cheaper filter).
-BACKGROUND_DECIMATION = 8
-EPS = 1e-10
+TONAL_TOP_HZ = 5000.0
+TONAL_SECONDS = 0.4
+TONAL_SPAN_HZ = 250.0
+TONAL_MARGIN = 2.0  # tonal only where the horizontal median beats twice the vertical one
+TRANSIENT_SECONDS = 0.4
+TRANSIENT_SPAN_HZ = 300.0
+DRUM_MARGIN = 1.0
 
 
-def _soft_step(frequencies: np.ndarray, edge: float, width: float) -> np.ndarray:
-    """1 well below `edge`, 0 well above it."""
-    return 1.0 / (1.0 + np.exp((frequencies - edge) / width))
+@dataclass(frozen=True)
+class Grid:
+    """One STFT resolution at the input's rate."""
+
+    rate: int
+    n_fft: int
+
+    @classmethod
+    def at(cls, rate: int, window_at_reference: int) -> Grid:
+        return cls(rate, int(2 ** round(np.log2(window_at_reference * rate / REFERENCE_RATE))))
+
+    @property
+    def hop(self) -> int:
+        return self.n_fft // 4
+
+    @property
+    def bin_hz(self) -> float:
+        return self.rate / self.n_fft
+
+    @property
+    def frequencies(self) -> np.ndarray:
+        return librosa.fft_frequencies(sr=self.rate, n_fft=self.n_fft).astype(np.float32)[:, None]
+
+    def frames(self, seconds: float) -> float:
+        return seconds * self.rate / self.hop
+
+    def bins_below(self, hz: float) -> int:
+        return min(self.n_fft // 2 + 1, int(np.ceil(hz / self.bin_hz)))
 
 
-def _background(magnitude: np.ndarray, frames: int) -> np.ndarray:
-    """Running median over `frames` along time, computed on time-decimated frames."""
-    groups = -(-magnitude.shape[1] // BACKGROUND_DECIMATION)
-    padded = np.pad(magnitude, ((0, 0), (0, groups * BACKGROUND_DECIMATION - magnitude.shape[1])), mode="edge")
-    coarse = padded.reshape(magnitude.shape[0], groups, BACKGROUND_DECIMATION).mean(axis=2)
-    smooth = median_filter(coarse, size=(1, max(3, frames // BACKGROUND_DECIMATION) | 1), mode="nearest")
-    return np.repeat(smooth, BACKGROUND_DECIMATION, axis=1)[:, : magnitude.shape[1]]
+def lead_voice(magnitude: np.ndarray, grid: Grid) -> dict[str, np.ndarray]:
+    top = grid.bins_below(VOCAL_BAND_HZ[1] * 1.3)
+    low = magnitude[:top]
+    harmonic_share = m.share(m.along_time(low, LEAD_KERNEL), m.along_frequency(low, LEAD_KERNEL))
+    harmonic = low * harmonic_share
+    foreground = np.clip(harmonic - m.background(harmonic, grid.frames(BACKGROUND_SECONDS)), 0, None)
+    frequencies = grid.frequencies[:top]
+    vocals = np.zeros_like(magnitude)
+    vocals[:top] = (
+        harmonic_share
+        * m.band(frequencies, *VOCAL_BAND_HZ)
+        * (1 - m.low_pass(frequencies, BASS_CUTOFF_HZ, 15.0))
+        * foreground
+        / (harmonic + m.EPS)
+    )
+    return {"vocals": vocals}
+
+
+def tonal(magnitude: np.ndarray, grid: Grid) -> dict[str, np.ndarray]:
+    top = grid.bins_below(TONAL_TOP_HZ)
+    low = magnitude[:top]
+    tonal_share = m.share(
+        m.along_time(low, grid.frames(TONAL_SECONDS)),
+        m.along_frequency(low, TONAL_SPAN_HZ / grid.bin_hz),
+        TONAL_MARGIN,
+    )
+    f0 = m.predominant_f0(low, grid.bin_hz, *BASS_F0_RANGE_HZ)
+    bass_share = np.maximum(
+        m.low_pass(grid.frequencies[:top], BASS_CUTOFF_HZ, 15.0),
+        m.harmonic_comb(f0, top, grid.bin_hz, BASS_HARMONICS_TOP_HZ),
+    )
+    bass, other = np.zeros_like(magnitude), np.zeros_like(magnitude)
+    bass[:top] = tonal_share * bass_share
+    other[:top] = tonal_share * (1 - bass_share)
+    return {"bass": bass, "other": other}
+
+
+def transient(magnitude: np.ndarray, grid: Grid) -> dict[str, np.ndarray]:
+    vertical = m.along_frequency(magnitude, TRANSIENT_SPAN_HZ / grid.bin_hz)
+    horizontal = m.along_time(magnitude, grid.frames(TRANSIENT_SECONDS))
+    return {"drums": m.share(vertical, horizontal, DRUM_MARGIN)}
+
+
+# (stage name, window in samples at 44.1 kHz, masks from the mono magnitude)
+PASSES: tuple[tuple[str, int, Callable[[np.ndarray, Grid], dict[str, np.ndarray]]], ...] = (
+    ("lead voice", 2048, lead_voice),
+    ("tonal", 4096, tonal),
+    ("transient", 1024, transient),
+)
 
 
 class DspSeparator:
@@ -47,34 +130,24 @@ class DspSeparator:
     def available(self) -> tuple[bool, str]:
         return True, "built in; needs no weights"
 
-    def masks(self, mono: np.ndarray, rate: int) -> dict[str, np.ndarray]:
-        magnitude = np.abs(librosa.stft(mono, n_fft=N_FFT, hop_length=HOP))
-        harmonic, percussive = librosa.decompose.hpss(magnitude, kernel_size=HPSS_KERNEL, margin=1.0)
-        percussive_mask = percussive / (harmonic + percussive + EPS)
-        harmonic_mask = 1 - percussive_mask
-        frequencies = librosa.fft_frequencies(sr=rate, n_fft=N_FFT)[:, None]
-        bass_band = _soft_step(frequencies, BASS_CUTOFF_HZ, 15.0)
-        low, high = VOCAL_BAND_HZ
-        vocal_band = (1 - _soft_step(frequencies, low, 20.0)) * _soft_step(frequencies, high, 300.0)
-        background = _background(harmonic, int(BACKGROUND_SECONDS * rate / HOP))
-        foreground = np.clip(harmonic - background, 0, None) / (harmonic + EPS)
-        return {
-            "drums": percussive_mask,
-            "bass": harmonic_mask * bass_band,
-            "vocals": harmonic_mask * (1 - bass_band) * vocal_band * foreground,
-        }
-
     def separate(self, samples: np.ndarray, rate: int, options: SeparationOptions, progress: Progress) -> Separation:
-        progress(0.05, "masks", "harmonic, percussive and foreground")
-        masks = self.masks(samples.mean(axis=1), rate)
-        stems = {name: np.zeros_like(samples) for name in masks}
-        channels = samples.shape[1]
-        for channel in range(channels):
-            progress(0.5 + 0.4 * channel / channels, "applying", f"channel {channel + 1} of {channels}")
-            signal = samples[:, channel]
-            spectrum = librosa.stft(signal, n_fft=N_FFT, hop_length=HOP)
-            for name, mask in masks.items():
-                stems[name][:, channel] = librosa.istft(spectrum * mask, hop_length=HOP, length=len(signal))
-        stems["other"] = samples - stems["drums"] - stems["bass"] - stems["vocals"]
-        progress(0.95, "done", "")
+        samples = np.asarray(samples, dtype=np.float32)
+        length, channels = samples.shape
+        stems = {name: np.zeros_like(samples) for name in ("vocals", "bass", "drums")}
+        remaining = samples
+        for index, (stage, window, masks_of) in enumerate(PASSES):
+            progress(index / len(PASSES), "masks", stage)
+            grid = Grid.at(rate, window)
+            spectra = [librosa.stft(remaining[:, c], n_fft=grid.n_fft, hop_length=grid.hop) for c in range(channels)]
+            masks = masks_of(np.abs(sum(spectra) / channels), grid)
+            taken = np.zeros_like(samples)
+            for name, mask in masks.items():  # "other" is only set aside here: it is the residual below
+                for channel, spectrum in enumerate(spectra):
+                    part = librosa.istft(spectrum * mask, hop_length=grid.hop, length=length)
+                    taken[:, channel] += part
+                    if name in stems:
+                        stems[name][:, channel] += part
+            remaining = remaining - taken
+        stems["other"] = samples - stems["vocals"] - stems["bass"] - stems["drums"]
+        progress(1.0, "done", "")
         return Separation({name: stem.astype(np.float32) for name, stem in stems.items()}, rate, self.name)

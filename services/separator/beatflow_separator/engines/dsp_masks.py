@@ -1,0 +1,89 @@
+"""Soft masks for the DSP separator, from one magnitude spectrogram [bins, frames] each.
+
+All masks are ratios of non-negative estimates (Wiener-style), so they lie in [0, 1] and a silent
+input gives zero masks. Median filters do the estimating: along time, a partial that holds still
+(tonal); along frequency, a broadband onset (percussive).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.ndimage import maximum_filter1d, median_filter
+
+EPS = 1e-10
+MEDIAN_TAPS = 17
+# The running background median works on frames averaged in groups of this many (a much cheaper filter).
+BACKGROUND_DECIMATION = 8
+# Candidate fundamentals per octave when following the bass line, and harmonics summed per candidate.
+F0_STEPS_PER_OCTAVE = 36
+F0_HARMONICS = 4
+F0_HARMONIC_DECAY = 0.84
+
+
+def odd(length: float) -> int:
+    """A median filter length: odd, at least 3."""
+    return max(3, round(length) // 2 * 2 + 1)
+
+
+def low_pass(frequencies: np.ndarray, edge: float, width: float) -> np.ndarray:
+    """1 well below `edge`, 0 well above it, a logistic step `width` Hz wide in between."""
+    return 1.0 / (1.0 + np.exp(np.clip((frequencies - edge) / width, -50, 50)))
+
+
+def band(frequencies: np.ndarray, low: float, high: float) -> np.ndarray:
+    return (1 - low_pass(frequencies, low, 20.0)) * low_pass(frequencies, high, 300.0)
+
+
+def share(estimate: np.ndarray, rival: np.ndarray, margin: float = 1.0) -> np.ndarray:
+    """The Wiener share of `estimate` against `margin` times `rival`, in power."""
+    power, rival_power = estimate**2, (margin * rival) ** 2
+    return power / (power + rival_power + EPS)
+
+
+def along_time(magnitude: np.ndarray, frames: float) -> np.ndarray:
+    """Median over `frames` along time; a long span is sampled at MEDIAN_TAPS evenly spaced frames
+    (the cost of a median filter grows with its taps, not its span)."""
+    span = odd(frames)
+    footprint = np.zeros((1, span), dtype=bool)
+    footprint[0, np.round(np.linspace(0, span - 1, min(span, MEDIAN_TAPS))).astype(int)] = True
+    return median_filter(magnitude, footprint=footprint, mode="nearest")
+
+
+def along_frequency(magnitude: np.ndarray, bins: int) -> np.ndarray:
+    return median_filter(magnitude, size=(odd(bins), 1), mode="nearest")
+
+
+def background(magnitude: np.ndarray, frames: float) -> np.ndarray:
+    """Running median over `frames` along time, on time-decimated frames: what holds for seconds
+    (repeating accompaniment) rather than what comes and goes (a lead line)."""
+    groups = -(-magnitude.shape[1] // BACKGROUND_DECIMATION)
+    padded = np.pad(magnitude, ((0, 0), (0, groups * BACKGROUND_DECIMATION - magnitude.shape[1])), mode="edge")
+    coarse = padded.reshape(magnitude.shape[0], groups, BACKGROUND_DECIMATION).mean(axis=2)
+    smooth = median_filter(coarse, size=(1, odd(frames / BACKGROUND_DECIMATION)), mode="nearest")
+    return np.repeat(smooth, BACKGROUND_DECIMATION, axis=1)[:, : magnitude.shape[1]]
+
+
+def predominant_f0(magnitude: np.ndarray, bin_hz: float, low: float, high: float) -> np.ndarray:
+    """Per frame, the fundamental in [low, high] Hz whose first harmonics carry the most magnitude
+    (harmonic summation), median-smoothed over 5 frames."""
+    candidates = low * 2 ** (np.arange(int(np.log2(high / low) * F0_STEPS_PER_OCTAVE) + 1) / F0_STEPS_PER_OCTAVE)
+    tolerant = maximum_filter1d(magnitude, 3, axis=0)  # a partial a bin off still counts
+    salience = np.zeros((len(candidates), magnitude.shape[1]), dtype=magnitude.dtype)
+    for harmonic in range(1, F0_HARMONICS + 1):
+        rows = np.round(harmonic * candidates / bin_hz).astype(int)
+        inside = rows < magnitude.shape[0]
+        salience[inside] += tolerant[rows[inside]] * F0_HARMONIC_DECAY ** (harmonic - 1)
+    f0 = candidates[np.argmax(salience, axis=0)]
+    return 2 ** median_filter(np.log2(f0), size=5, mode="nearest")
+
+
+def harmonic_comb(f0: np.ndarray, bins: int, bin_hz: float, top_hz: float) -> np.ndarray:
+    """[bins, frames]: 1 on the harmonics of `f0` below `top_hz`, falling to 0 one bin away."""
+    comb = np.zeros((bins, len(f0)), dtype=np.float32)
+    rows = np.arange(bins, dtype=np.float32)[:, None]
+    for harmonic in range(1, int(top_hz / f0.min()) + 1):
+        centre = harmonic * f0 / bin_hz
+        weight = np.clip(1 - np.abs(rows - centre[None, :]), 0, 1)
+        weight[:, harmonic * f0 > top_hz] = 0
+        np.maximum(comb, weight, out=comb)
+    return comb

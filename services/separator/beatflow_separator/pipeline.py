@@ -1,0 +1,93 @@
+"""One separation from an encoded mixture to stem files plus their quality, for the job and the
+offline command alike. Chunking engines stream (bounded memory); whole-track engines get the
+decoded track."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import soundfile
+
+from beatflow_audio import codec
+from beatflow_platform.errors import InvalidArgument
+from beatflow_separator.audio_stream import AudioFile, StemWriter, convert
+from beatflow_separator.engines.base import Progress, SeparationOptions, Separator, StreamingSeparator
+from beatflow_separator.quality import Quality, QualityMeter
+
+
+@dataclass(frozen=True)
+class Outcome:
+    stems: dict[str, Path]  # in the engine's order
+    sample_rate: int
+    model_name: str
+    quality: Quality
+
+
+def separate(
+    engine: Separator | StreamingSeparator,
+    source: BinaryIO | Path,
+    out_dir: Path,
+    options: SeparationOptions,
+    progress: Progress,
+    *,
+    audio_format: str,
+) -> Outcome:
+    """Writes `<stem>.<format>` files into `out_dir`; blocking."""
+    try:
+        decoded = soundfile.SoundFile(source)
+    except codec.DECODE_ERRORS as error:
+        raise codec.not_audio(error) from None
+    with decoded:
+        if decoded.frames <= 0:
+            raise InvalidArgument("the file holds no audio samples", reason="NOT_AUDIO")
+        if isinstance(engine, StreamingSeparator):
+            return _streamed(engine, decoded, out_dir, options, progress, audio_format)
+        return _whole(engine, decoded, out_dir, options, progress, audio_format)
+
+
+def _streamed(
+    engine: StreamingSeparator,
+    decoded: soundfile.SoundFile,
+    out_dir: Path,
+    options: SeparationOptions,
+    progress: Progress,
+    audio_format: str,
+) -> Outcome:
+    rate, channels = engine.input_format(options.model_name)
+    progress(0.0, "preparing", f"{decoded.samplerate} Hz, {decoded.channels} ch -> {rate} Hz, {channels} ch")
+    with tempfile.TemporaryDirectory(prefix="beatflow-separation-") as scratch:
+        mix_path = Path(scratch) / "mixture.wav"
+        convert(decoded, rate, channels, mix_path)
+        with AudioFile(mix_path) as mix:
+            stream = engine.separate_stream(mix, options, progress)
+            meter = QualityMeter(stream.stems)
+            with StemWriter(out_dir, stream.stems, rate, channels, audio_format) as writer:
+                position = 0
+                for block in stream.blocks:
+                    frames = len(next(iter(block.values())))
+                    meter.add(mix.read(position, position + frames), block)
+                    writer.write(block)
+                    position += frames
+    return Outcome(writer.paths, rate, stream.model_name, meter.result())
+
+
+def _whole(
+    engine: Separator,
+    decoded: soundfile.SoundFile,
+    out_dir: Path,
+    options: SeparationOptions,
+    progress: Progress,
+    audio_format: str,
+) -> Outcome:
+    samples = decoded.read(dtype="float32", always_2d=True)
+    separation = engine.separate(samples, decoded.samplerate, options, progress)
+    stems = tuple(separation.stems)
+    meter = QualityMeter(stems)
+    meter.add(samples, separation.stems)
+    channels = samples.shape[1]
+    with StemWriter(out_dir, stems, separation.sample_rate, channels, audio_format) as writer:
+        writer.write(separation.stems)
+    return Outcome(writer.paths, separation.sample_rate, separation.model_name, meter.result())

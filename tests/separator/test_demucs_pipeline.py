@@ -1,0 +1,98 @@
+"""From a mixture file to stem files plus quality figures, as the job and `beatflow separate --offline` run it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile
+import soxr
+
+from beatflow_platform.errors import FailedPrecondition, InvalidArgument
+from beatflow_separator.offline import separate_file
+from beatflow_separator.quality import RESIDUAL_FLOOR_DB, QualityMeter
+from tests.separator import tiny_demucs
+
+
+def tones(seconds: float, rate: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two orthogonal sines (whole periods), mono [n, 1]: energies 0.25 and 0.0225 per sample pair."""
+    t = np.arange(int(seconds * rate)) / rate
+    return (np.sin(2 * np.pi * 100 * t) * 0.5)[:, None], (np.sin(2 * np.pi * 1000 * t) * 0.15)[:, None]
+
+
+def test_quality_is_each_stems_share_of_the_energy_and_the_residual_relative_to_the_mixture():
+    low, high = tones(1.0, 8000)
+    mixture = low + high
+    exact = QualityMeter(("low", "high"))
+    exact.add(mixture, {"low": low, "high": high})
+    result = exact.result()
+    assert result.energy_share["low"] == pytest.approx(0.25 / 0.2725, rel=1e-6)
+    assert result.energy_share["high"] == pytest.approx(0.0225 / 0.2725, rel=1e-6)
+    assert result.residual_db == RESIDUAL_FLOOR_DB
+
+    half = QualityMeter(("low", "high"))  # the high tone is missing from the stems, fed in blocks
+    for start in range(0, len(mixture), 3000):
+        block = slice(start, start + 3000)
+        half.add(mixture[block], {"low": low[block], "high": np.zeros_like(high[block])})
+    assert half.result().residual_db == pytest.approx(10 * np.log10(0.0225 / 0.2725), abs=1e-6)
+    assert half.result().energy_share["low"] == pytest.approx(result.energy_share["low"], rel=1e-9)
+
+
+def test_silence_reports_no_shares_and_the_floor():
+    meter = QualityMeter(("a",))
+    meter.add(np.zeros((100, 2)), {"a": np.zeros((100, 2))})
+    assert meter.result().energy_share == {"a": 0.0} and meter.result().residual_db == RESIDUAL_FLOOR_DB
+
+
+def test_dsp_offline_writes_stems_that_sum_back_at_the_source_rate(tmp_path):
+    low, high = tones(3.0, 22050)
+    clicks = np.zeros_like(low)
+    clicks[:: 22050 // 4] = 0.8
+    mixture = (low + high + clicks).astype(np.float32) * 0.5
+    soundfile.write(tmp_path / "mix.flac", mixture, 22050)
+    outcome = separate_file(tmp_path / "mix.flac", tmp_path / "stems")
+    assert sorted(p.name for p in (tmp_path / "stems").iterdir()) == [
+        "bass.wav",
+        "drums.wav",
+        "other.wav",
+        "vocals.wav",
+    ]
+    stems = {name: soundfile.read(path, always_2d=True) for name, path in outcome.stems.items()}
+    assert all(rate == 22050 and samples.shape == mixture.shape for samples, rate in stems.values())
+    written, _ = soundfile.read(tmp_path / "mix.flac", always_2d=True)
+    assert np.abs(sum(s for s, _ in stems.values()) - written).max() < 4 * 2**-15  # 16-bit stems
+    assert outcome.quality.residual_db < -100
+    assert outcome.quality.energy_share["bass"] > 0.3 and 0 < sum(outcome.quality.energy_share.values()) < 1.5
+
+
+def test_demucs_offline_converts_to_the_models_format_and_measures_what_it_wrote(tmp_path):
+    weights = tiny_demucs.build(tmp_path / "weights")
+    low, high = tones(1.5, 16000)
+    mixture = (low + high).astype(np.float32)
+    soundfile.write(tmp_path / "mix.flac", mixture, 16000, subtype="PCM_24")
+    outcome = separate_file(tmp_path / "mix.flac", tmp_path / "out", engine="demucs", weights_dir=weights)
+    assert outcome.sample_rate == 44100 and list(outcome.stems) == list(tiny_demucs.SOURCES)
+    converted = np.repeat(soxr.resample(mixture, 16000, 44100, quality="HQ"), 2, axis=1)
+    stems = {name: soundfile.read(path, always_2d=True)[0] for name, path in outcome.stems.items()}
+    assert all(s.shape == converted.shape for s in stems.values())
+    energy = float(np.square(converted).sum())
+    for name, samples in stems.items():
+        assert outcome.quality.energy_share[name] == pytest.approx(np.square(samples).sum() / energy, rel=0.02)
+    residual = float(np.square(converted - sum(stems.values())).sum())
+    assert outcome.quality.residual_db == pytest.approx(10 * np.log10(residual / energy), abs=0.2)
+
+
+def test_offline_refuses_unknown_engines_and_models_and_missing_weights(tmp_path):
+    low, _ = tones(0.5, 8000)
+    soundfile.write(tmp_path / "mix.wav", low, 8000)
+    with pytest.raises(InvalidArgument):
+        separate_file(tmp_path / "mix.wav", tmp_path / "out", engine="spleeter")
+    with pytest.raises(FailedPrecondition):
+        separate_file(tmp_path / "mix.wav", tmp_path / "out", engine="demucs", weights_dir=tmp_path / "none")
+    weights = tiny_demucs.build(tmp_path / "weights")
+    with pytest.raises(InvalidArgument):
+        separate_file(tmp_path / "mix.wav", tmp_path / "out", engine="demucs", model="umx", weights_dir=weights)
+    (tmp_path / "noise.wav").write_bytes(b"not audio at all" * 100)
+    soundfile.write(tmp_path / "empty.wav", np.zeros((0, 2)), 8000)
+    for unusable in ("noise.wav", "empty.wav"):
+        with pytest.raises(InvalidArgument):
+            separate_file(tmp_path / unusable, tmp_path / "out", engine="demucs", weights_dir=weights)
