@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import getpass
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -164,22 +166,31 @@ def whoami() -> None:
 
 @app.command()
 def generate(
-    prompt: str,
+    prompt: Annotated[str | None, typer.Argument(help="What to play, e.g. 'dark lo-fi with piano'")] = None,
+    prompt_option: Annotated[str | None, typer.Option("--prompt", help="The prompt, as an option")] = None,
     bpm: Annotated[int, typer.Option(help="60-300; 0 lets the engine choose")] = 0,
-    key: Annotated[str, typer.Option(help="e.g. 'A minor'")] = "",
+    key: Annotated[str, typer.Option(help="e.g. 'A minor', 'D dorian'")] = "",
     mood: str = "neutral",
     duration: Annotated[float, typer.Option(help="seconds")] = 15.0,
-    seed: int = 0,
+    seed: Annotated[int, typer.Option(help="0 draws a random seed (reported)")] = 0,
     engine: str = "",
     wait: Annotated[bool, typer.Option(help="Follow progress until the stems are ready.")] = False,
+    offline: Annotated[bool, typer.Option(help="Render in this process with the procedural engine.")] = False,
+    out: Annotated[Path | None, typer.Option(help="With --offline: the folder for the stems, MIDI and JSON.")] = None,
 ) -> None:
     """Generate music from a text prompt."""
+    text = prompt_option or prompt
+    if not text:
+        raise CliError("a prompt is needed (as an argument or --prompt)", EXIT_INVALID)
+    if offline:
+        _generate_offline(text, bpm, key, mood, duration, seed, engine, out)
+        return
     api = client()
     job = api.json(
         "POST",
         "/api/ai/generate",
         json={
-            "prompt": prompt,
+            "prompt": text,
             "bpm": bpm,
             "key": key,
             "mood": mood,
@@ -189,6 +200,34 @@ def generate(
         },
     )
     _job_output(api, job, wait)
+
+
+def _generate_offline(
+    prompt: str, bpm: int, key: str, mood: str, duration: float, seed: int, engine: str, out: Path | None
+) -> None:
+    from beatflow_cli.offline import generate_files
+    from beatflow_platform.errors import InvalidArgument
+
+    if out is None:
+        raise CliError("--offline needs --out DIR", EXIT_INVALID)
+    if engine not in ("", "procedural"):
+        raise CliError("--offline renders with the procedural engine only", EXIT_INVALID)
+    try:
+        document = generate_files(prompt=prompt, bpm=bpm, key=key, mood=mood, duration=duration, seed=seed, out=out)
+    except InvalidArgument as error:
+        raise CliError(error.message, EXIT_INVALID) from None
+    reading = document["prompt_reading"]
+    rows = [
+        ("style", reading.get("style", "")),
+        ("bpm", document["bpm"]),
+        ("key", document["key"]),
+        ("seed", document["seed"]),
+        ("stems", ", ".join(document["stems"])),
+        ("renderer", document["renderer"]),
+        ("not understood", ", ".join(reading.get("unknown_words", [])) or "-"),
+        ("written to", str(out)),
+    ]
+    render.emit(document, state.json, render.key_value_table("generation", rows))
 
 
 @app.command()
@@ -215,33 +254,167 @@ def hum(
 @app.command()
 def separate(
     source: Annotated[str, typer.Argument(help="A file or a blob id")],
-    engine: str = "",
+    engine: Annotated[str, typer.Option(help="dsp (default, no weights) or demucs")] = "",
+    model: Annotated[str, typer.Option(help="A separation model by name, e.g. htdemucs_6s")] = "",
     wait: Annotated[bool, typer.Option(help="Follow progress until the stems are ready.")] = False,
+    offline: Annotated[bool, typer.Option(help="Separate in this process, with no server (files only).")] = False,
+    out: Annotated[Path | None, typer.Option(help="With --offline: the folder for <stem>.wav.")] = None,
+    weights: Annotated[Path | None, typer.Option(help="With --offline: the Demucs weights folder.")] = None,
 ) -> None:
-    """Split a track into drums, bass, vocals and other."""
+    """Split a track into drums, bass, vocals and other (more with a 6-stem model)."""
+    if offline:
+        _separate_offline(Path(source), out, engine or "dsp", model, weights)
+        return
     api = client()
-    job = api.json("POST", "/api/ai/separate-stems", json={"blob_id": _blob_for(api, source), "engine": engine})
+    job = api.json(
+        "POST",
+        "/api/ai/separate-stems",
+        json={"blob_id": _blob_for(api, source), "engine": engine, "model_name": model},
+    )
     _job_output(api, job, wait)
 
 
-@app.command()
-def analyze(source: Annotated[str, typer.Argument(help="A file or a blob id")]) -> None:
-    """Tempo, key, loudness and more of a track."""
-    api = client()
-    result = api.json(
-        "POST", "/api/ai/analyze-audio", params={"blob_id": _blob_for(api, source), "waveform_points": 100}
-    )
+def _separate_offline(mixture: Path, out: Path | None, engine: str, model: str, weights: Path | None) -> None:
+    from beatflow_platform.errors import BeatFlowError
+    from beatflow_separator.offline import separate_file
+
+    if out is None:
+        raise CliError("--offline needs --out DIR", EXIT_INVALID)
+    if not mixture.is_file():
+        raise CliError(f"{mixture} is not a file", EXIT_INVALID)
+    with Progress(disable=state.json, console=render.errors) as progress:
+        task = progress.add_task(f"separating {mixture.name}", total=1.0)
+        try:
+            outcome = separate_file(
+                mixture,
+                out,
+                engine=engine,
+                model=model,
+                weights_dir=weights,
+                progress=lambda fraction, *_: progress.update(task, completed=fraction),
+            )
+        except BeatFlowError as error:
+            raise CliError(error.message, EXIT_INVALID) from None
+    document = {
+        "engine": engine,
+        "model_name": outcome.model_name,
+        "sample_rate": outcome.sample_rate,
+        "stems": {name: str(path) for name, path in outcome.stems.items()},
+        "energy_share": outcome.quality.energy_share,
+        "residual_db": outcome.quality.residual_db,
+    }
     rows = [
-        ("bpm", f"{result['bpm_exact']:.1f}"),
-        ("key", result["key_signature"]),
-        ("key confidence", f"{result['key_confidence']:.2f}"),
-        ("duration", f"{result['duration']:.2f} s"),
-        ("loudness", f"{result['integrated_loudness_lufs']:.1f} LUFS"),
-        ("peak", f"{result['peak_dbfs']:.1f} dBFS"),
-        ("sample rate", result["audio"]["sample_rate"]),
-        ("channels", result["audio"]["channels"]),
+        (name, f"{path}  ({outcome.quality.energy_share[name]:.0%} of the energy)")
+        for name, path in outcome.stems.items()
     ]
-    render.emit(result, state.json, render.key_value_table("analysis", rows))
+    rows.append(("residual", f"{outcome.quality.residual_db:.1f} dB"))
+    render.emit(document, state.json, render.key_value_table(f"{mixture.name}: {outcome.model_name}", rows))
+
+
+class AnalysisFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+# The CSV's columns: the first three are the contract of batch tagging (`file,bpm,key`).
+ANALYSIS_COLUMNS = (
+    "file",
+    "bpm",
+    "key",
+    "key_confidence",
+    "mode",
+    "alternative_bpm",
+    "bpm_weight",
+    "beats_per_bar",
+    "tempo_drifts",
+    "tuning_cents",
+    "duration",
+    "loudness_lufs",
+)
+
+
+def _analysis_row(document: dict) -> dict[str, object]:
+    return {
+        "file": document["file"],
+        "bpm": f"{document['bpm_exact']:.2f}",
+        "key": document["key_signature"],
+        "key_confidence": f"{document['key_confidence']:.3f}",
+        "mode": document["mode_signature"],
+        "alternative_bpm": f"{document['alternative_bpm']:.2f}",
+        "bpm_weight": f"{document['bpm_weight']:.3f}",
+        "beats_per_bar": document["beats_per_bar"],
+        "tempo_drifts": str(document["tempo_drifts"]).lower(),
+        "tuning_cents": f"{document['tuning_cents']:.1f}",
+        "duration": f"{document['duration']:.3f}",
+        "loudness_lufs": f"{document['integrated_loudness_lufs']:.2f}",
+    }
+
+
+def _analysis_table(document: dict) -> Table:
+    chords = " ".join(chord["label"] for chord in document["chords"][:16])
+    rows = [
+        ("bpm", f"{document['bpm_exact']:.1f} (or {document['alternative_bpm']:.1f})"),
+        ("meter", f"{document['beats_per_bar']} beats per bar"),
+        ("key", document["key_signature"]),
+        ("key confidence", f"{document['key_confidence']:.2f}"),
+        ("mode", document["mode_signature"]),
+        ("chords", chords + (" ..." if len(document["chords"]) > 16 else "")),
+        ("duration", f"{document['duration']:.2f} s"),
+        ("loudness", f"{document['integrated_loudness_lufs']:.1f} LUFS"),
+        ("peak", f"{document['peak_dbfs']:.1f} dBFS"),
+        ("sample rate", document["audio"]["sample_rate"]),
+        ("channels", document["audio"]["channels"]),
+    ]
+    return render.key_value_table(document["file"], rows)
+
+
+def _analyse_everywhere(sources: list[str], offline: bool) -> tuple[list[dict], int]:
+    """Analysis documents of the sources that could be analysed, and how many failed (each said on stderr)."""
+    documents, failed = [], 0
+    if offline:
+        from beatflow_cli.offline import analyze_file  # loads the audio stack only when asked for
+        from beatflow_platform.errors import InvalidArgument
+
+        for source in sources:
+            try:
+                documents.append(analyze_file(Path(source)))
+            except (OSError, InvalidArgument) as error:
+                render.errors.print(f"[red]error:[/red] {source}: {getattr(error, 'message', None) or error}")
+                failed += 1
+        return documents, failed
+    api = client()
+    for source in sources:
+        document = api.json(
+            "POST", "/api/ai/analyze-audio", params={"blob_id": _blob_for(api, source), "waveform_points": 100}
+        )
+        documents.append({"file": Path(source).name, **document})
+    return documents, failed
+
+
+@app.command()
+def analyze(
+    sources: Annotated[list[str], typer.Argument(help="Files, or blob ids of uploaded files")],
+    offline: Annotated[bool, typer.Option(help="Analyse in this process, with no server (files only).")] = False,
+    output_format: Annotated[AnalysisFormat, typer.Option("--format", help="How to print the results.")] = (
+        AnalysisFormat.table
+    ),
+) -> None:
+    """Tempo, beats, meter, key, chords, loudness and more of tracks; `--offline --format csv` tags a library."""
+    documents, failed = _analyse_everywhere(sources, offline)
+    if state.json and output_format is AnalysisFormat.table:
+        render.emit(documents[0] if len(sources) == 1 and documents else documents, True)
+    elif output_format is AnalysisFormat.json:
+        render.emit(documents, True)
+    elif output_format is AnalysisFormat.csv:
+        writer = csv.DictWriter(sys.stdout, fieldnames=ANALYSIS_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(_analysis_row(document) for document in documents)
+    else:
+        for document in documents:
+            render.emit(document, False, _analysis_table(document))
+    if failed:
+        raise typer.Exit(code=EXIT_INVALID)
 
 
 @app.command("wait")
@@ -320,50 +493,37 @@ def repo_show(repo_id: str) -> None:
     )
 
 
-def _head(api: Api, repo_id: str, branch: str) -> str:
-    repo = api.json("GET", f"/api/repositories/{repo_id}")
-    name = branch or repo["default_branch"]
-    branches = api.json("GET", f"/api/vcs/repos/{repo_id}/branches")["branches"]
-    return next((b["commit_id"] for b in branches if b["name"] == name), "")
+def _job_stems(api: Api, job_id: str) -> dict[str, str]:
+    """The stems a finished job made (name -> blob id), without its mix."""
+    job = api.json("GET", f"/api/jobs/{job_id}")
+    return {
+        a["name"]: a["blob"]["blob_id"] for a in (job.get("result") or {}).get("artifacts", []) if a["name"] != "mix"
+    }
 
 
 @app.command()
 def commit(
     repo_id: str,
     message: Annotated[str, typer.Option("--message", "-m")],
-    stem: Annotated[list[str] | None, typer.Option(help="NAME=FILE or NAME=BLOB_ID; repeatable")] = None,
-    from_job: Annotated[str, typer.Option(help="Add the stems of a finished job")] = "",
-    remove: Annotated[list[str] | None, typer.Option(help="Drop this stem; repeatable")] = None,
-    branch: str = "",
-    parent: Annotated[str, typer.Option(help="Default: the branch head")] = "",
-    bpm: float = 0,
-    key: str = "",
+    stem: Annotated[
+        list[str] | None, typer.Option(help="Add or replace: NAME=FILE or NAME=BLOB_ID; repeatable")
+    ] = None,
+    from_job: Annotated[str, typer.Option(help="Add or replace the stems of a finished job")] = "",
+    remove: Annotated[list[str] | None, typer.Option(help="Drop this stem of the parent; repeatable")] = None,
+    branch: Annotated[str, typer.Option(help="Default: the repository's default branch; a new name creates it")] = "",
+    parent: Annotated[str, typer.Option(help="Refuse (conflict) unless the branch head is still this commit")] = "",
+    bpm: Annotated[float, typer.Option(help="Default: the parent's")] = 0,
+    key: Annotated[str, typer.Option(help="Default: the parent's")] = "",
 ) -> None:
-    """Commit on a branch: the parent's stems (and bpm, key), plus or replaced by the ones given, minus --remove."""
+    """Commit an edit on a branch: the stems given are added or replaced, --remove drops some, and everything
+    else (other stems, bpm, key) is the parent's, which is the branch head unless --parent names it."""
     api = client()
-    parent = parent or _head(api, repo_id, branch)
-    stems = {}
-    if parent:
-        previous = api.json("GET", f"/api/vcs/commit/{parent}", params={"repo_id": repo_id})
-        stems = {s["name"]: s["blob_id"] for s in previous["stems"]}
-        bpm, key = bpm or previous["bpm"], key or previous["key_signature"]
-    if from_job:
-        job = api.json("GET", f"/api/jobs/{from_job}")
-        stems.update(
-            {
-                a["name"]: a["blob"]["blob_id"]
-                for a in (job.get("result") or {}).get("artifacts", [])
-                if a["name"] != "mix"
-            }
-        )
+    stems = _job_stems(api, from_job) if from_job else {}
     for item in stem or []:
         name, _, source = item.partition("=")
         if not source:
             raise CliError(f"--stem {item!r}: use NAME=FILE or NAME=BLOB_ID", EXIT_INVALID)
         stems[name] = _blob_for(api, source)
-    for name in remove or []:
-        if stems.pop(name, None) is None:
-            raise CliError(f"--remove {name}: no such stem in the parent commit", EXIT_INVALID)
     created = api.json(
         "POST",
         f"/api/vcs/commit/{repo_id}",
@@ -371,9 +531,10 @@ def commit(
             "message": message,
             "branch": branch,
             "parent_commit_id": parent or None,
-            "bpm": bpm,
-            "key_signature": key,
+            "bpm": bpm or None,
+            "key_signature": key or None,
             "stems": [{"name": n, "blob_id": b} for n, b in stems.items()],
+            "remove_stems": remove or [],
         },
     )
     render.emit(created, state.json, f"[{created['branch']} {created['id'][:10]}] {message}")
@@ -407,13 +568,53 @@ def branch(
         render.emit(created, state.json, f"created branch {name} at {created['commit_id'][:10]}")
 
 
-@app.command()
-def diff(repo_id: str, base: str, head: Annotated[str, typer.Argument()] = "") -> None:
-    """What changed between two refs or commits."""
-    result = client().json("GET", f"/api/vcs/repos/{repo_id}/diff", params={"base": base, "head": head})
+def _range_line(changed: dict) -> str:
+    kind = changed["kind"].removeprefix("RANGE_KIND_").lower()
+    return (
+        f"    {kind} {changed['head_start_seconds']:.2f}-{changed['head_end_seconds']:.2f} s"
+        f" (base {changed['base_start_seconds']:.2f}-{changed['base_end_seconds']:.2f} s)"
+        f" {changed['loudness_change_db']:+.1f} dB"
+    )
+
+
+def _diff_lines(result: dict) -> list[str]:
     signs = {"CHANGE_TYPE_ADDED": "+", "CHANGE_TYPE_REMOVED": "-", "CHANGE_TYPE_MODIFIED": "~"}
-    lines = [f"{signs.get(c['change'], '?')} {c['name']}" for c in result["stem_changes"]]
+    lines = []
+    for change in result["stem_changes"]:
+        lines.append(f"{signs.get(change['change'], '?')} {change['name']}")
+        lines += [_range_line(changed) for changed in change.get("ranges", [])]
+        if change.get("audio_compared") and not change.get("ranges"):
+            lines.append("    (same audio)")
     lines += [f"~ {m['field']}: {m['old_value']!r} -> {m['new_value']!r}" for m in result["metadata_changes"]]
+    return lines
+
+
+@app.command()
+def diff(
+    repo_id: str,
+    base: str,
+    head: Annotated[str, typer.Argument()] = "",
+    picture: Annotated[
+        Path | None, typer.Option(help="Write PNGs of both waveforms with the changed ranges (PATH, or PATH-stem.png).")
+    ] = None,
+    stem: Annotated[str, typer.Option(help="With --picture: only this stem.")] = "",
+) -> None:
+    """What changed between two refs or commits: stems, the time ranges that changed in each, bpm and key."""
+    api = client()
+    result = api.json("GET", f"/api/vcs/repos/{repo_id}/diff", params={"base": base, "head": head})
+    lines = _diff_lines(result)
+    if picture is not None:
+        modified = [c["name"] for c in result["stem_changes"] if c["change"] == "CHANGE_TYPE_MODIFIED"]
+        names = [stem] if stem else modified
+        for name in names:
+            path = picture if len(names) == 1 else picture.with_name(f"{picture.stem}-{name}{picture.suffix or '.png'}")
+            response = api.request(
+                "GET",
+                f"/api/vcs/repos/{repo_id}/diff/picture",
+                params={"base": base, "head": head, "stem": name},
+            )
+            path.write_bytes(response.content)
+            lines.append(f"picture of {name}: {path}")
     render.emit(result, state.json, "\n".join(lines) or "(no changes)")
 
 

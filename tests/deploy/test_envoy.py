@@ -73,5 +73,7 @@ async def test_rest_calls_through_the_transcoder(envoy_in_front_of_vcs):
         repo_id = created.json()["repository"]["repo_id"]
         fetched = await http.get(f"/api/repositories/{repo_id}", headers=headers)
         assert fetched.json()["repository"]["genre"] == "dub"
-        missing = await http.get(f"/api/repositories/{repo_id}")
-        assert missing.status_code == 401  # the gRPC status UNAUTHENTICATED, converted by the transcoder
+        hidden = await http.get(f"/api/repositories/{repo_id}")
+        assert hidden.status_code == 404  # a private repository does not exist for anonymous readers
+        refused = await http.post("/api/repositories/create", json={"name": "Anonymous"})
+        assert refused.status_code == 401  # the gRPC status UNAUTHENTICATED, converted by the transcoder

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+import soundfile
 
 from tests.e2e.test_musicians_day import track
 
@@ -71,6 +73,16 @@ def test_a_session_in_the_terminal(shell: Shell, tmp_path: Path):
     assert merged["outcome"] == "MERGE_OUTCOME_FAST_FORWARD"
     graph = shell.human("log", repo["id"])
     assert "* " in graph and "(main, vocals)" in graph and "first groove" in graph
+
+    # Mute the take's last second: the diff names that range and draws it.
+    samples, rate = soundfile.read(take)
+    samples[-rate:] = 0
+    soundfile.write(take, samples, rate)
+    third = shell.run("commit", repo["id"], "-m", "end the take early", "--stem", f"take={take}")
+    lines = shell.human("diff", repo["id"], second["id"], third["id"], "--picture", str(tmp_path / "take.png"))
+    changed = re.search(r"~ take\n +modified ([\d.]+)-([\d.]+) s", lines)
+    assert changed and abs(float(changed[1]) - 3) < 0.05 and abs(float(changed[2]) - 4) < 0.05, lines
+    assert (tmp_path / "take.png").read_bytes().startswith(b"\x89PNG")
 
     analysis = shell.run("analyze", str(take))
     assert abs(analysis["bpm"] - 100) <= 2 and analysis["key_signature"] == "E minor"

@@ -3,6 +3,7 @@ refused instruments, moods, modes, and words it did not understand."""
 
 from __future__ import annotations
 
+import functools
 import itertools
 
 import librosa
@@ -13,8 +14,8 @@ from beatflow_audio.theory import Key
 from beatflow_generator.engines.procedural.engine import SAMPLE_RATE, ProceduralEngine
 from beatflow_generator.engines.procedural.prompt import read_prompt
 from beatflow_generator.engines.procedural.styles import CLAP, KICK, RIM, SNARE, STYLES
-from beatflow_generator.spec import GenerationSpec
 from bench.generator import VARIETY_FLOOR, VARIETY_STYLES, style_features, textbook_key
+from tests.generator.test_procedural_engine import spec as procedural_spec
 
 ENGINE = ProceduralEngine()
 REQUIRED_STYLES = [
@@ -37,16 +38,8 @@ REQUIRED_STYLES = [
 ]
 
 
-def spec(prompt: str, *, bpm=100, key: str | None = "A minor", duration=8.0, seed=11, mood="") -> GenerationSpec:
-    return GenerationSpec(
-        prompt=prompt,
-        bpm=bpm,
-        mood=mood,
-        duration_seconds=duration,
-        key=Key.parse(key) if key else None,
-        engine="procedural",
-        seed=seed,
-    )
+# The engine tests' request, at this file's defaults.
+spec = functools.partial(procedural_spec, bpm=100, key="A minor", duration=8.0, seed=11)
 
 
 def reading(prompt: str, mood: str = "", bpm: int = 0, key: Key | None = None):
