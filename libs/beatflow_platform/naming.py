@@ -69,6 +69,8 @@ MIN_GENERATION_BPM, MAX_GENERATION_BPM = 60, 300
 MIN_GENERATION_SECONDS = 5.0
 # A commit's tempo: 0 (unknown) or 1 to this.
 MAX_COMMIT_BPM = 999.0
+# Diff pictures: each side 0 (the default size) or this many pixels.
+MIN_PICTURE_PIXELS, MAX_PICTURE_WIDTH, MAX_PICTURE_HEIGHT = 200, 4000, 2000
 
 
 def matches(pattern: str, value: str) -> bool:

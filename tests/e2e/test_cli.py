@@ -100,7 +100,7 @@ def test_a_session_in_the_terminal(shell: Shell, tmp_path: Path):
     resumed = shell.run("download", bass["blob_id"], "-o", str(target))
     assert resumed["bytes"] == len(content) and target.read_bytes() == content
 
-    listed = shell.run("repo", "list")
+    listed = shell.run("repo", "list", "--owner", name)  # without --owner: public ones of others too
     assert [r["id"] for r in listed] == [repo["id"]]
 
 

@@ -49,6 +49,9 @@ class JobContext:
         self._worker_id = worker_id
         self._loop = loop
         self.cancel_requested = job.cancel_requested
+        # Reports are written one at a time in the order they were made: concurrent writes could
+        # commit out of order and move the stored progress (and its watchers) backwards.
+        self._reporting = asyncio.Lock()
 
     def _check(self) -> None:
         if self.cancel_requested:
@@ -56,9 +59,7 @@ class JobContext:
 
     async def progress(self, fraction: float, stage: str, message: str = "") -> None:
         self._check()
-        self.cancel_requested = await self._queue.report_progress(
-            self.job.job_id, self._worker_id, fraction, stage, message
-        )
+        await self._record(fraction, stage, message)
         self._check()
 
     def progress_threadsafe(self, fraction: float, stage: str, message: str = "") -> None:
@@ -68,10 +69,11 @@ class JobContext:
         future.add_done_callback(lambda f: f.exception())  # failures surface through the heartbeat
 
     async def _record(self, fraction: float, stage: str, message: str) -> None:
-        self.cancel_requested = (
-            await self._queue.report_progress(self.job.job_id, self._worker_id, fraction, stage, message)
-            or self.cancel_requested
-        )
+        async with self._reporting:
+            self.cancel_requested = (
+                await self._queue.report_progress(self.job.job_id, self._worker_id, fraction, stage, message)
+                or self.cancel_requested
+            )
 
 
 def progress_all_threadsafe(contexts: list[JobContext], fraction: float, stage: str, message: str = "") -> None:

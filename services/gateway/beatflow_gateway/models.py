@@ -71,6 +71,8 @@ def _zero_or_range(kind: type, low: float, high: float, zero_means: str) -> type
 
 GenerationBpm = _zero_or_range(int, naming.MIN_GENERATION_BPM, naming.MAX_GENERATION_BPM, "the engine chooses")
 CommitBpm = _zero_or_range(float, 1, naming.MAX_COMMIT_BPM, "unknown")
+PictureWidth = _zero_or_range(int, naming.MIN_PICTURE_PIXELS, naming.MAX_PICTURE_WIDTH, "1200 pixels")
+PictureHeight = _zero_or_range(int, naming.MIN_PICTURE_PIXELS, naming.MAX_PICTURE_HEIGHT, "360 pixels")
 RequestId = text(naming.MAX_REQUEST_ID_LENGTH)
 Message = text(naming.MAX_MESSAGE_LENGTH)
 NonBlankMessage = Annotated[str, StringConstraints(pattern=naming.NON_BLANK_TEXT, max_length=naming.MAX_MESSAGE_LENGTH)]

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from psycopg_pool import AsyncConnectionPool
 
+from beatflow_platform import naming
 from beatflow_platform.auth import Principal
 from beatflow_platform.errors import FailedPrecondition, InvalidArgument, NotFound
 from beatflow_platform.objectstore import is_blob_id
@@ -18,7 +19,7 @@ from beatflow_vcs.stem_diffs import StemDiffs
 from beatflow_vcs.store import CommitView, Ref, list_refs, load_commit, load_commits, resolve
 
 DEFAULT_PICTURE_SIZE = (1200, 360)
-MAX_PICTURE_SIZE = (4000, 2000)
+MAX_PICTURE_SIZE = (naming.MAX_PICTURE_WIDTH, naming.MAX_PICTURE_HEIGHT)
 
 
 @dataclass(frozen=True)
@@ -123,8 +124,10 @@ class History:
         for field, value, default, limit in zip(
             ("width", "height"), size, DEFAULT_PICTURE_SIZE, MAX_PICTURE_SIZE, strict=True
         ):
-            if not (value == 0 or 200 <= value <= limit):
-                raise InvalidArgument.for_field(field, f"must be 200 to {limit} pixels (0 for {default})")
+            if not (value == 0 or naming.MIN_PICTURE_PIXELS <= value <= limit):
+                raise InvalidArgument.for_field(
+                    field, f"must be {naming.MIN_PICTURE_PIXELS} to {limit} pixels (0 for {default})"
+                )
         size = tuple(value or default for value, default in zip(size, DEFAULT_PICTURE_SIZE, strict=True))
         old, new = await self._commits(principal, repo_id, base, head)
         before, after = old.tree.get(stem), new.tree.get(stem)

@@ -17,6 +17,8 @@ from beatflow_gateway.models import (
     KeySignatureOrEmpty,
     Message,
     NonBlankMessage,
+    PictureHeight,
+    PictureWidth,
     RefName,
     RefNameOrEmpty,
     RequestId,
@@ -285,8 +287,8 @@ async def diff_picture(
     base: Revision,
     stem: StemName,
     head: RevisionOrEmpty = "",
-    width: int = Query(default=0, ge=0, le=4000, description="Pixels; 0 for 1200"),
-    height: int = Query(default=0, ge=0, le=2000, description="Pixels; 0 for 360"),
+    width: PictureWidth = 0,
+    height: PictureHeight = 0,
 ) -> Response:
     response = await services.versions.GetDiffPicture(
         pb.GetDiffPictureRequest(repo_id=repo_id, base=base, head=head, stem=stem, width=width, height=height),
