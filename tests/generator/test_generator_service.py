@@ -7,6 +7,9 @@ import asyncio
 import grpc
 import numpy as np
 import pytest
+from google.protobuf import json_format
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
 
 from beatflow.common.v1 import audio_pb2
 from beatflow.generator.v1 import generator_pb2 as pb
@@ -256,3 +259,86 @@ async def test_musicgen_batch_variations_share_a_batch(studio_factory, musicgen_
     assert [job.state for job in finished] == [jobs_pb2.JOB_STATE_SUCCEEDED] * 3
     mixes = {job.result.artifacts[0].blob.blob_id for job in finished}
     assert len(mixes) == 3
+
+
+def violated_fields(error: grpc.aio.AioRpcError) -> set[str]:
+    fields = set()
+    for detail in rpc_status.from_call(error).details:
+        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad = error_details_pb2.BadRequest()
+            detail.Unpack(bad)
+            fields |= {v.field for v in bad.field_violations}
+    return fields
+
+
+async def test_job_record_shows_the_request_with_the_seed_used(studio):
+    alice, bob = await studio.vcs.sign_up(), await studio.vcs.sign_up()
+    repo = await alice.create_repo("Sketches")
+    take = await alice.upload(sung(TUNE, 0.5))
+    commit = await alice.commit(repo.repo_id, {"vocals": take.blob_id})
+    key = audio_pb2.MusicalKey(tonic=audio_pb2.PITCH_CLASS_D, mode=audio_pb2.MODE_MINOR)
+    asked = params(
+        seed=0,
+        duration_seconds=5,
+        key=key,
+        repo_id=repo.repo_id,
+        commit_id=commit.commit_id,
+        sampling=pb.SamplingParams(temperature=0.5),
+    )
+    job = (await studio.generator(alice).Generate(pb.GenerateRequest(params=asked))).job
+
+    record = json_format.MessageToDict((await studio.jobs(alice).GetJob(jobs_pb2.GetJobRequest(job_id=job.job_id))).job)
+    request = record["request"]
+    assert {k: request[k] for k in ("prompt", "bpm", "mood", "duration_seconds", "key", "engine")} == {
+        "prompt": asked.prompt,
+        "bpm": 92,
+        "mood": "dark",
+        "duration_seconds": 5,
+        "key": "D minor",
+        "engine": "procedural",
+    }
+    assert (request["repo_id"], request["commit_id"]) == (repo.repo_id, commit.commit_id)
+    assert request["sampling"]["temperature"] == 0.5 and request["seed"] != "0"
+    done = await studio.finished(alice, job.job_id)
+    assert done.state == jobs_pb2.JOB_STATE_SUCCEEDED, done.error
+    assert request["seed"] == str(result_of(done).seed), "the record shows the seed the music was rendered with"
+
+    error = await rpc_error(studio.jobs(bob).GetJob(jobs_pb2.GetJobRequest(job_id=job.job_id)))
+    assert error.code() == grpc.StatusCode.NOT_FOUND
+
+
+@pytest.mark.parametrize(
+    ("fields", "violated"),
+    [
+        ({"repo_id": "my-repo"}, {"params.repo_id"}),
+        ({"repo_id": "0b7c6a52-3a4e-4a8e-9d55-1b1f0e6c2d10", "commit_id": "HEAD"}, {"params.commit_id"}),
+        ({"commit_id": "a" * 64}, {"params.repo_id"}),
+    ],
+)
+async def test_malformed_source_ids_are_refused(studio, fields, violated):
+    alice = await studio.vcs.sign_up()
+    error = await rpc_error(studio.generator(alice).Generate(pb.GenerateRequest(params=params(**fields))))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert violated_fields(error) == violated
+    batch = pb.BatchGenerateRequest(requests=[params(), params(**fields)])
+    error = await rpc_error(studio.generator(alice).BatchGenerate(batch))
+    assert violated_fields(error) == {field.replace("params", "requests[1]") for field in violated}
+    jobs = (await studio.jobs(alice).ListJobs(jobs_pb2.ListJobsRequest())).jobs
+    assert not jobs, "nothing is queued for a refused request"
+
+
+async def test_a_project_the_caller_cannot_read_is_not_found_and_nothing_is_queued(studio):
+    alice, bob = await studio.vcs.sign_up(), await studio.vcs.sign_up()
+    private = await bob.create_repo("Bob secrets")
+    mine = await alice.create_repo("Mine")
+    elsewhere = await bob.commit(private.repo_id, {"vocals": (await bob.upload(sung(TUNE, 0.5))).blob_id})
+    for fields in (
+        {"repo_id": "0b7c6a52-3a4e-4a8e-9d55-1b1f0e6c2d10"},  # no such repository
+        {"repo_id": private.repo_id},  # someone else's private repository
+        {"repo_id": mine.repo_id, "commit_id": elsewhere.commit_id},  # a commit from another repository
+    ):
+        error = await rpc_error(studio.generator(alice).Generate(pb.GenerateRequest(params=params(**fields))))
+        assert error.code() == grpc.StatusCode.NOT_FOUND, fields
+        batch = pb.BatchGenerateRequest(requests=[params(), params(**fields)])
+        assert (await rpc_error(studio.generator(alice).BatchGenerate(batch))).code() == grpc.StatusCode.NOT_FOUND
+    assert not (await studio.jobs(alice).ListJobs(jobs_pb2.ListJobsRequest())).jobs

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+from google.protobuf import json_format
 
 from beatflow.jobs.v1 import jobs_pb2
 from beatflow_platform.db.pool import open_pool
@@ -15,6 +16,7 @@ from beatflow_platform.errors import FailedPrecondition, InvalidArgument, NotFou
 from beatflow_platform.jobs.events import CHANGED_CHANNEL, QUEUED_CHANNEL, Notifications, watch
 from beatflow_platform.jobs.model import JobState
 from beatflow_platform.jobs.queue import JobQueue
+from beatflow_platform.jobs.servicer import job_to_proto
 from beatflow_platform.jobs.worker import JobWorker
 from beatflow_platform.pagination import PageTokens
 from beatflow_platform.settings import DatabaseSettings
@@ -260,3 +262,46 @@ async def test_batch_handlers_run_queued_siblings_together(queue, start_worker):
     states = [job.state for job in finished]
     assert states == [JobState.SUCCEEDED, JobState.CANCELLED, *[JobState.SUCCEEDED] * 4]
     assert jobs_pb2.JobResult.FromString(finished[4].result).artifacts[0].name == "v4"
+
+
+async def test_job_record_shows_the_published_request_and_nothing_internal(queue):
+    separation = {
+        "source_blob_id": "b" * 64,
+        "engine": "demucs",
+        "options": {"model_name": "htdemucs", "segment_seconds": 7.5, "overlap": 0.25, "shifts": 1},
+        "revision": "sha256:internal",
+        "cache_key": "c" * 64,
+    }
+    generation = {
+        "spec": {"prompt": "dub", "bpm": 70, "key": "G minor", "engine": "procedural", "seed": 2**62 + 1},
+        "batch_id": "internal",
+    }
+    jobs = [
+        await queue.submit(kind, "alice", payload)
+        for kind, payload in (
+            ("separator.separate", separation),
+            ("generator.generate", generation),
+            ("test.private", {"secret": 1}),
+        )
+    ]
+    separate, generate, private = (json_format.MessageToDict(job_to_proto(job))["request"] for job in jobs)
+    assert separate == {
+        "source_blob_id": "b" * 64,
+        "engine": "demucs",
+        "model_name": "htdemucs",
+        "segment_seconds": 7.5,
+        "overlap": 0.25,
+        "shifts": 1,
+    }
+    # A seed beyond 2**53 keeps every digit; a payload without a source shows none.
+    assert generate == {
+        "prompt": "dub",
+        "bpm": 70,
+        "key": "G minor",
+        "engine": "procedural",
+        "seed": str(2**62 + 1),
+        "sampling": {},
+        "repo_id": "",
+        "commit_id": "",
+    }
+    assert private == {}

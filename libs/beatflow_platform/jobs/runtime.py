@@ -25,12 +25,13 @@ from beatflow_platform.jobs.queue import JobQueue
 from beatflow_platform.jobs.worker import BatchHandler, Handler, JobWorker
 from beatflow_platform.lifecycle import until_signalled
 from beatflow_platform.pagination import PageTokens
+from beatflow_platform.project_reader import ProjectReader
 from beatflow_platform.service_auth import ServiceTokenSource
 from beatflow_platform.settings import ServiceSettings
 
 
 class JobServiceSettings(ServiceSettings):
-    # Where blobs are read and written (the vcs BlobService).
+    # Where blobs are read and written (the vcs BlobService), and projects checked.
     vcs_address: str = "127.0.0.1:50061"
     # Jobs run at once in this process.
     worker_concurrency: int = Field(default=1, ge=0, le=64)
@@ -52,6 +53,7 @@ class JobRuntime:
     changes: Notifications
     queued: Notifications
     blobs: BlobClient
+    projects: ProjectReader
     _vcs_channel: grpc.aio.Channel
 
     @classmethod
@@ -67,9 +69,19 @@ class JobRuntime:
         channel = grpc.aio.insecure_channel(
             settings.vcs_address, options=[("grpc.max_receive_message_length", settings.max_message_bytes)]
         )
-        blobs = BlobClient(channel, ServiceTokenSource(codec, settings.service_name))
+        tokens = ServiceTokenSource(codec, settings.service_name)
         queue = JobQueue(pool, PageTokens(settings.auth.jwt_secret.get_secret_value()))
-        return cls(settings, codec, pool, queue, changes, queued, blobs, channel)
+        return cls(
+            settings,
+            codec,
+            pool,
+            queue,
+            changes,
+            queued,
+            BlobClient(channel, tokens),
+            ProjectReader(channel, tokens),
+            channel,
+        )
 
     async def close(self) -> None:
         await self.changes.close()

@@ -11,6 +11,7 @@ from beatflow_platform.auth import current_principal
 from beatflow_platform.jobs.events import Notifications, watch
 from beatflow_platform.jobs.model import Job, JobState
 from beatflow_platform.jobs.queue import JobQueue
+from beatflow_platform.jobs.request_view import request_view
 
 SERVICE_NAME = jobs_pb2.DESCRIPTOR.services_by_name["JobService"].full_name
 STATE_TO_PROTO = {
@@ -47,6 +48,8 @@ def job_to_proto(job: Job) -> jobs_pb2.Job:
         start_time=_timestamp(job.started_at),
         end_time=_timestamp(job.ended_at),
     )
+    message.request.SetInParent()  # present, if empty, for every kind: one shape for clients
+    message.request.update(request_view(job.kind, job.payload))
     if job.result:
         message.result.ParseFromString(job.result)
     if job.error_code:

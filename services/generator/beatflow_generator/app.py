@@ -39,7 +39,7 @@ async def build_app(settings: GeneratorSettings) -> JobServiceApp:
         max_hum_seconds=settings.max_hum_seconds,
     ).handlers
     generator = GeneratorServicer(
-        runtime.queue, engines, max_batch=settings.max_batch, max_attempts=settings.job_max_attempts
+        runtime.queue, engines, runtime.projects, max_batch=settings.max_batch, max_attempts=settings.job_max_attempts
     )
     service = ServiceRegistration(
         SERVICE_NAME, lambda s: generator_pb2_grpc.add_GeneratorServiceServicer_to_server(generator, s)
