@@ -379,8 +379,11 @@ def _analyse_everywhere(sources: list[str], offline: bool) -> tuple[list[dict], 
         for source in sources:
             try:
                 documents.append(analyze_file(Path(source)))
-            except (OSError, InvalidArgument) as error:
-                render.errors.print(f"[red]error:[/red] {source}: {getattr(error, 'message', None) or error}")
+            except InvalidArgument as error:
+                render.errors.print(f"[red]error:[/red] {source}: {error.message}")
+                failed += 1
+            except OSError as error:
+                render.errors.print(f"[red]error:[/red] {source}: {error.strerror or error}")
                 failed += 1
         return documents, failed
     api = client()
