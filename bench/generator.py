@@ -26,6 +26,7 @@ import numpy as np
 
 from beatflow.jobs.v1 import jobs_pb2, jobs_pb2_grpc
 from beatflow_audio import codec
+from beatflow_audio.analysis import ANALYSIS_RATE, analysis_signal
 from beatflow_audio.theory import Key
 from beatflow_devtools.network import free_port
 from beatflow_devtools.postgres import LocalPostgres, reachable_tempdir
@@ -51,7 +52,6 @@ AUDIO_SECONDS = 30.0
 FIDELITY_SEED = 2026  # the pieces' draw; the engine was tuned on other seeds
 FIDELITY_PIECES_PER_STYLE = 3
 FIDELITY_SECONDS = 15.0
-ANALYSIS_RATE = 22050
 VARIETY_STYLES = [
     "house",
     "techno",
@@ -81,23 +81,19 @@ def _p99(values: list[float]) -> float:
     return statistics.quantiles(values, n=100)[-1]
 
 
-def _mono(samples: np.ndarray, rate: int) -> np.ndarray:
-    return librosa.resample(samples.mean(axis=1), orig_sr=rate, target_sr=ANALYSIS_RATE)
-
-
 def textbook_key(samples: np.ndarray, rate: int) -> Key:
     """Mean chroma_cqt (librosa's defaults) correlated with the 24 rotated Krumhansl-Kessler profiles."""
-    return key_from_chroma(librosa.feature.chroma_cqt(y=_mono(samples, rate), sr=ANALYSIS_RATE))
+    return key_from_chroma(librosa.feature.chroma_cqt(y=analysis_signal(samples, rate), sr=ANALYSIS_RATE))
 
 
 def plain_tempo(samples: np.ndarray, rate: int) -> float:
-    tempo, _ = librosa.beat.beat_track(y=_mono(samples, rate), sr=ANALYSIS_RATE)
+    tempo, _ = librosa.beat.beat_track(y=analysis_signal(samples, rate), sr=ANALYSIS_RATE)
     return float(np.atleast_1d(tempo)[0])
 
 
 def style_features(samples: np.ndarray, rate: int) -> np.ndarray:
     """Timbre (MFCC means) and onset pattern (normalised onset-strength autocorrelation, ~2.3 s of lags)."""
-    mono = _mono(samples, rate)
+    mono = analysis_signal(samples, rate)
     mfcc = librosa.feature.mfcc(y=mono, sr=ANALYSIS_RATE, n_mfcc=13).mean(axis=1)
     onsets = librosa.onset.onset_strength(y=mono, sr=ANALYSIS_RATE)
     pattern = librosa.autocorrelate(onsets - onsets.mean(), max_size=200)

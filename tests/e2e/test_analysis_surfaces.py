@@ -8,7 +8,6 @@ import csv
 import io
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pretty_midi
@@ -16,13 +15,13 @@ import pytest
 import soundfile
 
 from beatflow_audio import soundfont
+from tests.cli.test_offline_commands import beatflow
 from tests.e2e.conftest import Api
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not soundfont.available(), reason="FluidSynth and its soundfont are installed by setup"),
 ]
-BEATFLOW = str(Path(sys.executable).with_name("beatflow"))
 
 
 def waltz(path: Path) -> Path:
@@ -46,7 +45,7 @@ def waltz(path: Path) -> Path:
 
 
 def offline(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([BEATFLOW, "analyze", "--offline", *args], capture_output=True, text=True, timeout=180)
+    return beatflow("analyze", "--offline", *args)
 
 
 async def test_rest_job_and_offline_command_return_the_same_analysis(api: Api, tmp_path: Path):

@@ -5,7 +5,6 @@ same bytes."""
 from __future__ import annotations
 
 import numpy as np
-import pretty_midi
 
 from beatflow_generator.engines.base import Progress, Rendering
 from beatflow_generator.engines.procedural.arrangement import Arrangement, arrange
@@ -40,10 +39,6 @@ class ProceduralEngine:
             spec.prompt, spec.mood, bpm=spec.bpm, key=spec.key, rng=rng, melody_given=bool(spec.melody)
         )
         return arrange(reading, spec.duration_seconds, seed, spec.melody)
-
-    def arrangement_midi(self, spec: GenerationSpec) -> dict[str, pretty_midi.PrettyMIDI]:
-        """Each stem's MIDI, without rendering audio."""
-        return self.arrangement(spec).midi()
 
     def render(self, spec: GenerationSpec, progress: Progress, melody_audio=None) -> Rendering:
         progress(0.05, "reading", spec.prompt[:80])
