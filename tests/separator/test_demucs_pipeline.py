@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
 import soundfile
 import soxr
+import torch
 
 from beatflow_platform.errors import FailedPrecondition, InvalidArgument
+from beatflow_separator import pipeline
+from beatflow_separator.engines.base import SeparationOptions
+from beatflow_separator.engines.demucs_engine import DemucsSeparator
 from beatflow_separator.offline import separate_file
 from beatflow_separator.quality import RESIDUAL_FLOOR_DB, QualityMeter
 from tests.separator import tiny_demucs
@@ -79,6 +85,29 @@ def test_demucs_offline_converts_to_the_models_format_and_measures_what_it_wrote
         assert outcome.quality.energy_share[name] == pytest.approx(np.square(samples).sum() / energy, rel=0.02)
     residual = float(np.square(converted - sum(stems.values())).sum())
     assert outcome.quality.residual_db == pytest.approx(10 * np.log10(residual / energy), abs=0.2)
+
+
+def test_a_separation_gives_the_same_bits_on_any_worker_thread(tmp_path):
+    """torch's thread count is per thread: a worker thread whose count differs from the engine's must
+    still give the same samples, or the same request would give other stem blobs."""
+    engine = DemucsSeparator(tiny_demucs.build(tmp_path / "weights"))
+    low, high = tones(2.0, 44100)
+    soundfile.write(tmp_path / "mix.wav", np.repeat(low + high, 2, axis=1), 44100, subtype="FLOAT")
+
+    def separated(folder: str) -> dict[str, bytes]:
+        (tmp_path / folder).mkdir()
+        outcome = pipeline.separate(
+            engine, tmp_path / "mix.wav", tmp_path / folder, SeparationOptions(), lambda *_: None, audio_format="WAV"
+        )
+        return {name: path.read_bytes() for name, path in outcome.stems.items()}
+
+    def on_a_thread_with_two_torch_threads() -> dict[str, bytes]:
+        torch.set_num_threads(2)
+        return separated("worker")
+
+    here = separated("here")
+    with ThreadPoolExecutor(1) as worker:
+        assert worker.submit(on_a_thread_with_two_torch_threads).result() == here
 
 
 def test_offline_refuses_unknown_engines_and_models_and_missing_weights(tmp_path):

@@ -32,7 +32,13 @@ class DemucsSeparator:
     default_model = DEFAULT_MODEL
 
     def __init__(self, weights_dir: Path | None, *, device: str = "cpu", batch_size: int = 0):
+        import torch
+
         self._dir = weights_dir
+        # torch's intra-op thread count is per thread: one set in the thread that builds the engine does
+        # not reach worker threads that existed before. Every separation runs with this one count, so the
+        # same audio gives the same bits (and the cache the same blobs) whichever thread runs it.
+        self._threads = torch.get_num_threads()
         self._device = device
         self.batch_size = batch_size or (1 if device == "cpu" else GPU_BATCH_SIZE)
         self._facts = demucs_weights.FileFacts()
@@ -137,6 +143,7 @@ class DemucsSeparator:
             return torch.from_numpy(((mix.read(start, stop) - mean) / scale).T.copy())
 
         def run_model(index: int, windows: torch.Tensor) -> torch.Tensor:
+            torch.set_num_threads(self._threads)
             with torch.inference_mode():
                 return model.models[index](windows.to(self._device)).cpu()
 
