@@ -1,4 +1,8 @@
-"""Decoding and encoding audio with libsndfile (WAV, FLAC, OGG/Vorbis, MP3)."""
+"""Decoding and encoding audio with libsndfile.
+
+Decodes what musicians export: WAV (plain and WAVE_FORMAT_EXTENSIBLE, integer and float),
+AIFF/AIFC, FLAC, Ogg (Vorbis, Opus) and MP3; encodes WAV, FLAC, Ogg Vorbis and MP3.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,18 @@ import soundfile
 from beatflow_platform.errors import InvalidArgument
 
 FORMATS = {"WAV": "PCM_16", "FLAC": "PCM_16", "OGG": "VORBIS", "MP3": "MPEG_LAYER_III"}
-CONTENT_TYPES = {"WAV": "audio/wav", "FLAC": "audio/flac", "OGG": "audio/ogg", "MP3": "audio/mpeg"}
+ENCODE_BLOCK_FRAMES = 65536
+# The format name stored and shown for each container libsndfile reports: "WAVEX" is WAV
+# with a WAVE_FORMAT_EXTENSIBLE header (what DAWs, sox and ffmpeg write for 24-bit and float).
+FORMAT_NAMES = {"WAV": "WAV", "WAVEX": "WAV", "AIFF": "AIFF", "FLAC": "FLAC", "OGG": "OGG", "MP3": "MP3"}
+CONTENT_TYPES = {
+    "WAV": "audio/wav",
+    "AIFF": "audio/aiff",
+    "FLAC": "audio/flac",
+    "OGG": "audio/ogg",
+    "MP3": "audio/mpeg",
+    "MID": "audio/midi",
+}
 
 
 # What libsndfile raises for bytes it cannot decode.
@@ -19,7 +34,7 @@ DECODE_ERRORS = (soundfile.LibsndfileError, RuntimeError, ValueError, TypeError)
 
 def not_audio(error: Exception) -> InvalidArgument:
     return InvalidArgument(
-        "the file is not audio this service can decode (WAV, FLAC, OGG or MP3)",
+        "the file is not audio this service can decode (WAV, AIFF, FLAC, OGG or MP3)",
         reason="NOT_AUDIO",
         metadata={"decoder": str(error)[:200]},
     )
@@ -36,13 +51,23 @@ def decode(data: bytes) -> tuple[np.ndarray, int]:
     return samples, rate
 
 
-def encode(samples: np.ndarray, sample_rate: int, audio_format: str = "FLAC") -> bytes:
-    """Encodes float samples ([frames] or [frames, channels], -1..1) in `audio_format`."""
+def encode(samples: np.ndarray, sample_rate: int, audio_format: str = "FLAC", *, subtype: str = "") -> bytes:
+    """Encodes float samples ([frames] or [frames, channels], -1..1) in `audio_format` (its default
+    subtype unless `subtype` names another libsndfile subtype, e.g. "PCM_24").
+
+    Written in blocks: libsndfile's Vorbis encoder crashes the process when handed about a
+    minute of audio in one write.
+    """
     if audio_format not in FORMATS:
         raise InvalidArgument.for_field("format", f"must be one of {', '.join(FORMATS)}")
     buffer = io.BytesIO()
     clipped = np.clip(samples, -1.0, 1.0)
-    soundfile.write(buffer, clipped, sample_rate, format=audio_format, subtype=FORMATS[audio_format])
+    channels = 1 if clipped.ndim == 1 else clipped.shape[1]
+    with soundfile.SoundFile(
+        buffer, "w", sample_rate, channels, format=audio_format, subtype=subtype or FORMATS[audio_format]
+    ) as sound:
+        for start in range(0, len(clipped), ENCODE_BLOCK_FRAMES):
+            sound.write(clipped[start : start + ENCODE_BLOCK_FRAMES])
     return buffer.getvalue()
 
 

@@ -10,6 +10,8 @@ FORMAT_TO_PROTO = {
     "FLAC": audio_pb2.AUDIO_FORMAT_FLAC,
     "MP3": audio_pb2.AUDIO_FORMAT_MP3,
     "OGG": audio_pb2.AUDIO_FORMAT_OGG,
+    "AIFF": audio_pb2.AUDIO_FORMAT_AIFF,
+    "MID": audio_pb2.AUDIO_FORMAT_MIDI,
 }
 FORMAT_FROM_PROTO = {value: name for name, value in FORMAT_TO_PROTO.items()}
 # Mode names of `theory.MODE_NAMES`; ionian and aeolian are the major and minor scales' own modes.

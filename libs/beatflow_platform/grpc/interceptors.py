@@ -36,6 +36,8 @@ RpcScope = Callable[[str, grpc.aio.ServicerContext], AbstractAsyncContextManager
 
 REQUEST_ID_KEY = "x-request-id"
 ON_BEHALF_OF_KEY = "x-beatflow-on-behalf-of"
+# The end user's address as the gateway saw it, for login throttling; trusted only from inside the cluster.
+CLIENT_ADDRESS_KEY = "x-beatflow-client-address"
 _REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _PROBE_PREFIX = "/grpc.health.v1.Health/"
 _log = get_logger("beatflow.rpc")

@@ -1,10 +1,13 @@
 """One error format for every failure: {"code", "message", "details"}, mapped once.
 
 gRPC statuses become HTTP statuses through the platform's single table; their rich details
-(ErrorInfo, BadRequest, ResourceInfo) are passed on as JSON objects with a "type".
+(ErrorInfo, BadRequest, ResourceInfo, RetryInfo) are passed on as JSON objects with a "type".
+A RetryInfo (or an ErrorInfo's retry_after_seconds) becomes the Retry-After header.
 """
 
 from __future__ import annotations
+
+import math
 
 import grpc
 from fastapi import FastAPI, Request
@@ -18,7 +21,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from beatflow_platform.errors import http_status_for
 from beatflow_platform.logging import get_logger
 
-_DETAIL_TYPES = (error_details_pb2.ErrorInfo, error_details_pb2.BadRequest, error_details_pb2.ResourceInfo)
+_DETAIL_TYPES = (
+    error_details_pb2.ErrorInfo,
+    error_details_pb2.BadRequest,
+    error_details_pb2.ResourceInfo,
+    error_details_pb2.RetryInfo,
+)
 _HTTP_CODES = {
     400: "INVALID_ARGUMENT",
     401: "UNAUTHENTICATED",
@@ -71,11 +79,17 @@ def grpc_error_response(error: grpc.aio.AioRpcError) -> JSONResponse:
     elif code == grpc.StatusCode.DEADLINE_EXCEEDED:
         message = "a backend service did not answer in time"
     details = grpc_details(error)
-    retry_after = next(
-        (d.get("metadata", {}).get("retry_after_seconds") for d in details if d["type"] == "ErrorInfo"), None
-    )
+    retry_after = _retry_after(details)
     headers = {"Retry-After": retry_after} if retry_after else None
     return JSONResponse(body(code.name, message, details), status_code=status, headers=headers)
+
+
+def _retry_after(details: list[dict]) -> str | None:
+    """Whole seconds to wait, from a RetryInfo ("2.5s" in JSON) or else an ErrorInfo's metadata."""
+    for detail in details:
+        if detail["type"] == "RetryInfo" and detail.get("retryDelay", "").endswith("s"):
+            return str(max(1, math.ceil(float(detail["retryDelay"][:-1]))))
+    return next((d.get("metadata", {}).get("retry_after_seconds") for d in details if d["type"] == "ErrorInfo"), None)
 
 
 def _allowed_methods(request: Request) -> set[str]:

@@ -24,5 +24,8 @@ class GatewaySettings(BaseSettings):
     max_upload_bytes: int = Field(default=512 * 1024 * 1024, ge=1024)
     # Origins allowed by CORS; credentials are allowed only for listed origins, never for "*".
     cors_origins: list[str] = []
+    # Addresses or CIDR ranges of proxies in front of the gateway (an ingress); X-Forwarded-For is
+    # believed only from them. Empty: the socket's peer is the client.
+    trusted_proxies: list[str] = []
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_json: bool = True

@@ -11,13 +11,14 @@ from beatflow.common.v1 import audio_pb2
 from beatflow.vcs.v1 import blobs_pb2
 from beatflow_gateway.backends import Backends
 from beatflow_gateway.context import Call
-from beatflow_gateway.errors import ApiError, error_reason
+from beatflow_gateway.errors import ApiError, error_reason, grpc_details
 
 CHUNK_BYTES = 1024 * 1024
 
 
 async def store_upload(file: UploadFile, call: Call, services: Backends, max_bytes: int) -> audio_pb2.BlobRef:
-    """413 above `max_bytes`, 415 for what is not audio; anything else as the backend says."""
+    """413 above `max_bytes`; 415 for what is not complete audio (or MIDI), with vcs's reason in the
+    details; anything else as the backend says. vcs decodes the whole file before it answers."""
     if file.size is not None and file.size > max_bytes:
         raise ApiError(413, "PAYLOAD_TOO_LARGE", f"uploads are limited to {max_bytes} bytes")
     sent = 0
@@ -40,7 +41,7 @@ async def store_upload(file: UploadFile, call: Call, services: Backends, max_byt
         if sent > max_bytes:
             raise ApiError(413, "PAYLOAD_TOO_LARGE", f"uploads are limited to {max_bytes} bytes") from None
         if error.code() == grpc.StatusCode.INVALID_ARGUMENT and error_reason(error) == "NOT_AUDIO":
-            raise ApiError(415, "UNSUPPORTED_MEDIA_TYPE", error.details()) from None
+            raise ApiError(415, "UNSUPPORTED_MEDIA_TYPE", error.details(), grpc_details(error)) from None
         if error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED:
             raise ApiError(413, "PAYLOAD_TOO_LARGE", error.details()) from None
         raise

@@ -17,8 +17,9 @@ from psycopg_pool import AsyncConnectionPool
 from beatflow_platform import naming
 from beatflow_platform.auth import PrincipalKind, TokenCodec
 from beatflow_platform.db.queries import fetch_one
-from beatflow_platform.errors import AlreadyExists, NotFound, ResourceExhausted, Unauthenticated
+from beatflow_platform.errors import AlreadyExists, NotFound, Unauthenticated
 from beatflow_vcs import validation
+from beatflow_vcs.login_throttle import FailureCounts, LoginThrottle, LoginThrottled, client_key
 
 
 @dataclass(frozen=True)
@@ -53,10 +54,18 @@ class Accounts:
         *,
         max_failures: int = 10,
         failure_window: timedelta = timedelta(minutes=15),
+        address_max_failures: int = 100,
+        max_delay: timedelta = timedelta(minutes=15),
     ):
+        """`max_failures` failed logins per (login, client address) go unthrottled within
+        `failure_window`; see `LoginThrottle` for what follows."""
         self._pool = pool
-        self._max_failures = max_failures
-        self._failure_window = failure_window
+        self._throttle = LoginThrottle(
+            free_failures=max_failures,
+            max_delay=max_delay,
+            address_max_failures=address_max_failures,
+            window=failure_window,
+        )
         self._codec = codec
         self._refresh_ttl = refresh_ttl
         self._hasher = PasswordHasher()
@@ -83,13 +92,17 @@ class Accounts:
         user = User(**row)
         return user, await self._issue_pair(user.user_id, family_id=uuid.uuid4())
 
-    async def login(self, login: str, password: str) -> tuple[User, TokenPair]:
-        """Checks the password; after `max_failures` failed attempts on one login within the window,
-        further attempts are refused (RESOURCE_EXHAUSTED) until the oldest failure leaves it."""
+    async def login(self, login: str, password: str, *, client_address: str) -> tuple[User, TokenPair]:
+        """Checks the password, unless this client address must wait (RESOURCE_EXHAUSTED, LoginThrottled).
+
+        The attempt is written down as a failure before the password is checked and forgotten when it
+        is right, so a burst of concurrent guesses counts in full.
+        """
         key = login.strip().lower()[:254]
+        address = client_key(client_address)
         column = "lower(email)" if "@" in login else "username"
+        await self._record_attempt(key, address)
         async with self._pool.connection() as conn:
-            await self._check_failures(conn, key)
             row = await fetch_one(
                 conn, f"SELECT {_USER_COLUMNS}, password_hash FROM vcs.users WHERE {column} = lower(%s)", (login,)
             )
@@ -98,31 +111,35 @@ class Accounts:
             await asyncio.to_thread(self._hasher.verify, stored_hash, password)
         except (VerificationError, InvalidHashError):
             row = None
-        async with self._pool.connection() as conn:  # committed on leaving the block, so outside the raise
-            if row is None:
-                await conn.execute("INSERT INTO vcs.login_failures (login) VALUES (%s)", (key,))
-            else:
-                await conn.execute("DELETE FROM vcs.login_failures WHERE login = %s", (key,))
         if row is None:
             raise Unauthenticated("wrong login or password", reason="BAD_CREDENTIALS")
+        async with self._pool.connection() as conn:
+            await conn.execute(
+                "DELETE FROM vcs.login_failures WHERE login = %s AND client_address = %s", (key, address)
+            )
         user = User(**row)
         return user, await self._issue_pair(user.user_id, family_id=uuid.uuid4())
 
-    async def _check_failures(self, conn, key: str) -> None:
-        window = f"{int(self._failure_window.total_seconds())} seconds"
-        row = await fetch_one(
-            conn,
-            "SELECT count(*) AS failures, min(failed_at) AS oldest FROM vcs.login_failures"
-            " WHERE login = %s AND failed_at > now() - %s::interval",
-            (key, window),
-        )
-        if row["failures"] >= self._max_failures:
-            retry_after = max(1, int((row["oldest"] + self._failure_window - datetime.now(UTC)).total_seconds()))
-            raise ResourceExhausted(
-                "too many failed logins for this account; try again later",
-                reason="LOGIN_RATE_LIMITED",
-                metadata={"retry_after_seconds": str(retry_after)},
+    async def _record_attempt(self, key: str, address: str) -> None:
+        """Refuses the attempt if the throttle says wait; otherwise records it as a failure (for now)
+        and deletes failures older than the window. One address's attempts take turns here."""
+        window = f"{int(self._throttle.window.total_seconds())} seconds"
+        async with self._pool.connection() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext('beatflow.login:' || %s))", (address,))
+            row = await fetch_one(
+                conn,
+                "SELECT count(*) FILTER (WHERE login = %s) AS pair,"
+                " max(failed_at) FILTER (WHERE login = %s) AS last_pair_failure,"
+                " count(*) AS address, min(failed_at) AS oldest_address_failure, now() AS now"
+                " FROM vcs.login_failures WHERE client_address = %s AND failed_at > now() - %s::interval",
+                (key, key, address, window),
             )
+            now = row.pop("now")
+            wait = self._throttle.wait(FailureCounts(**row), now)
+            if wait > timedelta(0):
+                raise LoginThrottled(wait)
+            await conn.execute("INSERT INTO vcs.login_failures (login, client_address) VALUES (%s, %s)", (key, address))
+            await conn.execute("DELETE FROM vcs.login_failures WHERE failed_at <= now() - %s::interval", (window,))
 
     async def _issue_pair(self, user_id: str, family_id: uuid.UUID, conn=None) -> TokenPair:
         refresh_token = secrets.token_urlsafe(32)

@@ -1,8 +1,9 @@
 """Audio blobs: streamed in, checked to be audio, stored once by content, handed out to who may read them.
 
 An upload is spooled (memory first, then a temporary file) while it is hashed and counted,
-described by the audio probe, and only then written to the object store, so nothing that is
-not audio ever reaches the store.
+decoded whole by the audio probe, and only then written to the object store, so nothing that is
+not complete audio ever reaches the store. Standard MIDI Files are blobs too (the notes beside
+a generated stem's audio), but never stems.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ class Blobs:
             blob_id, size = await self._spool(chunks, spool)
             if expected_sha256 and expected_sha256 != blob_id:
                 raise ChecksumMismatch(expected_sha256, blob_id)
-            audio = await asyncio.to_thread(probe.describe, spool, max_seconds=self._max_audio_seconds)
+            audio = await asyncio.to_thread(probe.describe_blob, spool, max_seconds=self._max_audio_seconds)
             await self._store.put(_read_spool(spool), expected_sha256=blob_id)
         blob = Blob(
             blob_id, size, audio.content_type, audio.format, audio.duration_seconds, audio.sample_rate, audio.channels
@@ -132,11 +133,20 @@ class Blobs:
 
     @staticmethod
     async def usable_by(conn, principal: Principal, blob_ids: set[str]) -> dict[str, Blob]:
-        """The blobs of `blob_ids` the caller may put in a commit (those they may read)."""
+        """The blobs of `blob_ids` the caller may put in a commit (those they may read).
+
+        INVALID_ARGUMENT (reason STEM_NOT_AUDIO) when one is a MIDI file: stems are decoded as audio.
+        """
         viewer = viewer_id(principal)
         usable = {}
         for blob_id in sorted(blob_ids):
             blob = await _visible_blob(conn, viewer, blob_id)
+            if blob is not None and blob.audio_format == probe.MIDI_FORMAT:
+                raise InvalidArgument(
+                    f"blob {blob_id} is MIDI, not audio; a stem must be audio",
+                    reason="STEM_NOT_AUDIO",
+                    metadata={"blob_id": blob_id},
+                )
             if blob is not None:
                 usable[blob_id] = blob
         return usable

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from typing import Literal
 
 from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.responses import Response, StreamingResponse
@@ -25,12 +26,20 @@ FORMATS = {
     "mp3": audio_pb2.AUDIO_FORMAT_MP3,
     "ogg": audio_pb2.AUDIO_FORMAT_OGG,
 }
-EXTENSIONS = {"audio/wav": "wav", "audio/flac": "flac", "audio/mpeg": "mp3", "audio/ogg": "ogg"}
+EXTENSIONS = {
+    "audio/wav": "wav",
+    "audio/aiff": "aiff",
+    "audio/flac": "flac",
+    "audio/mpeg": "mp3",
+    "audio/ogg": "ogg",
+    "audio/midi": "mid",
+}
 
 
 @router.post("/upload", status_code=201)
 async def upload(request: Request, call: Authorised, services: Services, file: UploadFile = File()) -> dict:
-    """Stores an audio file (WAV, FLAC, OGG, MP3) as a blob; 413 above the size limit, 415 if not audio."""
+    """Stores an audio file (WAV, AIFF, FLAC, OGG, MP3) or a Standard MIDI File as a blob, once it has
+    decoded whole; 413 above the size limit, 415 (with the reason) for anything else, truncated files included."""
     blob = await store_upload(file, call, services, request.app.state.settings.max_upload_bytes)
     return {**to_json(blob), "filename": file.filename, "size": blob.size_bytes}
 
@@ -76,8 +85,8 @@ async def download(
     request: Request,
     call: Reader,
     services: Services,
-    format: str = Query(
-        default="", pattern="^(|wav|flac|mp3|ogg)$", description="Convert before sending (needs a token)"
+    format: Literal["", "wav", "flac", "mp3", "ogg"] = Query(
+        default="", description="Convert before sending (needs a token)"
     ),
 ):
     """A blob you uploaded or one in a repository you may read; without a token, blobs of public repositories."""

@@ -2,26 +2,31 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-from pydantic import Field
+from fastapi import APIRouter, Request
+from pydantic import AliasChoices, Field
 
 from beatflow.auth.v1 import auth_pb2
+from beatflow_gateway.client_address import client_address
 from beatflow_gateway.context import Anonymous, Authorised, Services, to_json
-from beatflow_gateway.models import Body, Username, text
+from beatflow_gateway.models import Body, Email, Username, text
 from beatflow_platform import naming
+from beatflow_platform.grpc.interceptors import CLIENT_ADDRESS_KEY
 
 router = APIRouter(prefix="/api/auth", tags=["Auth"])
 
 
 class RegisterBody(Body):
     username: Username = Field(description=naming.USERNAME_RULE)
-    email: str = Field(pattern=naming.EMAIL, max_length=naming.MAX_EMAIL_LENGTH)
+    email: Email
     password: str = Field(min_length=naming.MIN_PASSWORD_LENGTH, max_length=naming.MAX_PASSWORD_LENGTH)
     display_name: text(naming.MAX_DISPLAY_NAME_LENGTH) = ""
 
 
 class LoginBody(Body):
-    login: text(naming.MAX_EMAIL_LENGTH) = Field(description="Username or email")
+    # `username` as in register; `login`, its former name, is still accepted.
+    username: text(naming.MAX_EMAIL_LENGTH) = Field(
+        validation_alias=AliasChoices("username", "login"), description="Username or email (alias: `login`)"
+    )
     password: str = Field(max_length=naming.MAX_PASSWORD_LENGTH)
 
 
@@ -38,9 +43,13 @@ async def register(body: RegisterBody, call: Anonymous, services: Services) -> d
 
 
 @router.post("/login")
-async def login(body: LoginBody, call: Anonymous, services: Services) -> dict:
+async def login(body: LoginBody, request: Request, call: Anonymous, services: Services) -> dict:
+    """Failed logins are throttled per (login, client address): 429 with Retry-After while one must wait."""
+    # vcs counts failures per client address; behind proxies, set BEATFLOW_GATEWAY_TRUSTED_PROXIES.
+    proxies = request.app.state.settings.trusted_proxies
+    metadata = (*call.metadata, (CLIENT_ADDRESS_KEY, client_address(request, proxies)))
     response = await services.auth.Login(
-        auth_pb2.LoginRequest(**body.model_dump()), metadata=call.metadata, timeout=call.timeout
+        auth_pb2.LoginRequest(login=body.username, password=body.password), metadata=metadata, timeout=call.timeout
     )
     return to_json(response)
 

@@ -4,17 +4,23 @@ Both relay WatchJob: a snapshot, then every change, until the job ends. Browsers
 headers on a WebSocket, so the token may also come as `?token=` or as the subprotocol
 `bearer.<token>`. WebSocket close codes: 1000 the job ended, 4401 unauthenticated, 4404 no
 such job (or not yours), 1013 a backend is unavailable, 1011 anything else.
+
+A client may leave at any moment, also while the job service is down and the watch is being
+retried: the relay stops as soon as it does, and a close that races the client's is dropped.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator
 
 import grpc
 from beatflow_sdk.watching import follow
 from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import StreamingResponse
+from starlette.websockets import WebSocketState
 
 from beatflow.jobs.v1 import jobs_pb2
 from beatflow_gateway.context import Authorised, Call, Services, anonymous_call, request_id_for
@@ -49,25 +55,56 @@ async def _watch(services, call: Call, job_id: str) -> AsyncIterator[dict]:
         yield job_json(job)
 
 
+async def _relay(websocket: WebSocket, events: AsyncIterable[dict]) -> tuple[int, str]:
+    """Sends every event; the close code and reason to end with."""
+    try:
+        async for event in events:
+            await websocket.send_json(event)
+    except grpc.aio.AioRpcError as error:
+        return CLOSE_CODES.get(error.code(), 1011), (error.details() or "")[:120]
+    return 1000, "job finished"
+
+
+async def _until_client_leaves(websocket: WebSocket) -> None:
+    """Returns when the client closes (what it sends meanwhile is ignored)."""
+    while (await websocket.receive())["type"] != "websocket.disconnect":
+        pass
+
+
+async def _close(websocket: WebSocket, code: int, reason: str) -> None:
+    """Closes the socket unless the client already has (then there is nobody to tell)."""
+    if websocket.client_state == WebSocketState.DISCONNECTED:
+        return
+    with contextlib.suppress(WebSocketDisconnect):  # the client left while the close was on its way
+        await websocket.close(code=code, reason=reason)
+
+
 @router.websocket("/ws/jobs/{job_id}")
 async def watch_websocket(websocket: WebSocket, job_id: str) -> None:
     token, subprotocol = _websocket_token(websocket)
     await websocket.accept(subprotocol=subprotocol)
     if not token:
-        await websocket.close(code=4401, reason="send a bearer token")
+        await _close(websocket, 4401, "send a bearer token")
         return
     websocket.state.request_id = request_id_for(websocket)
     base = anonymous_call(websocket)
     call = Call((*base.metadata, ("authorization", f"Bearer {token}")), base.timeout, base.slow_timeout)
+    relay = asyncio.ensure_future(_relay(websocket, _watch(websocket.app.state.backends, call, job_id)))
+    client_left = asyncio.ensure_future(_until_client_leaves(websocket))
     try:
-        async for event in _watch(websocket.app.state.backends, call, job_id):
-            await websocket.send_json(event)
-    except grpc.aio.AioRpcError as error:
-        await websocket.close(code=CLOSE_CODES.get(error.code(), 1011), reason=(error.details() or "")[:120])
+        await asyncio.wait((relay, client_left), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (relay, client_left):
+            task.cancel()
+        await asyncio.gather(relay, client_left, return_exceptions=True)
+    if relay.cancelled():  # the client left first
         return
-    except WebSocketDisconnect:
+    error = relay.exception()
+    if isinstance(error, WebSocketDisconnect):  # a send found the client gone
         return
-    await websocket.close(code=1000, reason="job finished")
+    if error is not None:
+        raise error
+    await _close(websocket, *relay.result())
 
 
 @router.get(

@@ -6,7 +6,9 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from beatflow.auth.v1 import auth_pb2, auth_pb2_grpc
 from beatflow_platform.auth import PrincipalKind, TokenCodec, current_principal
+from beatflow_platform.grpc.interceptors import CLIENT_ADDRESS_KEY
 from beatflow_vcs.accounts import Accounts
+from beatflow_vcs.login_throttle import peer_host
 from beatflow_vcs.servicers import convert
 
 SERVICE_NAME = auth_pb2.DESCRIPTOR.services_by_name["AuthService"].full_name
@@ -30,7 +32,9 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         return auth_pb2.RegisterResponse(user=convert.user(user), tokens=convert.tokens(pair))
 
     async def Login(self, request, context):
-        user, pair = await self._accounts.login(request.login, request.password)
+        user, pair = await self._accounts.login(
+            request.login, request.password, client_address=_client_address(context)
+        )
         return auth_pb2.LoginResponse(user=convert.user(user), tokens=convert.tokens(pair))
 
     async def RefreshToken(self, request, context):
@@ -52,3 +56,8 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         return auth_pb2.VerifyTokenResponse(
             subject_id=principal.subject_id, kind=_KIND[principal.kind], expire_time=expire_time
         )
+
+
+def _client_address(context) -> str:
+    forwarded = dict(context.invocation_metadata() or ()).get(CLIENT_ADDRESS_KEY, "")
+    return forwarded or peer_host(context.peer())
