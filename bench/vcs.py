@@ -8,7 +8,15 @@
   replace / mute / insert / shift / level edits of 2 bars in one stem, with the whole-stem answer of a
   tree-only diff as the baseline), `diff_false_ranges_identical` (ranges reported between the same samples as
   WAV and FLAC, resampled to 48 kHz, or with 16-bit dither: target 0) and the time to decode and compare
-  two 3-minute stereo takes.
+  two 3-minute stereo takes;
+- listening to a commit through the gateway (in-process ASGI over real gRPC, PostgreSQL and an S3 server):
+  `mixdown_first_ms` (median time of the first request of a mix of four 3-minute stereo stems of a
+  FluidSynth-rendered chorale: decode, mix, encode WAV, store, stream) and `mixdown_cached_ms` (the same
+  request again, served from the cache).
+- time-range merges on the same held-out chorales: `merge_auto_resolved_fraction` (pairs of branches editing
+  different bars of one stem that merge without conflict; target 1.0, stem-level baseline 0),
+  `merge_overlapping_conflict_fraction` (the same bar edited two ways must conflict: target 1.0) and how
+  close each splice is to the render of both edits.
 
 The 10,000 commits are written with the service's own storage functions in one transaction
 (the same rows CreateCommit writes); the small repository and the throughput run go through gRPC.
@@ -24,6 +32,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import grpc
+import httpx
 import numpy as np
 import pretty_midi
 import soxr
@@ -34,9 +43,14 @@ from beatflow.vcs.v1 import version_control_pb2 as vc_pb2
 from beatflow_audio import codec
 from beatflow_devtools.network import free_port
 from beatflow_devtools.postgres import LocalPostgres, reachable_tempdir
+from beatflow_devtools.s3servers import MotoS3
+from beatflow_gateway.app import create_app
+from beatflow_gateway.backends import Backends
+from beatflow_gateway.settings import GatewaySettings
 from beatflow_platform.db.pool import connect
 from beatflow_platform.logging import configure_logging
 from beatflow_platform.settings import AuthSettings, DatabaseSettings, ObjectStoreSettings
+from beatflow_vcs import range_merge
 from beatflow_vcs.app import build_app
 from beatflow_vcs.audio_diff import changed_ranges
 from beatflow_vcs.commits import CommitContent
@@ -281,6 +295,208 @@ def _diff_speed() -> dict[str, float]:
     return {"diff_3min_stem_s_median": round(statistics.median(timings), 2)}
 
 
+MIXDOWN_SECONDS = 180.0
+MIXDOWN_SAMPLES = 3
+
+
+def _mixdown_stems() -> dict[str, bytes]:
+    """Four voices of a corpus chorale rendered with FluidSynth, looped to 3 minutes, as stereo WAV."""
+    stems, _ = _chorale(CHORALES[2])
+    frames = int(MIXDOWN_SECONDS * RATE)
+    takes = {}
+    for name, midi in zip(("soprano", "alto", "tenor", "bass"), stems, strict=True):
+        loop = audio_edits.render(midi)
+        takes[name] = codec.encode(np.tile(loop, (int(np.ceil(frames / len(loop))), 1))[:frames], RATE, "WAV")
+    return takes
+
+
+async def _mixdown_through_gateway(base: Path, stems: dict[str, bytes]) -> dict[str, float]:
+    cluster = LocalPostgres(base / "pg", free_port())
+    cluster.init()
+    cluster.start(fsync=False)
+    s3 = MotoS3()
+    endpoint = s3.start()
+    app = None
+    try:
+        settings = VcsSettings(
+            grpc_port=0,
+            database=DatabaseSettings(url=cluster.dsn()),
+            object_store=ObjectStoreSettings(
+                kind="s3",
+                endpoint=endpoint.address,
+                access_key=endpoint.access_key,
+                secret_key=endpoint.secret_key,
+                bucket="bench-mixdown",
+            ),
+            auth=AuthSettings(jwt_secret="bench-secret-that-is-long-enough-0123456789"),
+            shutdown_grace_seconds=1,
+            log_level="WARNING",
+        )
+        app = await build_app(settings)
+        port = await app.host.start()
+        down = f"127.0.0.1:{free_port()}"
+        gateway_settings = GatewaySettings(
+            vcs_address=f"127.0.0.1:{port}", generator_address=down, separator_address=down, log_level="WARNING"
+        )
+        gateway = create_app(gateway_settings)
+        gateway.state.backends = Backends.connect(gateway_settings)
+        transport = httpx.ASGITransport(app=gateway)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway", timeout=600) as client:
+            return await _time_mixdowns(client, stems)
+    finally:
+        if app is not None:
+            await app.host.stop()
+        s3.stop()
+        cluster.stop(mode="immediate")
+
+
+async def _time_mixdowns(client, stems: dict[str, bytes]) -> dict[str, float]:
+    account = {"username": "listener", "email": "listener@example.com", "password": "bench password 123"}
+    registered = await client.post("/api/auth/register", json=account)
+    headers = {"Authorization": f"Bearer {registered.json()['tokens']['access_token']}"}
+    repo = await client.post("/api/repositories/create", json={"name": "Chorale"}, headers=headers)
+    entries = []
+    for name, data in stems.items():
+        uploaded = await client.post("/api/audio/upload", files={"file": (f"{name}.wav", data)}, headers=headers)
+        entries.append({"name": name, "blob_id": uploaded.json()["blob_id"]})
+    commit = await client.post(
+        f"/api/vcs/commit/{repo.json()['id']}", json={"message": "four voices", "stems": entries}, headers=headers
+    )
+    url = commit.json()["render_url"]
+
+    async def timed_get(params: dict) -> tuple[float, str]:
+        started = time.perf_counter()
+        response = await client.get(url, params=params, headers=headers)
+        elapsed = (time.perf_counter() - started) * 1000
+        if response.status_code != 200:
+            raise RuntimeError(f"render failed: {response.status_code} {response.text[:200]}")
+        return elapsed, response.headers["x-render-cache"]
+
+    first, cached = [], []
+    for sample in range(MIXDOWN_SAMPLES):  # each sample a new mix (another gain), then the same again
+        params = {"gain.bass": str(-1.0 - sample)}
+        elapsed, cache = await timed_get(params)
+        first.append(elapsed)
+        again, cache_again = await timed_get(params)
+        cached.append(again)
+        if (cache, cache_again) != ("miss", "hit"):
+            raise RuntimeError(f"expected a miss then a hit, got {cache}, {cache_again}")
+    return {
+        "mixdown_first_ms": round(statistics.median(first), 1),
+        "mixdown_cached_ms": round(statistics.median(cached), 1),
+        "mixdown_stems": len(stems),
+        "mixdown_audio_s": MIXDOWN_SECONDS,
+    }
+
+
+def mixdown_speed() -> dict[str, float]:
+    base = reachable_tempdir("beatflow-bench-mixdown-")
+    try:
+        return asyncio.run(_mixdown_through_gateway(base, _mixdown_stems()))
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+# ----- time-range merges (H4) -----------------------------------------------------------------
+MERGE_BAR = 4 * 60.0 / CHORALE_BPM
+MERGE_EDITS = ("replace", "mute", "level")
+
+
+def _on_bar_grid(stems: list[pretty_midi.PrettyMIDI], bars: list[float]) -> list[pretty_midi.PrettyMIDI]:
+    """The chorale as a DAW project holds it: its first full measure on a bar line of a 4/4 grid from 0, and
+    notes split at the grid's bar lines (re-struck), so that editing a bar changes the audio of that bar only."""
+    shift = (MERGE_BAR - bars[1]) % MERGE_BAR if len(bars) > 1 else 0.0
+    for midi in stems:
+        notes = []
+        for note in midi.instruments[0].notes:
+            start, end = note.start + shift, note.end + shift
+            while (line := (np.floor(start / MERGE_BAR + 1e-9) + 1) * MERGE_BAR) < end - 1e-6:
+                notes.append(pretty_midi.Note(note.velocity, note.pitch, start, line - 0.02))
+                start = line
+            notes.append(pretty_midi.Note(note.velocity, note.pitch, start, end))
+        midi.instruments[0].notes = notes
+    return stems
+
+
+def _bar_edit(kind: str, midi: pretty_midi.PrettyMIDI, bar: int):
+    """(edited MIDI, or None for a level change of the audio) for an edit of 4/4 bar `bar`."""
+    if kind == "level":
+        return None
+    return getattr(audio_edits, kind)(midi, bar * MERGE_BAR, (bar + 1) * MERGE_BAR)[0]
+
+
+def _take(base_audio: np.ndarray, midi, edits: list[tuple[str, int, float]]) -> np.ndarray:
+    """The stem with every (kind, bar, gain) edit applied, rendered at the base's length."""
+    for kind, bar, _ in edits:
+        midi = _bar_edit(kind, midi, bar) or midi
+    audio = audio_edits.render(midi) if any(kind != "level" for kind, _, _ in edits) else base_audio.copy()
+    audio = np.pad(audio, ((0, max(0, len(base_audio) - len(audio))), (0, 0)))[: len(base_audio)]
+    for kind, bar, gain in edits:
+        if kind == "level":
+            audio = audio_edits.level(audio, bar * MERGE_BAR, (bar + 1) * MERGE_BAR, gain)
+    return audio
+
+
+def _merge_accuracy() -> dict[str, float]:
+    """Pairs of branches editing one stem of a held-out chorale (replace, mute or level change of a 4/4 bar with
+    notes): in different bars (adjacent or up to two apart), which must merge without conflict, and the same bar
+    edited two ways, which must conflict. Each clean merge is compared with the render of both edits (what a
+    musician would have played). The stem-level merge conflicts on every pair (baseline 0)."""
+    rng = np.random.default_rng(16)
+    auto, overlapping_caught, residual_s, exact = [], [], [], []
+    for name in CHORALES:
+        stems, bars = _chorale(name)
+        stems = _on_bar_grid(stems, bars)
+        for midi in stems:
+            base = audio_edits.render(midi)
+            sounding = [
+                bar
+                for bar in range(1, int(len(base) / RATE // MERGE_BAR) - 1)
+                if any(bar * MERGE_BAR <= n.start < (bar + 1) * MERGE_BAR for n in midi.instruments[0].notes)
+            ]
+            first = int(rng.choice(sounding[:-3]))
+            second = int(rng.choice([bar for bar in sounding if first < bar <= first + 3]))
+            kinds, gains = rng.choice(MERGE_EDITS, 2), rng.choice([-6.0, 4.0], 2)
+            ours_edit = (kinds[0], first, gains[0])
+            # Theirs: another bar (adjacent or up to two bars apart), or the same bar edited another way.
+            apart = (kinds[1], second, gains[1])
+            clash = (MERGE_EDITS[(MERGE_EDITS.index(kinds[0]) + 1) % len(MERGE_EDITS)], first, gains[1])
+            ours = _take(base, midi, [ours_edit])
+            duration = len(base) / RATE
+            for theirs_edit in (apart, clash):
+                theirs = _take(base, midi, [theirs_edit])
+                plan = range_merge.plan(
+                    *(
+                        range_merge.regions(
+                            changed_ranges(base, RATE, side, RATE, base_bpm=CHORALE_BPM, head_bpm=CHORALE_BPM),
+                            CHORALE_BPM,
+                            duration,
+                        )
+                        for side in (ours, theirs)
+                    )
+                )
+                if theirs_edit is clash:
+                    overlapping_caught.append(bool(plan.conflicts))
+                    continue
+                auto.append(not plan.conflicts)
+                if plan.conflicts:
+                    continue
+                merged = range_merge.splice(base, {"ours": ours, "theirs": theirs}, plan.pieces, RATE)
+                truth = _take(base, midi, [ours_edit, theirs_edit])
+                left = changed_ranges(truth, RATE, merged, RATE, base_bpm=CHORALE_BPM, head_bpm=CHORALE_BPM)
+                residual_s.append(sum(r.head_end - r.head_start for r in left))
+                exact.append(not left)
+    return {
+        "merge_auto_resolved_fraction": round(float(np.mean(auto)), 3),
+        "merge_auto_resolved_fraction_stem_level_baseline": 0.0,
+        "merge_pairs": len(auto),
+        "merge_overlapping_conflict_fraction": round(float(np.mean(overlapping_caught)), 3),
+        "merge_overlapping_pairs": len(overlapping_caught),
+        "merge_matches_both_edits_fraction": round(float(np.mean(exact)), 3),
+        "merge_residual_s_mean": round(float(np.mean(residual_s)), 3),
+    }
+
+
 def run() -> dict[str, float]:
     configure_logging("WARNING", json=True)
     base = reachable_tempdir("beatflow-bench-vcs-")
@@ -288,4 +504,4 @@ def run() -> dict[str, float]:
         figures = asyncio.run(_measure(base))
     finally:
         shutil.rmtree(base, ignore_errors=True)
-    return {**figures, **_diff_accuracy(), **_diff_speed()}
+    return {**figures, **_diff_accuracy(), **_diff_speed(), **mixdown_speed(), **_merge_accuracy()}

@@ -19,8 +19,10 @@ from beatflow_platform.objectstore import ObjectStore, create_object_store
 from beatflow_platform.pagination import PageTokens
 from beatflow_vcs.accounts import Accounts
 from beatflow_vcs.blobs import Blobs
+from beatflow_vcs.comments import Comments
 from beatflow_vcs.history import History
 from beatflow_vcs.merges import Merges
+from beatflow_vcs.renders import Renders
 from beatflow_vcs.repositories import Repositories
 from beatflow_vcs.servicers import auth as auth_servicer
 from beatflow_vcs.servicers import blobs as blobs_servicer
@@ -28,6 +30,7 @@ from beatflow_vcs.servicers import repositories as repositories_servicer
 from beatflow_vcs.servicers import version_control as version_control_servicer
 from beatflow_vcs.settings import VcsSettings
 from beatflow_vcs.stem_diffs import StemDiffs
+from beatflow_vcs.stem_merges import StemMerges
 from beatflow_vcs.versioning import VersionControl
 
 SCHEMA = "vcs"
@@ -65,6 +68,8 @@ async def build_app(settings: VcsSettings) -> VcsApp:
         timedelta(seconds=settings.refresh_token_ttl_seconds),
         max_failures=settings.login_max_failures,
         failure_window=timedelta(seconds=settings.login_failure_window_seconds),
+        address_max_failures=settings.login_address_max_failures,
+        max_delay=timedelta(seconds=settings.login_max_delay_seconds),
     )
     repositories = Repositories(pool, accounts, page_tokens)
     blobs = Blobs(pool, store, max_bytes=settings.max_blob_bytes, max_audio_seconds=settings.max_audio_seconds)
@@ -73,12 +78,21 @@ async def build_app(settings: VcsSettings) -> VcsApp:
     )
     history = History(pool, repositories, page_tokens, stem_diffs)
     versions = VersionControl(pool, repositories, blobs, store)
-    merges = Merges(pool, repositories)
+    stem_merges = StemMerges(
+        store, blobs, max_audio_seconds=settings.diff_max_audio_seconds, concurrency=settings.diff_concurrency
+    )
+    merges = Merges(pool, repositories, stem_merges)
+    comments = Comments(pool, repositories, stem_diffs, page_tokens)
+    renders = Renders(
+        pool, history, store, max_seconds=settings.render_max_audio_seconds, concurrency=settings.render_concurrency
+    )
 
     auth = auth_servicer.AuthServicer(accounts, codec)
     repos = repositories_servicer.RepositoryServicer(repositories)
     blob_service = blobs_servicer.BlobServicer(blobs)
-    version_service = version_control_servicer.VersionControlServicer(history, versions, merges)
+    version_service = version_control_servicer.VersionControlServicer(
+        history, versions, merges, renders=renders, comments=comments
+    )
     services = [
         ServiceRegistration(
             auth_servicer.SERVICE_NAME, lambda s: auth_pb2_grpc.add_AuthServiceServicer_to_server(auth, s)

@@ -1,8 +1,9 @@
-"""Merging a ref into a branch and reverting a commit (three-way merges at stem level)."""
+"""Merging a ref into a branch (three-way, stems changed on both sides spliced by time range) and reverting a commit."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+from dataclasses import dataclass, field
 
 from psycopg_pool import AsyncConnectionPool
 
@@ -14,6 +15,7 @@ from beatflow_vcs import merging, validation, visibility
 from beatflow_vcs.commits import CommitContent
 from beatflow_vcs.graph import CommitGraph
 from beatflow_vcs.repositories import Access, Repositories
+from beatflow_vcs.stem_merges import StemMerges
 from beatflow_vcs.store import (
     CommitView,
     adopt_history,
@@ -31,12 +33,15 @@ class MergeOutcome:
     outcome: str  # "up_to_date", "fast_forward", "merge_commit" or "conflict"
     commit: CommitView | None
     result: merging.MergeResult | None
+    range_conflicts: list[merging.RangeConflict] = field(default_factory=list)
+    splices: list[merging.StemSplice] = field(default_factory=list)
 
 
 class Merges:
-    def __init__(self, pool: AsyncConnectionPool, repositories: Repositories):
+    def __init__(self, pool: AsyncConnectionPool, repositories: Repositories, stem_merges: StemMerges):
         self._pool = pool
         self._repositories = repositories
+        self._stem_merges = stem_merges
 
     async def merge(
         self,
@@ -48,8 +53,13 @@ class Merges:
         source_repo_id: str = "",
         message: str = "",
         resolutions: dict[str, str] | None = None,
+        range_choices: list[merging.RangeChoice] | None = None,
         expected_target: str = "",
     ) -> MergeOutcome:
+        """Fast-forward, or a three-way merge whose stems changed on both sides are spliced by time range.
+
+        The audio work happens outside any transaction; the merge commit then lands by compare-and-swap
+        on the head it was computed from (ABORTED, BRANCH_MOVED if the branch moved meanwhile)."""
         validation.bounded_text(message, "message", naming.MAX_MESSAGE_LENGTH)
         if not source:
             raise InvalidArgument.for_field("source", "must name a branch, tag or commit")
@@ -74,9 +84,9 @@ class Merges:
             bases = await graph.merge_bases(ours_id, theirs_id)
             if theirs_id in bases:
                 return MergeOutcome("up_to_date", await load_commit(conn, ours_id), None)
-            if source_repo is not repo:
-                await adopt_history(conn, repo_id, theirs_id)
             if ours_id in bases:
+                if source_repo is not repo:
+                    await adopt_history(conn, repo_id, theirs_id)
                 await move_branch(conn, repo_id, target_branch, ours_id, theirs_id, principal.subject_id)
                 return MergeOutcome("fast_forward", await load_commit(conn, theirs_id), None)
             if len(bases) != 1:
@@ -86,22 +96,32 @@ class Merges:
                     metadata={"merge_bases": ",".join(bases)},
                 )
             loaded = await load_commits(conn, [bases[0], ours_id, theirs_id])
-            base, ours, theirs = loaded[bases[0]], loaded[ours_id], loaded[theirs_id]
-            result = merging.merge(
-                (base.tree, base.metadata), (ours.tree, ours.metadata), (theirs.tree, theirs.metadata), resolutions
-            )
-            if not result.clean:
-                return MergeOutcome("conflict", None, result)
-            content = CommitContent(
-                parents=(ours_id, theirs_id),
-                author_id=principal.subject_id,
-                message=message or f"Merge {source} into {target_branch}",
-                tree=result.tree,
-                **result.metadata,
-            )
+        base, ours, theirs = loaded[bases[0]], loaded[ours_id], loaded[theirs_id]
+        from_repo = f" of {source_repo.owner_username}/{source_repo.name}" if source_repo is not repo else ""
+        result = merging.merge(
+            (base.tree, base.metadata), (ours.tree, ours.metadata), (theirs.tree, theirs.metadata), resolutions
+        )
+        planned = await self._stem_merges.plan(
+            principal, base, ours, theirs, result.stem_conflicts, range_choices or []
+        )
+        result = dataclasses.replace(result, stem_conflicts=planned.stem_conflicts)
+        if not result.clean:
+            return MergeOutcome("conflict", None, result, planned.range_conflicts)
+        spliced, splices = await self._stem_merges.write(principal, planned.spliced)
+        content = CommitContent(
+            parents=(ours_id, theirs_id),
+            author_id=principal.subject_id,
+            message=message or f"Merge {source}{from_repo} into {target_branch}",
+            tree={**result.tree, **spliced},
+            **result.metadata,
+        )
+        async with self._pool.connection() as conn, conn.transaction():
+            await self._repositories.fetch(conn, principal, repo_id, Access.WRITE)
+            if source_repo is not repo:
+                await adopt_history(conn, repo_id, theirs_id)
             commit_id = await write_commit(conn, repo_id, content)
             await move_branch(conn, repo_id, target_branch, ours_id, commit_id, principal.subject_id)
-            return MergeOutcome("merge_commit", await load_commit(conn, commit_id), result)
+            return MergeOutcome("merge_commit", await load_commit(conn, commit_id), result, [], splices)
 
     async def revert(self, principal: Principal, repo_id: str, commit_id: str, branch: str, message: str) -> CommitView:
         """A new commit on `branch` that undoes `commit_id`'s changes (three-way: base = the commit,

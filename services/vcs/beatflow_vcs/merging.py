@@ -31,6 +31,39 @@ class StemConflict:
     base_blob_id: str
     ours_blob_id: str
     theirs_blob_id: str
+    # Why the stem cannot be merged by time range (set by the audio merge).
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class RangeConflict:
+    """Both sides changed `stem` between `start` and `end` seconds (on the base's timeline)."""
+
+    stem: str
+    start: float
+    end: float
+    base_blob_id: str
+    ours_blob_id: str
+    theirs_blob_id: str
+
+
+@dataclass(frozen=True)
+class RangeChoice:
+    """A caller's resolution: `source` ("ours", "theirs" or a take's blob id) from `start` to `end` seconds."""
+
+    stem: str
+    start: float
+    end: float
+    source: str
+
+
+@dataclass(frozen=True)
+class StemSplice:
+    """A stem both sides changed, spliced into a new blob: (source, start, end) per taken range."""
+
+    stem: str
+    blob_id: str
+    ranges: tuple[tuple[str, float, float], ...]
 
 
 @dataclass(frozen=True)

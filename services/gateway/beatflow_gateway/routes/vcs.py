@@ -1,8 +1,8 @@
-"""/api/vcs: commits, history, log, branches, tags, diff, merge, revert."""
+"""/api/vcs: commits, history, log, branches, tags, diff, merge, revert, comments on moments."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
@@ -31,6 +31,7 @@ from beatflow_gateway.models import (
     UuidOrEmpty,
     text,
 )
+from beatflow_gateway.routes.renders import render_path
 from beatflow_platform import naming
 
 router = APIRouter(prefix="/api/vcs", tags=["Version Control"])
@@ -38,11 +39,16 @@ RESOLUTIONS = {"ours": pb.CONFLICT_RESOLUTION_OURS, "theirs": pb.CONFLICT_RESOLU
 
 
 def commit_json(commit: pb.Commit) -> dict:
-    """Our fields plus the seed contract's names (id, timestamp, stems[].type/duration)."""
+    """Our fields plus the seed contract's names (id, timestamp, stems[].type/duration, render_url)."""
     body = to_json(commit)
     for stem, source in zip(body["stems"], commit.stems, strict=True):
         stem.update(type=source.name, duration=source.audio.duration_seconds)
-    return {**body, "id": commit.commit_id, "timestamp": body.get("create_time")}
+    return {
+        **body,
+        "id": commit.commit_id,
+        "timestamp": body.get("create_time"),
+        "render_url": render_path(commit.commit_id),
+    }
 
 
 class StemBody(Body):
@@ -98,9 +104,36 @@ class TagBody(Body):
     message: Message = ""
 
 
+# Times within a stem, in seconds (a day at most).
+Seconds = Annotated[float, Field(ge=0, le=86400)]
+
+
 class ResolutionBody(Body):
     name: StemName
     resolution: Literal["ours", "theirs"]
+
+
+class _RangeBody(Body):
+    stem: StemName
+    start_seconds: Seconds
+    end_seconds: Seconds
+
+
+class RangeSideBody(_RangeBody):
+    """Settles a range conflict with one side's audio from start to end."""
+
+    resolution: Literal["ours", "theirs"]
+
+
+class RangeTakeBody(_RangeBody):
+    """Settles a range conflict with a new take (a blob of the whole stem) from start to end."""
+
+    resolution: Literal["take"]
+    take_blob_id: Sha256
+
+
+# The schema says which fields go with which resolution (a take needs its blob, a side has none).
+RangeResolutionBody = Annotated[RangeSideBody | RangeTakeBody, Field(discriminator="resolution")]
 
 
 class MergeBody(Body):
@@ -109,6 +142,7 @@ class MergeBody(Body):
     source_repo_id: UuidOrEmpty = Field(default="", description="Merge from a fork; empty: this repository")
     message: Message = ""
     resolutions: list[ResolutionBody] = Field(default=[], max_length=256)
+    range_resolutions: list[RangeResolutionBody] = Field(default=[], max_length=256)
     expected_target_commit_id: Sha256OrEmpty = ""
 
 
@@ -176,6 +210,7 @@ async def history(
             "key_signature": node.commit.key_signature,
             "branch_heads": list(node.branch_heads),
             "tags": list(node.tags),
+            "render_url": render_path(node.commit.commit_id),
         }
         for node in response.nodes
     ]
@@ -309,16 +344,33 @@ async def diff_picture(
 
 @router.post("/repos/{repo_id:uuid_id}/merge")
 async def merge(repo_id: Uuid, body: MergeBody, call: Authorised, services: Services) -> dict:
+    """Stems both sides changed in different bars are spliced; overlapping changes come back as range_conflicts,
+    each with URLs that play the base, ours and theirs in that range (media fragments: `#t=start,end`)."""
     request = pb.MergeRequest(
         repo_id=repo_id,
-        **body.model_dump(exclude={"resolutions"}),
+        **body.model_dump(exclude={"resolutions", "range_resolutions"}),
         resolutions=[pb.StemResolution(name=r.name, resolution=RESOLUTIONS[r.resolution]) for r in body.resolutions],
+        range_resolutions=[_range_resolution(r) for r in body.range_resolutions],
     )
-    response = await services.versions.Merge(request, metadata=call.metadata, timeout=call.timeout)
+    response = await services.versions.Merge(request, metadata=call.metadata, timeout=call.slow_timeout)
     body_json = to_json(response)
     if response.HasField("commit"):
         body_json["commit"] = commit_json(response.commit)
+    for conflict in body_json["range_conflicts"]:
+        fragment = f"#t={conflict['start_seconds']},{conflict['end_seconds']}"
+        for side in ("base", "ours", "theirs"):
+            conflict[f"{side}_url"] = f"/api/audio/download/{conflict[f'{side}_blob_id']}{fragment}"
     return body_json
+
+
+def _range_resolution(body: RangeSideBody | RangeTakeBody) -> pb.RangeResolution:
+    return pb.RangeResolution(
+        stem=body.stem,
+        start_seconds=body.start_seconds,
+        end_seconds=body.end_seconds,
+        resolution=RESOLUTIONS.get(body.resolution, pb.CONFLICT_RESOLUTION_UNSPECIFIED),
+        take_blob_id=getattr(body, "take_blob_id", ""),
+    )
 
 
 @router.post("/repos/{repo_id:uuid_id}/revert", status_code=201)
@@ -327,3 +379,70 @@ async def revert(repo_id: Uuid, body: RevertBody, call: Authorised, services: Se
         pb.RevertCommitRequest(repo_id=repo_id, **body.model_dump()), metadata=call.metadata, timeout=call.timeout
     )
     return commit_json(response.commit)
+
+
+# ----- comments on moments -----------------------------------------------------------------------
+
+
+class CommentBody(Body):
+    body: NonBlankMessage
+    stem: Literal[""] | StemName = Field(default="", description="Empty: the whole mix")
+    start_seconds: Seconds = 0.0
+    end_seconds: Seconds = Field(default=0.0, description="0: a moment at start_seconds")
+    parent_id: UuidOrEmpty = Field(default="", description="Reply to this comment (its anchor is the thread's)")
+
+
+class CommentEditBody(Body):
+    body: NonBlankMessage
+
+
+@router.post("/repos/{repo_id:uuid_id}/commits/{commit_id:sha256}/comments", status_code=201)
+async def create_comment(
+    repo_id: Uuid, commit_id: Sha256, body: CommentBody, call: Authorised, services: Services
+) -> dict:
+    """Comment on a moment: a stem (or the mix) of a commit between two times. Anyone signed in who can read the
+    repository may comment."""
+    response = await services.versions.CreateComment(
+        pb.CreateCommentRequest(repo_id=repo_id, commit_id=commit_id, **body.model_dump()),
+        metadata=call.metadata,
+        timeout=call.timeout,
+    )
+    return to_json(response.comment)
+
+
+@router.get("/repos/{repo_id:uuid_id}/commits/{commit_id:sha256}/comments", openapi_extra=OPTIONAL_TOKEN)
+async def list_comments(
+    repo_id: Uuid,
+    commit_id: Sha256,
+    call: Reader,
+    services: Services,
+    page_size: int = Query(default=0, ge=0, le=500),
+    page_token: text(20000) = "",
+) -> dict:
+    """The commit's comments, oldest first, with those of earlier commits whose region is unchanged (moved onto this
+    commit's timeline: shown_start_seconds/shown_end_seconds) and those whose region changed (outdated)."""
+    response = await services.versions.ListComments(
+        pb.ListCommentsRequest(repo_id=repo_id, commit_id=commit_id, page_size=page_size, page_token=page_token),
+        metadata=call.metadata,
+        timeout=call.slow_timeout,
+    )
+    return to_json(response)
+
+
+@router.patch("/repos/{repo_id:uuid_id}/comments/{comment_id:uuid_id}")
+async def edit_comment(
+    repo_id: Uuid, comment_id: Uuid, body: CommentEditBody, call: Authorised, services: Services
+) -> dict:
+    response = await services.versions.UpdateComment(
+        pb.UpdateCommentRequest(repo_id=repo_id, comment_id=comment_id, body=body.body),
+        metadata=call.metadata,
+        timeout=call.timeout,
+    )
+    return to_json(response.comment)
+
+
+@router.delete("/repos/{repo_id:uuid_id}/comments/{comment_id:uuid_id}", status_code=204)
+async def delete_comment(repo_id: Uuid, comment_id: Uuid, call: Authorised, services: Services) -> None:
+    await services.versions.DeleteComment(
+        pb.DeleteCommentRequest(repo_id=repo_id, comment_id=comment_id), metadata=call.metadata, timeout=call.timeout
+    )

@@ -13,8 +13,18 @@ from beatflow_audio.proto import FORMAT_TO_PROTO
 from beatflow_vcs.accounts import TokenPair, User
 from beatflow_vcs.audio_diff import ChangedRange
 from beatflow_vcs.blobs import Blob
+from beatflow_vcs.comments import Comment
 from beatflow_vcs.commits import TreeEntry
-from beatflow_vcs.merging import Change, MetadataConflict, StemChange, StemConflict, render
+from beatflow_vcs.merging import (
+    Change,
+    MetadataConflict,
+    RangeConflict,
+    StemChange,
+    StemConflict,
+    StemSplice,
+    render,
+)
+from beatflow_vcs.renders import Render
 from beatflow_vcs.repositories import Collaborator, Repository
 from beatflow_vcs.store import CommitView, Ref
 
@@ -193,6 +203,29 @@ def stem_conflict(value: StemConflict) -> version_control_pb2.StemConflict:
         base_blob_id=value.base_blob_id,
         ours_blob_id=value.ours_blob_id,
         theirs_blob_id=value.theirs_blob_id,
+        reason=value.reason,
+    )
+
+
+def range_conflict(value: RangeConflict) -> version_control_pb2.RangeConflict:
+    return version_control_pb2.RangeConflict(
+        stem=value.stem,
+        start_seconds=round(value.start, 4),
+        end_seconds=round(value.end, 4),
+        base_blob_id=value.base_blob_id,
+        ours_blob_id=value.ours_blob_id,
+        theirs_blob_id=value.theirs_blob_id,
+    )
+
+
+def stem_splice(value: StemSplice) -> version_control_pb2.StemSplice:
+    return version_control_pb2.StemSplice(
+        stem=value.stem,
+        blob_id=value.blob_id,
+        ranges=[
+            version_control_pb2.SplicedRange(source=source, start_seconds=round(start, 4), end_seconds=round(end, 4))
+            for source, start, end in value.ranges
+        ],
     )
 
 
@@ -202,4 +235,45 @@ def metadata_conflict(value: MetadataConflict) -> version_control_pb2.MetadataCo
         base_value=render(value.base_value),
         ours_value=render(value.ours_value),
         theirs_value=render(value.theirs_value),
+    )
+
+
+def commit_render(value: Render) -> version_control_pb2.Render:
+    mixed = value.file.audio
+    return version_control_pb2.Render(
+        render_id=value.file.render_id,
+        commit_id=value.commit_id,
+        size_bytes=value.file.size_bytes,
+        content_type=value.file.content_type,
+        audio=audio_pb2.AudioInfo(
+            duration_seconds=mixed.duration_seconds,
+            sample_rate=mixed.sample_rate,
+            channels=mixed.channels,
+            format=AUDIO_FORMATS[value.file.audio_format],
+        ),
+        stems=value.stems,
+        headroom_gain_db=mixed.headroom_gain_db,
+        cached=value.cached,
+    )
+
+
+def comment(value: Comment) -> version_control_pb2.Comment:
+    return version_control_pb2.Comment(
+        comment_id=value.comment_id,
+        repo_id=value.repo_id,
+        commit_id=value.commit_id,
+        stem=value.stem,
+        start_seconds=value.start_seconds,
+        end_seconds=value.end_seconds,
+        parent_id=value.parent_id,
+        author_id=value.author_id,
+        author_username=value.author_username,
+        body=value.body,
+        create_time=timestamp(value.created_at),
+        update_time=timestamp(value.updated_at),
+        edited=value.edited,
+        deleted=value.deleted,
+        shown_start_seconds=value.shown_start_seconds,
+        shown_end_seconds=value.shown_end_seconds,
+        outdated=value.outdated,
     )

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from google.protobuf import json_format
 
+from beatflow.common.v1 import audio_pb2
 from beatflow.vcs.v1 import version_control_pb2 as pb
 from beatflow.vcs.v1 import version_control_pb2_grpc
+from beatflow_audio.proto import FORMAT_FROM_PROTO
 from beatflow_platform.auth import current_principal, reader_principal
 from beatflow_platform.errors import InvalidArgument
+from beatflow_platform.objectstore.base import require_blob_id
+from beatflow_vcs import validation
+from beatflow_vcs.comments import Comments
 from beatflow_vcs.edits import CommitEdit, StemSpec
 from beatflow_vcs.history import History
 from beatflow_vcs.merges import Merges
+from beatflow_vcs.merging import RangeChoice
+from beatflow_vcs.renders import MixRequest, Renders
 from beatflow_vcs.servicers import convert
 from beatflow_vcs.versioning import VersionControl
 
@@ -18,7 +25,18 @@ SERVICE_NAME = pb.DESCRIPTOR.services_by_name["VersionControlService"].full_name
 # Reads open to anonymous callers: they see what any signed-in stranger sees (public repositories).
 PUBLIC_METHODS = frozenset(
     f"/{SERVICE_NAME}/{method}"
-    for method in ("GetCommit", "GetHistory", "GetLog", "ListBranches", "ListTags", "DiffCommits", "GetDiffPicture")
+    for method in (
+        "GetCommit",
+        "GetHistory",
+        "GetLog",
+        "ListBranches",
+        "ListTags",
+        "DiffCommits",
+        "GetDiffPicture",
+        "RenderCommit",
+        "DownloadRender",
+        "ListComments",
+    )
 )
 _RESOLUTIONS = {pb.CONFLICT_RESOLUTION_OURS: "ours", pb.CONFLICT_RESOLUTION_THEIRS: "theirs"}
 _OUTCOMES = {
@@ -30,10 +48,14 @@ _OUTCOMES = {
 
 
 class VersionControlServicer(version_control_pb2_grpc.VersionControlServiceServicer):
-    def __init__(self, history: History, versions: VersionControl, merges: Merges):
+    def __init__(
+        self, history: History, versions: VersionControl, merges: Merges, *, renders: Renders, comments: Comments
+    ):
         self._history = history
         self._versions = versions
         self._merges = merges
+        self._renders = renders
+        self._comments = comments
 
     async def CreateCommit(self, request, context):
         edit = CommitEdit(
@@ -152,6 +174,7 @@ class VersionControlServicer(version_control_pb2_grpc.VersionControlServiceServi
             source_repo_id=request.source_repo_id,
             message=request.message,
             resolutions=resolutions,
+            range_choices=[_range_choice(index, r) for index, r in enumerate(request.range_resolutions)],
             expected_target=request.expected_target_commit_id,
         )
         response = pb.MergeResponse(outcome=_OUTCOMES[outcome.outcome])
@@ -160,6 +183,8 @@ class VersionControlServicer(version_control_pb2_grpc.VersionControlServiceServi
         if outcome.outcome == "conflict":
             response.conflicts.extend(convert.stem_conflict(c) for c in outcome.result.stem_conflicts)
             response.metadata_conflicts.extend(convert.metadata_conflict(c) for c in outcome.result.metadata_conflicts)
+            response.range_conflicts.extend(convert.range_conflict(c) for c in outcome.range_conflicts)
+        response.splices.extend(convert.stem_splice(s) for s in outcome.splices)
         return response
 
     async def RevertCommit(self, request, context):
@@ -167,3 +192,75 @@ class VersionControlServicer(version_control_pb2_grpc.VersionControlServiceServi
             current_principal(), request.repo_id, request.commit_id, request.branch, request.message
         )
         return pb.RevertCommitResponse(commit=convert.commit(commit))
+
+    async def RenderCommit(self, request, context):
+        render = await self._renders.render(
+            reader_principal(), request.commit_id, request.repo_id, _mix_request(request)
+        )
+        return pb.RenderCommitResponse(render=convert.commit_render(render))
+
+    async def DownloadRender(self, request, context):
+        if request.offset < 0 or request.length < 0:
+            raise InvalidArgument("offset and length must not be negative")
+        chunks = await self._renders.read(
+            reader_principal(),
+            request.render.commit_id,
+            request.render.repo_id,
+            _mix_request(request.render),
+            request.render_id,
+            request.offset,
+            request.length,
+        )
+        async for chunk in chunks:
+            yield pb.DownloadRenderResponse(chunk=chunk)
+
+    async def CreateComment(self, request, context):
+        comment = await self._comments.create(
+            current_principal(),
+            request.repo_id,
+            request.commit_id,
+            stem=request.stem,
+            start=request.start_seconds,
+            end=request.end_seconds,
+            body=request.body,
+            parent_id=request.parent_id,
+        )
+        return pb.CreateCommentResponse(comment=convert.comment(comment))
+
+    async def ListComments(self, request, context):
+        comments, token = await self._comments.list(
+            reader_principal(), request.repo_id, request.commit_id, request.page_size, request.page_token
+        )
+        return pb.ListCommentsResponse(comments=[convert.comment(c) for c in comments], next_page_token=token)
+
+    async def UpdateComment(self, request, context):
+        comment = await self._comments.update(current_principal(), request.repo_id, request.comment_id, request.body)
+        return pb.UpdateCommentResponse(comment=convert.comment(comment))
+
+    async def DeleteComment(self, request, context):
+        await self._comments.delete(current_principal(), request.repo_id, request.comment_id)
+        return pb.DeleteCommentResponse()
+
+
+def _range_choice(index: int, resolution: pb.RangeResolution) -> RangeChoice:
+    field = f"range_resolutions[{index}]"
+    validation.stem_name(resolution.stem, f"{field}.stem")
+    if resolution.take_blob_id:
+        require_blob_id(resolution.take_blob_id, f"{field}.take_blob_id")
+        source = resolution.take_blob_id
+    elif resolution.resolution in _RESOLUTIONS:
+        source = _RESOLUTIONS[resolution.resolution]
+    else:
+        raise InvalidArgument.for_field(f"{field}.resolution", "must be OURS or THEIRS unless take_blob_id is set")
+    return RangeChoice(resolution.stem, resolution.start_seconds, resolution.end_seconds, source)
+
+
+def _mix_request(request: pb.RenderCommitRequest) -> MixRequest:
+    if request.format not in (audio_pb2.AUDIO_FORMAT_UNSPECIFIED, *FORMAT_FROM_PROTO):
+        raise InvalidArgument.for_field("format", "must be WAV, FLAC, MP3 or OGG")
+    return MixRequest(
+        audio_format=FORMAT_FROM_PROTO.get(request.format, "WAV"),
+        mute=tuple(request.mute),
+        solo=tuple(request.solo),
+        gain_db=dict(request.gain_db),
+    )
