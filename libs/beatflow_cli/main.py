@@ -25,6 +25,8 @@ app = typer.Typer(
 )
 repo_app = typer.Typer(help="Repositories (projects).", no_args_is_help=True)
 app.add_typer(repo_app, name="repo")
+comment_app = typer.Typer(help="Comments on moments of a commit.", no_args_is_help=True)
+app.add_typer(comment_app, name="comment")
 
 
 class State:
@@ -129,7 +131,7 @@ def login(
     """Log in; the tokens are stored in your config directory (mode 0600)."""
     api = client()
     password = password or getpass.getpass("password: ")
-    body = api.json("POST", "/api/auth/login", json={"login": username, "password": password})
+    body = api.json("POST", "/api/auth/login", json={"username": username, "password": password})
     _store(api, body)
     render.emit(body["user"], state.json, f"logged in as {body['user']['username']}")
 
@@ -177,33 +179,94 @@ def generate(
     wait: Annotated[bool, typer.Option(help="Follow progress until the stems are ready.")] = False,
     offline: Annotated[bool, typer.Option(help="Render in this process with the procedural engine.")] = False,
     out: Annotated[Path | None, typer.Option(help="With --offline: the folder for the stems, MIDI and JSON.")] = None,
+    repo: Annotated[str, typer.Option(help="Land the result in this repository (id) as a commit.")] = "",
+    branch: Annotated[str, typer.Option(help="With --repo: the branch (default: the repository's).")] = "",
+    commit: Annotated[str, typer.Option(help="With --repo: the source commit of an operation.")] = "",
+    continue_bars: Annotated[int, typer.Option(help="Extend --commit by this many bars.")] = 0,
+    repaint: Annotated[str, typer.Option(help="Regenerate START:END seconds of --commit.")] = "",
+    redo_stem: Annotated[str, typer.Option(help="Regenerate this stem of --commit, the others kept.")] = "",
+    loop_bars: Annotated[int, typer.Option(help="A seamless loop this many bars long (of --commit or new).")] = 0,
+    from_dir: Annotated[
+        Path | None, typer.Option("--from", help="With --offline: the earlier --out folder an operation works on.")
+    ] = None,
 ) -> None:
-    """Generate music from a text prompt."""
+    """Generate music from a text prompt, or continue, repaint, redo a stem of or loop a generated commit."""
     text = prompt_option or prompt
-    if not text:
+    operation = _operation(continue_bars, repaint, redo_stem, loop_bars)
+    if not text and not (operation and (commit or from_dir)):
         raise CliError("a prompt is needed (as an argument or --prompt)", EXIT_INVALID)
     if offline:
-        _generate_offline(text, bpm, key, mood, duration, seed, engine, out)
+        if repo or commit:
+            raise CliError("--repo and --commit are the service's; with --offline use --from DIR", EXIT_INVALID)
+        _generate_offline(text or "", bpm, key, mood, duration, seed, engine, out, operation, from_dir)
         return
+    body = {"prompt": text or "", "bpm": bpm, "key": key, "mood": mood, "duration": duration, "seed": seed}
+    body |= {"engine": engine, "repo_id": repo or None, "commit_id": commit or None, "branch": branch}
+    if operation:
+        body["operation"] = operation
     api = client()
-    job = api.json(
-        "POST",
-        "/api/ai/generate",
-        json={
-            "prompt": text,
-            "bpm": bpm,
-            "key": key,
-            "mood": mood,
-            "duration": duration,
-            "seed": seed,
-            "engine": engine,
-        },
-    )
-    _job_output(api, job, wait)
+    _generation_output(api, api.json("POST", "/api/ai/generate", json=body), wait)
+
+
+def _operation(continue_bars: int, repaint: str, redo_stem: str, loop_bars: int) -> dict | None:
+    """The one operation the options ask for, as the REST body's `operation`."""
+    asked = []
+    if continue_bars:
+        asked.append({"kind": "continue", "bars": continue_bars})
+    if repaint:
+        start, _, end = repaint.partition(":")
+        try:
+            asked.append({"kind": "repaint", "start_seconds": float(start), "end_seconds": float(end)})
+        except ValueError:
+            raise CliError(f"--repaint {repaint!r}: write START:END in seconds, e.g. 8:16", EXIT_INVALID) from None
+    if redo_stem:
+        asked.append({"kind": "redo_stem", "stem": redo_stem})
+    if loop_bars:
+        asked.append({"kind": "loop", "bars": loop_bars})
+    if len(asked) > 1:
+        raise CliError("ask for one of --continue-bars, --repaint, --redo-stem, --loop-bars", EXIT_INVALID)
+    return asked[0] if asked else None
+
+
+def _generation_output(api: Api, job: dict, wait: bool) -> None:
+    """A generation's stems, then its MIDI files and the commit it landed as."""
+    if not wait:
+        _job_output(api, job, wait)
+        return
+    job = _follow(api, job)
+    detail = (job.get("result") or {}).get("detail") or {}
+    table = _artifacts_table(job)
+    for midi in detail.get("midi", []):
+        table.add_row(f"{midi['name']}.mid", midi["blob"]["blob_id"], "-", midi["blob"]["content_type"])
+    if detail.get("commit_id"):
+        table.caption = f"landed as commit {detail['commit_id']} on {detail['branch']} (seed {detail['seed']})"
+    render.emit(job, state.json, table)
+
+
+@app.command()
+def rerender(
+    repo_id: str,
+    commit_id: str,
+    branch: Annotated[str, typer.Option(help="Land the result on this branch; default: only a job.")] = "",
+    wait: Annotated[bool, typer.Option(help="Follow progress until the stems are ready.")] = False,
+) -> None:
+    """Render a generated commit again from its provenance (engine, seed, every parameter)."""
+    api = client()
+    job = api.json("POST", "/api/ai/rerender", json={"repo_id": repo_id, "commit_id": commit_id, "branch": branch})
+    _generation_output(api, job, wait)
 
 
 def _generate_offline(
-    prompt: str, bpm: int, key: str, mood: str, duration: float, seed: int, engine: str, out: Path | None
+    prompt: str,
+    bpm: int,
+    key: str,
+    mood: str,
+    duration: float,
+    seed: int,
+    engine: str,
+    out: Path | None,
+    operation: dict | None,
+    source: Path | None,
 ) -> None:
     from beatflow_cli.offline import generate_files
     from beatflow_platform.errors import InvalidArgument
@@ -213,7 +276,17 @@ def _generate_offline(
     if engine not in ("", "procedural"):
         raise CliError("--offline renders with the procedural engine only", EXIT_INVALID)
     try:
-        document = generate_files(prompt=prompt, bpm=bpm, key=key, mood=mood, duration=duration, seed=seed, out=out)
+        document = generate_files(
+            prompt=prompt,
+            bpm=bpm,
+            key=key,
+            mood=mood,
+            duration=duration,
+            seed=seed,
+            out=out,
+            operation=operation,
+            source=source,
+        )
     except InvalidArgument as error:
         raise CliError(error.message, EXIT_INVALID) from None
     reading = document["prompt_reading"]
@@ -224,6 +297,8 @@ def _generate_offline(
         ("seed", document["seed"]),
         ("stems", ", ".join(document["stems"])),
         ("renderer", document["renderer"]),
+        ("duration", f"{document['duration_seconds']:g} s"),
+        *((name, str(value)) for name, value in document["report"].items()),
         ("not understood", ", ".join(reading.get("unknown_words", [])) or "-"),
         ("written to", str(out)),
     ]
@@ -238,17 +313,15 @@ def hum(
     duration: float = 15.0,
     engine: str = "",
     wait: Annotated[bool, typer.Option(help="Follow progress until the stems are ready.")] = False,
+    repo: Annotated[str, typer.Option(help="Land the beat in this repository (id) as a commit.")] = "",
+    branch: Annotated[str, typer.Option(help="With --repo: the branch (default: the repository's).")] = "",
 ) -> None:
-    """Build a beat around a hummed or sung recording."""
+    """Build a beat around a hummed or sung recording (the sung notes come back as hum.mid too)."""
     api = client()
+    params = {"bpm": bpm, "key": key, "duration": duration, "engine": engine, "repo_id": repo, "branch": branch}
     with file.open("rb") as handle:
-        job = api.json(
-            "POST",
-            "/api/ai/hum-to-beat",
-            files={"file_upload": (file.name, handle)},
-            params={"bpm": bpm, "key": key, "duration": duration, "engine": engine},
-        )
-    _job_output(api, job, wait)
+        job = api.json("POST", "/api/ai/hum-to-beat", files={"file_upload": (file.name, handle)}, params=params)
+    _generation_output(api, job, wait)
 
 
 @app.command()
@@ -621,29 +694,72 @@ def diff(
     render.emit(result, state.json, "\n".join(lines) or "(no changes)")
 
 
+def _range_resolution(api: Api, item: str) -> dict:
+    """STEM:START-END=ours|theirs|FILE|BLOB_ID -> a range resolution of the merge API."""
+    where, _, choice = item.partition("=")
+    stem, _, span = where.partition(":")
+    start, _, end = span.partition("-")
+    try:
+        times = {"start_seconds": float(start), "end_seconds": float(end)}
+    except ValueError:
+        raise CliError(f"--range {item!r}: use STEM:START-END=ours|theirs|FILE|BLOB_ID", EXIT_INVALID) from None
+    if choice in ("ours", "theirs"):
+        return {"stem": stem, **times, "resolution": choice}
+    return {"stem": stem, **times, "resolution": "take", "take_blob_id": _blob_for(api, choice)}
+
+
 @app.command()
 def merge(
     repo_id: str,
     source: str,
     into: Annotated[str, typer.Option(help="Default: the default branch")] = "",
+    from_repo: Annotated[str, typer.Option(help="Merge SOURCE of this repository (a fork); default: this one")] = "",
     ours: Annotated[list[str] | None, typer.Option(help="Keep ours for this stem/field")] = None,
     theirs: Annotated[list[str] | None, typer.Option(help="Take theirs for this stem/field")] = None,
+    time_range: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--range", help="Settle a range conflict: STEM:START-END=ours|theirs|FILE|BLOB_ID (a new take); repeatable"
+        ),
+    ] = None,
 ) -> None:
-    """Merge a branch (or tag or commit) into a branch."""
+    """Merge a branch (or tag or commit) into a branch. Stems both sides changed in different bars are spliced;
+    overlapping changes are conflicts per time range."""
+    api = client()
     resolutions = [{"name": n, "resolution": "ours"} for n in ours or []] + [
         {"name": n, "resolution": "theirs"} for n in theirs or []
     ]
-    result = client().json(
+    result = api.json(
         "POST",
         f"/api/vcs/repos/{repo_id}/merge",
-        json={"source": source, "target_branch": into, "resolutions": resolutions},
+        json={
+            "source": source,
+            "target_branch": into,
+            "source_repo_id": from_repo,
+            "resolutions": resolutions,
+            "range_resolutions": [_range_resolution(api, item) for item in time_range or []],
+        },
     )
     outcome = result["outcome"].removeprefix("MERGE_OUTCOME_").lower().replace("_", " ")
     if result["outcome"] == "MERGE_OUTCOME_CONFLICT":
-        conflicts = [c["name"] for c in result["conflicts"]] + [c["field"] for c in result["metadata_conflicts"]]
-        render.emit(result, state.json, f"conflicts in: {', '.join(conflicts)}; choose with --ours/--theirs NAME")
+        ranged = {c["stem"] for c in result["range_conflicts"]}
+        conflicts = [c["name"] for c in result["conflicts"] if c["name"] not in ranged]
+        conflicts += [c["field"] for c in result["metadata_conflicts"]]
+        lines = [f"conflicts in: {', '.join(conflicts)}; choose with --ours/--theirs NAME"] if conflicts else []
+        for c in result["range_conflicts"]:
+            lines.append(f"{c['stem']} {c['start_seconds']:.2f}-{c['end_seconds']:.2f} s changed on both sides:")
+            lines += [f"    {side:<6} {c[f'{side}_url']}" for side in ("ours", "theirs")]
+        if result["range_conflicts"]:
+            lines.append("choose with --range STEM:START-END=ours|theirs|FILE")
+        render.emit(result, state.json, "\n".join(lines))
         raise typer.Exit(code=5)
-    render.emit(result, state.json, f"{outcome}: {result['commit']['id'][:10]}")
+    lines = [f"{outcome}: {result['commit']['id'][:10]}"]
+    for splice in result["splices"]:
+        taken = ", ".join(
+            f"{r['source'][:10]} {r['start_seconds']:.2f}-{r['end_seconds']:.2f} s" for r in splice["ranges"]
+        )
+        lines.append(f"  spliced {splice['stem']}: {taken or 'the base'}")
+    render.emit(result, state.json, "\n".join(lines))
 
 
 @app.command()
@@ -670,6 +786,116 @@ def download(
             on_progress=lambda done, total: progress.update(task, completed=done, total=total or None),
         )
     render.emit({"path": str(output), "bytes": size}, state.json, f"saved {output} ({size} bytes)")
+
+
+def _gain_params(gains: list[str]) -> dict[str, str]:
+    params = {}
+    for gain in gains:
+        name, _, value = gain.partition("=")
+        if not name or not value:
+            raise CliError(f"--gain {gain!r}: write STEM=DB, e.g. bass=-3", EXIT_INVALID)
+        params[f"gain.{name}"] = value
+    return params
+
+
+@app.command()
+def listen(
+    commit_id: str,
+    out: Annotated[Path, typer.Option("--out", "-o", help="The file to write; its suffix picks the format.")],
+    mute: Annotated[list[str] | None, typer.Option(help="Silence this stem (repeatable).")] = None,
+    solo: Annotated[list[str] | None, typer.Option(help="Play only the soloed stems (repeatable).")] = None,
+    gain: Annotated[list[str] | None, typer.Option(help="STEM=DB, -60 to +12 (repeatable).")] = None,
+    audio_format: Annotated[str, typer.Option("--format", help="wav, flac, mp3 or ogg; default: from --out")] = "",
+    repo: Annotated[str, typer.Option(help="Read the commit in this repository.")] = "",
+) -> None:
+    """Hear a commit: its stems mixed to one file (rendered once by the service, then cached)."""
+    audio_format = audio_format or out.suffix.lstrip(".").lower() or "wav"
+    params = {"format": audio_format, "mute": mute or [], "solo": solo or [], **_gain_params(gain or [])}
+    if repo:
+        params["repo_id"] = repo
+    response = client().request("GET", f"/api/vcs/commit/{commit_id}/render", params=params)
+    out.write_bytes(response.content)
+    result = {
+        "path": str(out),
+        "bytes": len(response.content),
+        "format": audio_format,
+        "cache": response.headers.get("x-render-cache", ""),
+        "headroom_gain_db": float(response.headers.get("x-headroom-gain-db", 0)),
+    }
+    headroom = result["headroom_gain_db"]
+    turned_down = f", turned down {-headroom:.1f} dB so it does not clip" if headroom else ""
+    render.emit(result, state.json, f"saved {out} ({result['bytes']} bytes{turned_down})")
+
+
+# ----- comments on moments ---------------------------------------------------------------------
+
+
+def _comment_line(comment: dict, depth: int) -> str:
+    span = f"{comment['shown_start_seconds']:.2f}"
+    if comment["shown_end_seconds"] > comment["shown_start_seconds"]:
+        span += f"-{comment['shown_end_seconds']:.2f}"
+    marks = "".join(f" ({mark})" for mark in ("outdated", "edited") if comment[mark])
+    body = "[deleted]" if comment["deleted"] else comment["body"]
+    where = comment["stem"] or "mix"
+    return f"{'    ' * depth}{comment['comment_id'][:8]} @{comment['author_username']} {where} {span} s{marks}: {body}"
+
+
+def _commit_id(api: Api, repo_id: str, revision: str) -> str:
+    """A commit id as given, or the commit a branch or tag points at."""
+    if is_blob_id(revision):
+        return revision
+    log = api.json("GET", f"/api/vcs/repos/{repo_id}/log", params={"ref": revision, "page_size": 1})
+    return log["commits"][0]["id"]
+
+
+@comment_app.command("add")
+def comment_add(
+    repo_id: str,
+    commit_id: str,
+    text: str,
+    stem: Annotated[str, typer.Option(help="Default: the whole mix")] = "",
+    at: Annotated[float, typer.Option(help="Seconds into the stem")] = 0.0,
+    to: Annotated[float, typer.Option(help="End of the range (default: a moment at --at)")] = 0.0,
+    reply: Annotated[str, typer.Option(help="Reply to this comment id")] = "",
+) -> None:
+    """Comment on a moment of a commit (or of a branch's or tag's head), or reply to a comment."""
+    api = client()
+    comment = api.json(
+        "POST",
+        f"/api/vcs/repos/{repo_id}/commits/{_commit_id(api, repo_id, commit_id)}/comments",
+        json={"body": text, "stem": stem, "start_seconds": at, "end_seconds": to, "parent_id": reply},
+    )
+    render.emit(comment, state.json, _comment_line(comment, 0))
+
+
+@comment_app.command("list")
+def comment_list(repo_id: str, commit_id: str) -> None:
+    """The comments shown on a commit (or a branch's or tag's head), as threads: its own, and earlier ones
+    carried forward or outdated."""
+    api = client()
+    commit_id = _commit_id(api, repo_id, commit_id)
+    comments, token = [], ""
+    while True:
+        page = api.json(
+            "GET",
+            f"/api/vcs/repos/{repo_id}/commits/{commit_id}/comments",
+            params={"page_size": 500, "page_token": token},
+        )
+        comments += page["comments"]
+        if not (token := page["next_page_token"]):
+            break
+    replies: dict[str, list[dict]] = {}
+    for comment in comments:
+        replies.setdefault(comment["parent_id"], []).append(comment)
+    lines: list[str] = []
+
+    def thread(parent: str, depth: int) -> None:
+        for comment in replies.get(parent, []):
+            lines.append(_comment_line(comment, depth))
+            thread(comment["comment_id"], depth + 1)
+
+    thread("", 0)
+    render.emit(comments, state.json, "\n".join(lines) or "(no comments)")
 
 
 def run() -> None:

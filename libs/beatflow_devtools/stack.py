@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import secrets
 import signal
@@ -38,6 +39,13 @@ SERVICE_ENTRY_POINTS = "beatflow.services"
 # Served over HTTP (health is GET /health); every other service speaks gRPC.
 HTTP_SERVICES = {"gateway"}
 DATABASE = "beatflow"
+# Browser apps on the usual development servers of this machine (React and Next 3000, Angular 4200,
+# Vite 5173, Vue CLI and webpack 8080) may call the gateway; BEATFLOW_GATEWAY_CORS_ORIGINS overrides.
+DEV_CORS_ORIGINS = tuple(
+    f"http://{host}:{port}" for host in ("localhost", "127.0.0.1") for port in (3000, 4200, 5173, 8080)
+)
+# Settings of one service (without its prefix) that its environment may override.
+DEV_DEFAULTS = {"gateway": {"CORS_ORIGINS": json.dumps(DEV_CORS_ORIGINS)}}
 
 
 async def _grpc_ready(port: int) -> bool:
@@ -55,6 +63,19 @@ async def _http_ready(port: int) -> bool:
             return (await client.get(f"http://127.0.0.1:{port}/health")).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def service_environment(name: str, port: int, shared: dict[str, str]) -> dict[str, str]:
+    """The environment of one service: its dev defaults, then this process's environment, then
+    `shared` settings and its port, all under the service's prefix (BEATFLOW_<NAME>_)."""
+    prefix = f"BEATFLOW_{name.upper()}_"
+    port_setting = "HTTP_PORT" if name in HTTP_SERVICES else "GRPC_PORT"
+    return {
+        **{prefix + key: value for key, value in DEV_DEFAULTS.get(name, {}).items()},
+        **os.environ,
+        **{prefix + key: value for key, value in shared.items()},
+        prefix + port_setting: str(port),
+    }
 
 
 @dataclass
@@ -117,13 +138,7 @@ class LocalStack:
             **(settings_env or {}),
         }
         for entry in entries:
-            prefix = f"BEATFLOW_{entry.name.upper()}_"
-            port_setting = "HTTP_PORT" if entry.name in HTTP_SERVICES else "GRPC_PORT"
-            env = {
-                **os.environ,
-                **{prefix + key: value for key, value in shared.items()},
-                prefix + port_setting: str(ports[entry.name]),
-            }
+            env = service_environment(entry.name, ports[entry.name], shared)
             process = self._spawn(entry.name, [sys.executable, "-m", entry.value], env)
             self.services.append(RunningService(entry.name, ports[entry.name], process))
 

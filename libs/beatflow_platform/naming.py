@@ -3,7 +3,8 @@ services that enforce them and for the gateway, whose OpenAPI document states th
 
 Patterns are anchored and use only syntax that Python `re`, pydantic-core (Rust regex) and
 JSON Schema (ECMA-262) read alike. Match them with `fullmatch` (`$` alone would let a trailing
-newline through in Python).
+newline through in Python). Each pattern has a `*_RULE`: what error messages say, in words, for
+people who should never have to read a regex.
 """
 
 from __future__ import annotations
@@ -14,11 +15,14 @@ import re
 # ECMA-262 does not).
 _SPACE = r" \t\n\r\f\v"
 UUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+UUID_RULE = "a UUID: 32 hexadecimal digits grouped 8-4-4-4-12, e.g. 123e4567-e89b-12d3-a456-426614174000"
 # Blobs and commits are addressed by the sha256 of their content.
 SHA256 = r"^[0-9a-f]{64}$"
+SHA256_RULE = "a sha256 id: 64 lowercase hexadecimal digits"
 USERNAME = r"^[a-z0-9][a-z0-9_-]{2,31}$"
 USERNAME_RULE = "3 to 32 characters: lowercase letters, digits, '-' and '_', not first"
 EMAIL = rf"^[^@{_SPACE}\x00]{{1,64}}@[^@{_SPACE}\x00]+\.[^@{_SPACE}\x00]{{2,}}$"
+EMAIL_RULE = "an email address such as name@example.com"
 MAX_EMAIL_LENGTH = 254
 # Starts and ends with a letter, digit or punctuation mark; spaces only inside.
 REPOSITORY_NAME = r"^[A-Za-z0-9](?:[A-Za-z0-9 ._-]{0,98}[A-Za-z0-9._-])?$"
@@ -48,11 +52,14 @@ KEY_SIGNATURE = (
     rf"^[{_SPACE}]*([A-Ga-g])([#b\u266f\u266d]?)[{_SPACE}]*"
     rf"({'|'.join(_any_case(word) for word in _KEY_MODE_WORDS)})?[{_SPACE}]*$"
 )
+KEY_SIGNATURE_RULE = "a key such as 'A minor', 'F#m', 'Bb' or 'C dorian'"
 MAX_KEY_SIGNATURE_LENGTH = 40
 # Free text: anything PostgreSQL text can hold, i.e. no NUL character.
 TEXT = r"^[^\x00]*$"
+TEXT_RULE = "text without NUL characters"
 # Free text that must say something: at least one visible character.
 NON_BLANK_TEXT = rf"^[^\x00]*[^{_SPACE}\x00][^\x00]*$"
+NON_BLANK_TEXT_RULE = "text with at least one visible character and no NUL characters"
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 1024
 MAX_DISPLAY_NAME_LENGTH = 100

@@ -20,17 +20,38 @@ import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import BinaryIO
 
 import grpc
 
 from beatflow.auth.v1 import auth_pb2_grpc
-from beatflow.generator.v1 import generator_pb2_grpc
+from beatflow.generator.v1 import generator_pb2, generator_pb2_grpc
 from beatflow.jobs.v1 import jobs_pb2, jobs_pb2_grpc
 from beatflow.separator.v1 import separator_pb2_grpc
-from beatflow.vcs.v1 import blobs_pb2_grpc, repositories_pb2_grpc, version_control_pb2_grpc
+from beatflow.vcs.v1 import blobs_pb2_grpc, repositories_pb2_grpc, version_control_pb2, version_control_pb2_grpc
+from beatflow_sdk.job_failover import FailoverJobs
 from beatflow_sdk.watching import follow, follow_blocking
 
+# The services that run jobs; each serves JobService over the one shared job queue.
+JOB_SERVICES = ("generator", "separator")
 TERMINAL_STATES = {jobs_pb2.JOB_STATE_SUCCEEDED, jobs_pb2.JOB_STATE_FAILED, jobs_pb2.JOB_STATE_CANCELLED}
+
+
+class JobFailed(Exception):
+    """A job that ended without success; `job` is its last state (error included)."""
+
+    def __init__(self, job: jobs_pb2.Job):
+        super().__init__(f"job {job.job_id} ended {jobs_pb2.JobState.Name(job.state)}: {job.error.message}")
+        self.job = job
+
+
+def generation_result(job: jobs_pb2.Job) -> generator_pb2.GenerationResult:
+    """The result of a finished generation job (stems, MIDI, seed, the commit it landed as)."""
+    if job.state != jobs_pb2.JOB_STATE_SUCCEEDED:
+        raise JobFailed(job)
+    result = generator_pb2.GenerationResult()
+    job.result.detail.Unpack(result)
+    return result
 
 
 def retry_service_config(attempts: int = 4) -> str:
@@ -157,7 +178,7 @@ class _Stubs:
     @property
     def jobs(self) -> jobs_pb2_grpc.JobServiceStub:
         """Generator and separator share the job queue: either answers for any job."""
-        return jobs_pb2_grpc.JobServiceStub(self._channel("generator", "separator"))
+        return jobs_pb2_grpc.JobServiceStub(self._channel(*JOB_SERVICES))
 
     @property
     def separation(self) -> separator_pb2_grpc.SeparatorServiceStub:
@@ -209,6 +230,12 @@ class AsyncBeatFlow(_Client):
     def _open(address: str, options, interceptors):
         return grpc.aio.insecure_channel(address, options=options, interceptors=interceptors)
 
+    @property
+    def jobs(self) -> FailoverJobs:
+        """Job reads, watches and cancellations answered by whichever configured job-owning service is
+        up, so a job stays readable while the engine that runs it is down."""
+        return FailoverJobs([self._channels[name] for name in JOB_SERVICES if name in self._channels])
+
     async def wait_for_job(self, job_id: str, on_event: Callable[[jobs_pb2.Job], None] | None = None) -> jobs_pb2.Job:
         """Follows a job until it ends (no deadline: jobs may run long) and returns its last state."""
         last = None
@@ -216,6 +243,51 @@ class AsyncBeatFlow(_Client):
             if on_event:
                 on_event(last)
         return last
+
+    async def listen(
+        self, request: version_control_pb2.RenderCommitRequest, out: BinaryIO
+    ) -> version_control_pb2.Render:
+        """Writes a commit's mix (stems muted, soloed and gained as `request` says) to `out`; returns what it is."""
+        render = (await self.versions.RenderCommit(request)).render
+        download = version_control_pb2.DownloadRenderRequest(render=request, render_id=render.render_id)
+        async for message in self.versions.DownloadRender(download):
+            out.write(message.chunk)
+        return render
+
+    async def generate(
+        self, params: generator_pb2.GenerationParams, *, request_id: str = ""
+    ) -> generator_pb2.GenerationResult:
+        """Generates and waits: `params.repo_id` lands the result as a commit, `params.operation` continues,
+        repaints, redoes a stem of or loops the commit `params.commit_id`. Raises JobFailed."""
+        request = generator_pb2.GenerateRequest(params=params, request_id=request_id)
+        job = (await self.generation.Generate(request)).job
+        return generation_result(await self.wait_for_job(job.job_id))
+
+    async def rerender(
+        self, repo_id: str, commit_id: str, *, branch: str = "", request_id: str = ""
+    ) -> generator_pb2.GenerationResult:
+        """Renders a generated commit again from its provenance (landing on `branch` when given) and waits."""
+        request = generator_pb2.RerenderRequest(
+            repo_id=repo_id, commit_id=commit_id, branch=branch, request_id=request_id
+        )
+        job = (await self.generation.Rerender(request)).job
+        return generation_result(await self.wait_for_job(job.job_id))
+
+    async def comment(self, request: version_control_pb2.CreateCommentRequest) -> version_control_pb2.Comment:
+        """Comments on a moment (a stem, or the mix, of a commit between two times), or replies to a comment."""
+        return (await self.versions.CreateComment(request)).comment
+
+    async def comments(self, repo_id: str, commit_id: str, page_size: int = 0) -> list[version_control_pb2.Comment]:
+        """All comments shown on a commit, page after page (carried forward from earlier commits, or outdated)."""
+        comments, token = [], ""
+        while True:
+            request = version_control_pb2.ListCommentsRequest(
+                repo_id=repo_id, commit_id=commit_id, page_size=page_size, page_token=token
+            )
+            page = await self.versions.ListComments(request)
+            comments += page.comments
+            if not (token := page.next_page_token):
+                return comments
 
     async def close(self) -> None:
         for channel in self._channels.values():
@@ -243,6 +315,44 @@ class BeatFlow(_Client):
             if on_event:
                 on_event(last)
         return last
+
+    def listen(self, request: version_control_pb2.RenderCommitRequest, out: BinaryIO) -> version_control_pb2.Render:
+        """Writes a commit's mix (stems muted, soloed and gained as `request` says) to `out`; returns what it is."""
+        render = self.versions.RenderCommit(request).render
+        download = version_control_pb2.DownloadRenderRequest(render=request, render_id=render.render_id)
+        for message in self.versions.DownloadRender(download):
+            out.write(message.chunk)
+        return render
+
+    def generate(
+        self, params: generator_pb2.GenerationParams, *, request_id: str = ""
+    ) -> generator_pb2.GenerationResult:
+        request = generator_pb2.GenerateRequest(params=params, request_id=request_id)
+        job = self.generation.Generate(request).job
+        return generation_result(self.wait_for_job(job.job_id))
+
+    def rerender(
+        self, repo_id: str, commit_id: str, *, branch: str = "", request_id: str = ""
+    ) -> generator_pb2.GenerationResult:
+        request = generator_pb2.RerenderRequest(
+            repo_id=repo_id, commit_id=commit_id, branch=branch, request_id=request_id
+        )
+        job = self.generation.Rerender(request).job
+        return generation_result(self.wait_for_job(job.job_id))
+
+    def comment(self, request: version_control_pb2.CreateCommentRequest) -> version_control_pb2.Comment:
+        return self.versions.CreateComment(request).comment
+
+    def comments(self, repo_id: str, commit_id: str, page_size: int = 0) -> list[version_control_pb2.Comment]:
+        comments, token = [], ""
+        while True:
+            request = version_control_pb2.ListCommentsRequest(
+                repo_id=repo_id, commit_id=commit_id, page_size=page_size, page_token=token
+            )
+            page = self.versions.ListComments(request)
+            comments += page.comments
+            if not (token := page.next_page_token):
+                return comments
 
     def close(self) -> None:
         for channel in self._channels.values():

@@ -27,8 +27,11 @@ def local_config(tmp_path: Path, *, listen_port: int, admin_port: int, upstreams
     manager["http_filters"][0]["typed_config"]["proto_descriptor"] = str(DESCRIPTOR_SET)
     config["admin"]["address"]["socket_address"]["port_value"] = admin_port
     for cluster in config["static_resources"]["clusters"]:
-        address = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]
-        address["socket_address"].update(address="127.0.0.1", port_value=upstreams.get(cluster["name"], free_port()))
+        for group in cluster["load_assignment"]["endpoints"]:
+            for endpoint in group["lb_endpoints"]:
+                socket = endpoint["endpoint"]["address"]["socket_address"]
+                # Endpoints are named by service (the jobs cluster lists generator and separator).
+                socket.update(address="127.0.0.1", port_value=upstreams.get(socket["address"], free_port()))
         cluster["type"] = "STATIC"
     path = tmp_path / "envoy.yaml"
     path.write_text(yaml.safe_dump(config))

@@ -14,7 +14,10 @@ pytestmark = pytest.mark.slow
 # Operations with rules no JSON Schema can state, where a schema-valid request may still be
 # refused with 400, 413 or 415. Every other operation must accept whatever its schema allows.
 RULES_BEYOND_THE_SCHEMA = {
-    "POST /api/ai/generate": "the longest duration depends on the engine; the key must be one",
+    "POST /api/ai/generate": "max duration per engine; a real key; a prompt or an operation",
+    "POST /api/ai/rerender": "the commit must be one the generator made",
+    "POST /api/vcs/repos/{repo_id}/commits/{commit_id}/comments": "the anchor lies in the stem; a parent exists",
+    "GET /api/vcs/repos/{repo_id}/commits/{commit_id}/comments": "a page token must come from an earlier page",
     "POST /api/ai/batch-generate": "as generate",
     "POST /api/ai/hum-to-beat": "the upload must be a non-silent recording",
     "POST /api/ai/separate-stems": "the blob must be an uploaded audio file",

@@ -8,15 +8,17 @@ from contextlib import asynccontextmanager
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi_offline import FastAPIOffline
 
 from beatflow_gateway import errors, openapi
 from beatflow_gateway.backends import Backends
 from beatflow_gateway.context import REQUEST_ID_HEADER, request_id_for
-from beatflow_gateway.routes import ai, audio, auth, health, jobs, live, repositories, vcs
+from beatflow_gateway.routes import ai, audio, auth, health, jobs, live, renders, repositories, vcs
 from beatflow_gateway.settings import GatewaySettings
 from beatflow_platform.logging import get_logger
 
 _log = get_logger("beatflow.gateway.http")
+DOCS_ASSETS_URL = "/docs-assets"
 
 
 def create_app(settings: GatewaySettings, backends: Backends | None = None) -> FastAPI:
@@ -26,25 +28,37 @@ def create_app(settings: GatewaySettings, backends: Backends | None = None) -> F
         yield
         await app.state.backends.close()
 
-    app = FastAPI(
+    # /docs and /redoc with Swagger UI's and ReDoc's assets served from here, not a CDN (air-gapped
+    # clusters); no online validator badge either.
+    app = FastAPIOffline(
         title="BeatFlow API",
         description="AI music creation: generation, hum-to-beat, stems, analysis and Git-like history.",
         version="1.0.0",
         lifespan=lifespan,
+        static_url=DOCS_ASSETS_URL,
+        swagger_ui_parameters={"validatorUrl": None},
     )
     app.state.settings = settings
     errors.install(app)
     openapi.install(app)
-    for module in (health, auth, ai, jobs, live, audio, repositories, vcs):
+    for module in (health, auth, ai, jobs, live, audio, repositories, vcs, renders):
         app.include_router(module.router)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_credentials="*" not in settings.cors_origins,
-            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+            allow_methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
             allow_headers=["Authorization", "Content-Type", "Range", "If-None-Match", REQUEST_ID_HEADER],
-            expose_headers=["Content-Range", "ETag", REQUEST_ID_HEADER],
+            expose_headers=[
+                "Content-Range",
+                "Content-Length",
+                "ETag",
+                "Retry-After",
+                "X-Render-Cache",
+                "X-Headroom-Gain-dB",
+                REQUEST_ID_HEADER,
+            ],
         )
 
     @app.middleware("http")

@@ -1,15 +1,20 @@
-"""The OpenAPI document: FastAPI's, with the error responses the gateway really sends.
+"""The OpenAPI document: FastAPI's, with the error responses the gateway really sends; and the
+pages that show it.
 
 FastAPI documents request validation as 422 with its own body; the gateway answers 400 with
 the one error format (see errors.py), and any route may pass on a backend's status through
 the gRPC -> HTTP table. Each operation lists those statuses with the `Error` schema.
+
+/docs (Swagger UI) and /redoc load their scripts and styles from the gateway (see app.py). Their
+Content-Security-Policy keeps the browser on this origin too: ReDoc's sidebar would otherwise
+fetch its vendor's logo from a CDN.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, Field
 
@@ -24,9 +29,19 @@ _COMMON_ERRORS = {
     503: "A backend service is unavailable; try again shortly.",
     504: "A backend service did not answer in time.",
 }
-_UPLOAD_ERRORS = {413: "The upload is larger than the configured limit.", 415: "The upload is not audio."}
+_UPLOAD_ERRORS = {
+    413: "The upload is larger than the configured limit.",
+    415: "The upload is not complete audio or MIDI (truncated, corrupt or another format); details carry the reason.",
+}
 _RANGE_ERRORS = {416: "The requested byte range lies outside the file."}
 _ERROR_REF = {"$ref": "#/components/schemas/Error"}
+DOC_PAGES = ("/docs", "/redoc")
+# Scripts, styles and images from this origin only; inline ones for the pages' own start-up code and
+# the styles their frameworks inject; ReDoc's search runs in a worker made from a blob.
+DOCS_CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; worker-src 'self' blob:; connect-src 'self'"
+)
 
 
 class ErrorBody(BaseModel):
@@ -47,6 +62,13 @@ def install(app: FastAPI) -> None:
         return app.openapi_schema
 
     app.openapi = openapi
+
+    @app.middleware("http")
+    async def docs_pages_stay_on_this_origin(request: Request, call_next):
+        response = await call_next(request)
+        if request.url.path in DOC_PAGES:
+            response.headers["Content-Security-Policy"] = DOCS_CONTENT_SECURITY_POLICY
+        return response
 
 
 def _with_error_responses(schema: dict) -> dict:

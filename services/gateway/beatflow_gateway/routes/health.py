@@ -31,10 +31,9 @@ async def _status(channel: grpc.aio.Channel) -> str:
 
 @router.get("/health", responses={503: {"description": "A service is not serving"}})
 async def health(request: Request) -> JSONResponse:
-    backends = request.app.state.backends
-    names = ("vcs", "generator", "separator")
-    statuses = await asyncio.gather(*(_status(getattr(backends, name)) for name in names))
-    services = dict(zip(names, statuses, strict=True))
+    channels = request.app.state.backends.channels
+    statuses = await asyncio.gather(*(_status(channel) for channel in channels.values()))
+    services = dict(zip(channels, statuses, strict=True))
     healthy = all(status == "SERVING" for status in statuses)
     return JSONResponse(
         {"status": "healthy" if healthy else "degraded", "services": services}, status_code=200 if healthy else 503

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter, Query
 
 from beatflow.jobs.v1 import jobs_pb2
@@ -46,7 +48,7 @@ async def list_jobs(
     services: Services,
     page_size: int = Query(default=0, ge=0, le=1000),
     page_token: text(2000) = "",
-    state: str = Query(default="", pattern="^(|queued|running|succeeded|failed|cancelled)$"),
+    state: Literal["", "queued", "running", "succeeded", "failed", "cancelled"] = "",
     kind: text(100) = "",
 ) -> dict:
     response = await services.jobs.ListJobs(
