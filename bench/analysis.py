@@ -2,6 +2,9 @@
 independent corpus (`bench.corpus`: music21 scores rendered with FluidSynth, truth from the scores),
 with the textbook baselines (`bench.corpus.baselines`) in the same run, plus the hum figures.
 
+`tempo_weight_auc` says whether `bpm_weight` (the share of evidence for the reported metrical level
+against the runner-up) ranks the pieces whose tempo is right (Acc1) above the others.
+
 Figures without a prefix are on the "test" split; the same figures on the "tune" split (the half the
 estimators were tuned on) carry the prefix `tune_`. `pieces_<split>[_<style>]` count the pieces.
 
@@ -71,6 +74,9 @@ def score(pieces: list[Piece]) -> dict[str, float]:
     figures["key_confidence_auc"] = metrics.roc_auc(
         np.array([row["key_confidence"] for row in rows]), np.array([row["key_exact"] for row in rows], dtype=bool)
     )
+    figures["tempo_weight_auc"] = metrics.roc_auc(
+        np.array([row["bpm_weight"] for row in rows]), np.array([row["tempo_acc1"] for row in rows], dtype=bool)
+    )
     for name in ("chord", "naive_chord"):
         right = sum(row[f"{name}_right_s"] for row in rows)
         scored = sum(row[f"{name}_scored_s"] for row in rows)
@@ -100,6 +106,7 @@ def _measure(piece: Piece) -> dict[str, float]:
     return {
         "tempo_acc1": acc1,
         "tempo_acc2": acc2,
+        "bpm_weight": rhythm.bpm_weight,
         "librosa_tempo_acc1": librosa_acc1,
         "librosa_tempo_acc2": librosa_acc2,
         "key_weighted_score": metrics.key_score(found.key, piece.key),

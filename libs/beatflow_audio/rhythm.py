@@ -6,20 +6,19 @@
 2. Tempo: the windowed autocorrelation and the Fourier tempogram of that novelty, averaged over time and
    multiplied. The autocorrelation peaks at the beat period and its multiples, the Fourier tempogram at
    the beat rate and its multiples, so their product keeps the metrical levels the two agree on. The
-   strongest peak under a log-normal tempo prior is tracked; then half, the same or twice that tempo is
-   taken as the beat a listener taps, by acoustic evidence (whether nearly every beat of the level carries
-   an onset, and whether its beats are stronger than the points between them) plus the same prior.
+   strongest peak under a log-normal tempo prior is tracked; then the level a listener taps (a quarter
+   to four times that tempo) is chosen by comparing neighbouring levels (`beatflow_audio.tactus`).
 3. Beats: librosa's dynamic-programming tracker, driven by the local tempo (which follows drift).
 4. Meter and downbeats: beat-synchronous accents (a bass note starts, loud bass, the harmony changes
    and then holds) are folded every 3 and 4 beats; the bar length and phase whose first beat stands out
    most win.
 
-The prior's median, 90 bpm (667 ms), is at the slow end of the 500-700 ms beat periods listeners prefer
-(Fraisse 1982: spontaneous tapping about 600 ms; Parncutt 1994; Moelants 2002: about 500 ms, 120 bpm, on
-dance and pop music). The tune half picked the slow end within that range: its truth counts the score's
-beat unit (quarters in chorales, half notes in 2/2), slower than what listeners tap on dance music. The
-evidence weights were tuned on the "tune" half of `bench.corpus` (renders of music21 scores) and checked on
-the "test" half.
+The tracked pulse's prior median, 90 bpm (667 ms), is at the slow end of the 500-700 ms beat periods
+listeners prefer (Fraisse 1982: spontaneous tapping about 600 ms; Parncutt 1994; Moelants 2002: about
+500 ms, 120 bpm, on dance and pop music). The tune half picked the slow end within that range: its truth
+counts the score's beat unit (quarters in chorales, half notes in 2/2), slower than what listeners tap on
+dance music. Weights were tuned on the "tune" half of `bench.corpus` (renders of music21 scores) and
+checked on the "test" half.
 """
 
 from __future__ import annotations
@@ -32,6 +31,8 @@ import numpy as np
 import scipy.ndimage
 import scipy.signal
 
+from beatflow_audio.tactus import choose_tactus, peak_near
+
 HOP = 512
 N_FFT = 2048
 TEMPOGRAM_WINDOW = 384  # frames: about 8.9 s at 22050 Hz
@@ -40,12 +41,8 @@ MIN_RMS = 1e-4  # about -80 dBFS: below it the input is silence
 MIN_ONSET_DB = 0.5  # audio whose log-mel spectrum never rises by this much (mean over bands) has no onsets
 EDGE_FRAMES = 3  # the padded first and last frames rise even for a steady tone
 MIN_BPM, MAX_BPM = 30.0, 300.0
-MAX_TAPPED_BPM = 200.0  # the tapped beat is chosen at or below this
 MIN_BEATS = 8  # fewer tracked beats say nothing about the level, the bar or a finer tempo
-# Evidence for a metrical level as the tactus (see _tactus_level), in units of the log prior.
-FILL_WEIGHT = 4.0
-CONTRAST_WEIGHT = 1.0
-# A log-normal prior on the tapped beat: median PRIOR_BPM (see the module docstring), spread PRIOR_OCTAVES.
+# A log-normal prior on the tracked pulse: median PRIOR_BPM (see the module docstring), spread PRIOR_OCTAVES.
 PRIOR_BPM = 90.0
 PRIOR_OCTAVES = 1.0
 FOURIER_EXPONENT = 0.5  # the Fourier tempogram favours fast levels: it only sharpens the autocorrelation
@@ -108,10 +105,11 @@ def _rhythm_of(features: _Features, rate: int) -> Rhythm:
     local = _local_tempo(tempogram, frame_rate, bpm)
     beat_times = _track_beats(features.novelty, local, rate)
     if len(beat_times) >= MIN_BEATS:
-        factor, other, weight = _tactus_level(features.novelty, beat_times, bpm, rate)
-        alternative = other * bpm
-        if factor != 1.0:
-            bpm, local = factor * bpm, factor * local
+        salience_at = functools.partial(_salience_at, np.log(bpms), salience)
+        tactus = choose_tactus(features.novelty, features.harmony, beat_times, bpm, salience_at, frame_rate)
+        alternative, weight = tactus.alternative_factor * bpm, tactus.weight
+        if tactus.factor != 1.0:
+            bpm, local = tactus.factor * bpm, tactus.factor * local
             beat_times = _track_beats(features.novelty, local, rate)
     confidence = periodicity * weight  # a pulse at all, and a clear choice of its level
     beat_frames = np.minimum(librosa.time_to_frames(beat_times, sr=rate, hop_length=HOP), len(features.novelty) - 1)
@@ -134,6 +132,7 @@ def _rhythm_of(features: _Features, rate: int) -> Rhythm:
 @dataclass(frozen=True)
 class _Features:
     novelty: np.ndarray  # [frames], onset strength plus harmonic change
+    harmony: np.ndarray  # [frames], harmonic change (new pitch classes sounding), unit deviation
     bass_flux: np.ndarray  # [frames], onset strength below BASS_HZ
     chroma: np.ndarray  # [12, frames], whole range
     bass_energy: np.ndarray  # [frames], power below BASS_HZ
@@ -150,10 +149,11 @@ class _Features:
         bass_flux = librosa.onset.onset_strength(S=log_mel[:bass_bands], sr=rate)
         chroma = (by_frame @ chroma_filters.T).T
         bass_energy = by_frame[:, : int(BASS_HZ * N_FFT / rate)].sum(axis=1)
-        novelty = _unit_deviation(flux) + HARMONIC_WEIGHT * _unit_deviation(_harmonic_change(chroma))
+        harmony = _unit_deviation(_harmonic_change(chroma))
+        novelty = _unit_deviation(flux) + HARMONIC_WEIGHT * harmony
         rise = np.maximum(0.0, np.diff(log_mel[:, EDGE_FRAMES:-EDGE_FRAMES], axis=1)).mean(axis=0)
         has_onsets = rise.size > 0 and float(rise.max()) > MIN_ONSET_DB
-        return _Features(novelty, bass_flux, chroma, bass_energy, has_onsets)
+        return _Features(novelty, harmony, bass_flux, chroma, bass_energy, has_onsets)
 
 
 @functools.cache
@@ -186,6 +186,11 @@ def _tempo_salience(novelty: np.ndarray, tempogram: np.ndarray, rate: int) -> tu
     fourier_bpms = librosa.fourier_tempo_frequencies(sr=rate, hop_length=HOP, win_length=window)
     fourier_at = np.interp(bpms, fourier_bpms, np.abs(fourier).mean(axis=1))
     return bpms, _normalised(acf_at) * _normalised(fourier_at) ** FOURIER_EXPONENT
+
+
+def _salience_at(log_bpms: np.ndarray, salience: np.ndarray, bpm: float) -> float:
+    """The salience curve read at any tempo (0 outside its grid)."""
+    return float(np.interp(np.log(bpm), log_bpms, salience, left=0.0, right=0.0))
 
 
 def _normalised(values: np.ndarray) -> np.ndarray:
@@ -243,42 +248,9 @@ def _track_beats(novelty: np.ndarray, local_bpm: np.ndarray, rate: int) -> np.nd
     return librosa.frames_to_time(beats, sr=rate, hop_length=hop)
 
 
-def _tactus_level(novelty: np.ndarray, beat_times: np.ndarray, bpm: float, rate: int) -> tuple[float, float, float]:
-    """(factor, alternative factor, weight of the factor against the alternative): which of half, the same
-    or twice the tracked tempo a listener taps. The tactus is a level whose beats nearly all carry an onset
-    (fill) and whose beats carry more onset strength than the points half-way between them (contrast);
-    between levels that pass both, the tempo prior decides."""
-    quarters = beat_times[:-1, None] + np.diff(beat_times)[:, None] * np.arange(4) / 4
-    frames = librosa.time_to_frames(quarters.ravel(), sr=rate, hop_length=HOP)
-    strength = _peak_near(novelty, frames).reshape(quarters.shape)
-    strong, weak = strength[0::2, 0], strength[1::2, 0]
-    if np.median(strong) < np.median(weak):
-        strong, weak = weak, strong
-    levels = {0.5: (strong, weak), 1.0: (strength[:, 0], strength[:, 2]), 2.0: (strength[:, ::2], strength[:, 1::2])}
-    threshold = np.median(novelty) + 0.5 * novelty.std()
-    scores = {}
-    for factor, (on, between) in levels.items():
-        if MIN_BPM <= factor * bpm <= MAX_TAPPED_BPM:
-            fill = float(np.mean(on > threshold))
-            contrast = 1.0 - float(np.median(between)) / (float(np.median(on)) + 1e-9)
-            scores[factor] = _log_prior(factor * bpm) + FILL_WEIGHT * fill + CONTRAST_WEIGHT * contrast
-    if not scores:
-        return 1.0, 2.0, 1.0
-    best, *others = sorted(scores, key=scores.get, reverse=True)
-    if not others:  # the tracked level is out of range and only one of its relatives is in it
-        return best, 1.0, 1.0
-    other = others[0]
-    return best, other, float(1.0 / (1.0 + np.exp(scores[other] - scores[best])))
-
-
 def _log_prior(bpm: float | np.ndarray) -> float | np.ndarray:
     """Log-normal preference for the tapped tempo: median PRIOR_BPM, spread PRIOR_OCTAVES."""
     return -0.5 * (np.log2(bpm / PRIOR_BPM) / PRIOR_OCTAVES) ** 2
-
-
-def _peak_near(envelope: np.ndarray, frames: np.ndarray) -> np.ndarray:
-    """The envelope's largest value within one frame of each of the frames."""
-    return np.max([envelope[np.clip(frames + k, 0, len(envelope) - 1)] for k in (-1, 0, 1)], axis=0)
 
 
 def _relative_spread(local_bpm: np.ndarray) -> float:
@@ -315,7 +287,7 @@ def _meter(features: _Features, beat_frames: np.ndarray) -> tuple[int, int]:
 def _beat_accents(features: _Features, beat_frames: np.ndarray) -> np.ndarray:
     """How much each beat sounds like the start of a bar: a bass note starts, the bass is loud, and the
     harmony changes and then holds (weights fitted on the tuning half of the bench corpus)."""
-    bass_onset = _peak_near(features.bass_flux, beat_frames)
+    bass_onset = peak_near(features.bass_flux, beat_frames)
     harmony_change = _change(_per_beat(features.chroma, beat_frames))
     bass_energy = _per_beat(features.bass_energy, beat_frames)
     return (

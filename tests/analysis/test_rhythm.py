@@ -63,6 +63,20 @@ def _fiddle_tune(bpm: float, beats: int) -> np.ndarray:
     return soundfont.render(midi, RATE).mean(axis=1)
 
 
+def _running_eighths(bpm: float, beats: int) -> np.ndarray:
+    """A drum-less reel-like melody in running eighth notes, the notes on the beat played louder."""
+    beat = 60.0 / bpm
+    midi = pretty_midi.PrettyMIDI(initial_tempo=bpm)
+    fiddle = pretty_midi.Instrument(program=40)
+    scale = [62, 64, 66, 67, 69, 71, 73, 74, 71, 69, 67, 66, 64, 66, 67, 69]
+    fiddle.notes += [
+        pretty_midi.Note(100 if i % 2 == 0 else 75, scale[i % len(scale)], i * beat / 2, (i + 0.9) * beat / 2)
+        for i in range(2 * beats)
+    ]
+    midi.instruments.append(fiddle)
+    return soundfont.render(midi, RATE).mean(axis=1)
+
+
 def _hymn(bpm: float, beats: int) -> np.ndarray:
     """Four-voice chords for organ, one per beat, with an eighth-note passing tone in the alto on every
     third beat: the passing notes fill some half-beats but the beat stays the chord's."""
@@ -124,6 +138,14 @@ def test_the_tapped_level_follows_the_music_not_only_the_tempo_prior(make, bpm):
     rhythm = estimate_rhythm(make(bpm, beats=int(bpm / 3)), RATE)
     assert abs(rhythm.bpm - bpm) / bpm < 0.04
     assert abs(rhythm.alternative_bpm / rhythm.bpm - (0.5 if bpm > 100 else 2.0)) < 0.1
+
+
+@pytest.mark.parametrize("bpm", [92, 138])
+def test_running_eighths_are_tapped_on_the_accented_beat(bpm):
+    """Neither the eighth notes (184, 276 bpm) nor the half notes: the accented quarter."""
+    rhythm = estimate_rhythm(_running_eighths(bpm, beats=int(bpm / 3)), RATE)
+    assert abs(rhythm.bpm - bpm) / bpm < 0.04
+    assert abs(rhythm.alternative_bpm / rhythm.bpm - 0.5) < 0.05 or abs(rhythm.alternative_bpm / rhythm.bpm - 2) < 0.1
 
 
 def test_alternative_level_is_a_metrical_relative(band):

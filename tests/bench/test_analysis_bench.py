@@ -30,7 +30,10 @@ def chorale(tmp_path_factory):
 def _analyser_that_knows(piece, *, bpm: float, key, confidence: float = 0.9):
     chords = [SimpleNamespace(start=s, end=e, label=label) for s, e, label in piece.chords if label != "X"]
     rhythm = SimpleNamespace(
-        beat_times=list(piece.beats), downbeat_times=list(piece.downbeats), beats_per_bar=piece.beats_per_bar
+        beat_times=list(piece.beats),
+        downbeat_times=list(piece.downbeats),
+        beats_per_bar=piece.beats_per_bar,
+        bpm_weight=0.8,
     )
     return lambda samples, rate: SimpleNamespace(
         bpm=bpm, key=key, rhythm=rhythm, tonality=SimpleNamespace(confidence=confidence), chords=chords
@@ -54,6 +57,7 @@ def test_an_analyser_that_hears_the_truth_scores_one_and_the_naive_anchor_less(c
     ):
         assert figures[name] == 1.0, name
     assert np.isnan(figures["tempo_acc1_drums"]) and np.isnan(figures["key_confidence_auc"])
+    assert np.isnan(figures["tempo_weight_auc"])  # one piece, right: nothing to rank
     assert 0.2 < figures["naive_chord_majmin_accuracy"] < 0.95
     assert figures["analysis_s_per_audio_min"] >= 0.0
 
