@@ -9,16 +9,25 @@ Krumhansl-Kessler profiles), over pieces whose style, tempo, tonic and mode are 
 the engine was never tuned on, each beside the naive baseline (always 120 bpm, always C major).
 Variety: 16 style prompts at one tempo and key; a piece counts as distinct when its nearest
 neighbour, by MFCC means plus the onset-strength autocorrelation, is farther than VARIETY_FLOOR.
+Creative operations: the time to continue or repaint 8 bars of a 3-minute piece (wall clock and
+CPU, FluidSynth's included; the source's re-render included, and the source rendered new timed
+beside it), and the joins they make, by the engine's seam measures (`seams`), over the 16 style
+prompts, each beside a naive splice: a loop cut out of the source without wrapping its tails, and
+a continuation appended to the source's faded end. `python -m bench.generator operations`
+re-takes only these.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import resource
 import shutil
 import statistics
+import sys
 import time
+from datetime import UTC, datetime
 
 import grpc
 import librosa
@@ -31,8 +40,9 @@ from beatflow_audio.theory import Key
 from beatflow_devtools.network import free_port
 from beatflow_devtools.postgres import LocalPostgres, reachable_tempdir
 from beatflow_generator.engines.procedural.engine import SAMPLE_RATE, ProceduralEngine
+from beatflow_generator.engines.procedural.seams import join_figures, seam_figures
 from beatflow_generator.engines.procedural.styles import STYLES
-from beatflow_generator.spec import GenerationSpec
+from beatflow_generator.spec import CONTINUE, LOOP, REPAINT, GenerationSpec, Operation, derive
 from beatflow_platform.auth import TokenCodec
 from beatflow_platform.db.pool import open_pool
 from beatflow_platform.grpc.interceptors import AuthScope, rpc_outcome_scope
@@ -71,6 +81,10 @@ VARIETY_STYLES = [
     "string quartet",
 ]
 VARIETY_FLOOR = 0.5
+OPERATION_SOURCE_SECONDS = 180.0
+OPERATION_BARS = 8
+OPERATION_RUNS = 3
+SEAM_BPM, SEAM_SOURCE_BARS, SEAM_LOOP_BARS = 120, 12, 4
 THROUGHPUT_JOBS = 400
 LATENCY_JOBS = 60
 WATCH_EVENTS = 60
@@ -186,6 +200,64 @@ def procedural_figures() -> dict[str, float]:
     }
 
 
+def operation_figures() -> dict[str, float]:
+    engine = ProceduralEngine()
+    source = _spec("boom bap hip-hop", 92, Key.parse("A minor"), OPERATION_SOURCE_SECONDS, 1)
+    bar = 240 / source.bpm
+    middle = round(OPERATION_SOURCE_SECONDS / 2 / bar) * bar
+    operations = {
+        "source_render_3min": None,
+        "continue_8_bars": Operation(CONTINUE, bars=OPERATION_BARS),
+        "repaint_8_bars": Operation(REPAINT, start_seconds=middle, end_seconds=middle + OPERATION_BARS * bar),
+    }
+    engine.render(_spec("boom bap hip-hop", 92, Key.parse("A minor"), 10.0, 1), _quiet)  # warm-up
+    figures = {}
+    for name, operation in operations.items():
+        times, cpu = [], []
+        for seed in range(2, 2 + OPERATION_RUNS):
+            request = derive(source, operation, seed=seed) if operation else source
+            started, cpu_started = time.perf_counter(), _cpu_seconds()
+            engine.render(request, _quiet)
+            times.append(time.perf_counter() - started)
+            cpu.append(_cpu_seconds() - cpu_started)
+        figures[f"{name}_s"] = round(statistics.median(times), 2)
+        figures[f"{name}_cpu_s"] = round(statistics.median(cpu), 2)
+    for name in ("continue_8_bars", "repaint_8_bars"):
+        figures[f"{name}_over_source_render_ratio"] = round(figures[f"{name}_s"] / figures["source_render_3min_s"], 2)
+    return figures | _seam_figures(engine)
+
+
+def _seam_figures(engine: ProceduralEngine) -> dict[str, float]:
+    """Loop seams and continuation joins over the style prompts, beside naive splices."""
+    key, bar = Key.parse("D minor"), 240 / SEAM_BPM
+    found: dict[str, list[dict]] = {"loop": [], "loop_naive_cut": [], "continue": [], "continue_naive_append": []}
+    for seed, prompt in enumerate(VARIETY_STYLES, start=1):
+        source = _spec(prompt, SEAM_BPM, key, SEAM_SOURCE_BARS * bar, seed)
+        mix = engine.render(source, _quiet).stems["mix"]
+        loop = engine.render(derive(source, Operation(LOOP, bars=SEAM_LOOP_BARS, start_seconds=4 * bar)), _quiet)
+        found["loop"].append(loop.report["seam_discontinuity"])
+        cut = mix[round(4 * bar * SAMPLE_RATE) :][: len(loop.stems["mix"])]
+        found["loop_naive_cut"].append(seam_figures(cut, SAMPLE_RATE, bar))
+        continued = engine.render(derive(source, Operation(CONTINUE, bars=4), seed=seed + 100), _quiet)
+        found["continue"].append(join_figures(continued.stems["mix"], SAMPLE_RATE, len(mix) / SAMPLE_RATE, bar))
+        appended = engine.render(_spec(prompt, SEAM_BPM, key, 4 * bar, seed + 100), _quiet).stems["mix"]
+        naive = np.concatenate([mix, appended])
+        found["continue_naive_append"].append(join_figures(naive, SAMPLE_RATE, len(mix) / SAMPLE_RATE, bar))
+    figures = {"seam_pieces": len(VARIETY_STYLES)}
+    for name, values in found.items():
+        prefix = "loop_seam" if name.startswith("loop") else "continue_join"
+        suffix = name.removeprefix("loop").removeprefix("continue")
+        for measure in ("sample_step_ratio", "spectral_change_ratio"):
+            ratios = [value[measure] for value in values]
+            figures[f"{prefix}_{measure}_median{suffix}"] = round(float(np.median(ratios)), 3)
+            figures[f"{prefix}_{measure}_max{suffix}"] = round(float(np.max(ratios)), 3)
+    return figures
+
+
+def _quiet(*_) -> None:
+    """A progress callback that ignores progress."""
+
+
 async def _queue_figures(dsn: str) -> dict[str, float]:
     await apply_job_migrations(dsn)
     pool = await open_pool(DatabaseSettings(url=dsn, pool_max_size=20), application_name="bench-jobs")
@@ -278,6 +350,7 @@ async def _watch_latency(queue: JobQueue, changes: Notifications, ticks: list[fl
 def run() -> dict[str, float]:
     configure_logging("WARNING")
     figures = procedural_figures()
+    figures.update(operation_figures())
     figures.update(fidelity_figures())
     figures.update(variety_figures())
     base = reachable_tempdir("beatflow-bench-generator-")
@@ -290,3 +363,23 @@ def run() -> dict[str, float]:
         cluster.stop(mode="immediate")
         shutil.rmtree(base, ignore_errors=True)
     return figures
+
+
+def update_operation_figures() -> None:
+    """Re-takes only the creative operations' figures into bench/results/generator.json."""
+    from bench.__main__ import RESULTS_DIR, machine_description
+
+    path = RESULTS_DIR / "generator.json"
+    figures = json.loads(path.read_text()) if path.exists() else {}
+    figures.update(operation_figures())
+    figures["machine"] = machine_description()
+    figures["operations_measured_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    path.write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
+    print(json.dumps(figures, indent=2, sort_keys=True))
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["operations"]:
+        raise SystemExit("usage: python -m bench.generator operations  (the whole area: python -m bench generator)")
+    configure_logging("WARNING")
+    update_operation_figures()

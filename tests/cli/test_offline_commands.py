@@ -51,6 +51,47 @@ def test_generate_offline_draws_and_reports_a_seed_and_refuses_bad_requests(tmp_
     assert no_out.returncode == 6 and "--out" in no_out.stderr
 
 
+def test_generate_offline_continues_repaints_redoes_and_loops_an_earlier_folder(tmp_path: Path):
+    first = tmp_path / "first"
+    ran = beatflow(
+        "--json", "generate", "--offline", "lofi hip hop with piano", "--bpm", "160", "--key", "A minor",
+        "--duration", "6", "--seed", "3", "--out", str(first),
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    source, source_rate = soundfile.read(first / "mix.wav", dtype="int16")
+
+    def operation(name: str, *options: str, source: Path = first) -> tuple[dict, object]:
+        done = beatflow(
+            "--json", "generate", "--offline", "--from", str(source), *options, "--out", str(tmp_path / name)
+        )
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout), soundfile.read(tmp_path / name / "mix.wav", dtype="int16")[0]
+
+    continued, mix = operation("continued", "--continue-bars", "2", "--seed", "9")
+    assert continued["duration_seconds"] == 9.0 and continued["report"]["join_seconds"] == 6.0
+    assert continued["spec"]["source"] == json.loads((first / "generation.json").read_text())["spec"]
+    fade = round(0.05 * source_rate)
+    assert (mix[: len(source) - fade] == source[: len(source) - fade]).all()
+    repainted, mix = operation("repainted", "--repaint", "1.6:2.9", "--seed", "9")
+    assert (repainted["report"]["start_seconds"], repainted["report"]["end_seconds"]) == (1.5, 3.0)
+    assert (mix[: round(1.5 * source_rate)] == source[: round(1.5 * source_rate)]).all()
+    assert (mix[round(3.0 * source_rate) :] == source[round(3.0 * source_rate) :]).all()
+    redone, _ = operation("redone", "--redo-stem", "bass")
+    assert redone["report"]["stem"] == "bass" and redone["seed"] > 0
+    for stem in ("drums", "chords", "melody"):
+        assert (tmp_path / "redone" / f"{stem}.wav").read_bytes() == (first / f"{stem}.wav").read_bytes()
+    looped, mix = operation("looped", "--loop-bars", "2")
+    assert len(mix) == round(3.0 * source_rate) and looped["report"]["seam_discontinuity"]["sample_step_ratio"] < 3
+    chained, mix = operation("chained", "--repaint", "7:8", source=tmp_path / "continued")  # on a result
+    assert (chained["report"]["start_seconds"], chained["report"]["end_seconds"]) == (6.0, 9.0)
+    continued_mix = soundfile.read(tmp_path / "continued" / "mix.wav", dtype="int16")[0]
+    assert (mix[: round(6.0 * source_rate)] == continued_mix[: round(6.0 * source_rate)]).all()
+    missing = beatflow(
+        "generate", "--offline", "--from", str(tmp_path), "--continue-bars", "2", "--out", str(tmp_path / "y")
+    )
+    assert missing.returncode == 6 and "generation.json" in missing.stderr
+
+
 def test_separate_offline_writes_stems_that_sum_to_the_mixture(tmp_path: Path):
     audio, _ = render([triad(57, minor=True), triad(53), triad(48), triad(55)], [69, 72, 76, 74] * 4, bpm=120)
     mixture = tmp_path / "song.wav"

@@ -14,6 +14,7 @@ from beatflow_audio.theory import Key
 from beatflow_generator.engines.procedural.engine import SAMPLE_RATE, ProceduralEngine
 from beatflow_generator.engines.procedural.prompt import read_prompt
 from beatflow_generator.engines.procedural.styles import CLAP, KICK, RIM, SNARE, STYLES
+from beatflow_generator.engines.procedural.variation import varied
 from bench.generator import VARIETY_FLOOR, VARIETY_STYLES, style_features, textbook_key
 from tests.generator.test_procedural_engine import spec as procedural_spec
 
@@ -149,3 +150,21 @@ def test_dorian_plays_its_raised_sixth():
     mono = librosa.resample(rendering.stems["mix"].mean(axis=1), orig_sr=SAMPLE_RATE, target_sr=22050)
     chroma = librosa.feature.chroma_cqt(y=mono, sr=22050).mean(axis=1)
     assert chroma[11] > 2 * chroma[10], "the audio sounds B, not B flat"
+
+
+@pytest.mark.parametrize("style", STYLES, ids=lambda style: style.name)
+def test_varied_styles_change_every_rhythm_a_little_and_keep_its_shape(style):
+    """What a redone stem or a repainted section is composed from: each rhythm string of the style
+    changes in a few steps (a walking bass is random already), keeps its length, and the same
+    generator seed gives the same variant."""
+    first, again = varied(style, np.random.default_rng(4)), varied(style, np.random.default_rng(4))
+    assert first == again and first != varied(style, np.random.default_rng(5))
+    rhythms = [(style.bass.rhythm, first.bass.rhythm), (style.chords.rhythm, first.chords.rhythm)]
+    rhythms += [(style.groove[note], first.groove[note]) for note in style.groove]
+    for old, new in rhythms:
+        assert len(new) == len(old)
+        if "W" not in old:
+            assert new != old
+            assert sum(a != b for a, b in zip(old, new, strict=True)) <= len(old) // 2
+    accents = {note: [i for i, step in enumerate(rhythm) if step == "X"] for note, rhythm in style.groove.items()}
+    assert all(first.groove[note][i] == "X" for note, steps in accents.items() for i in steps)

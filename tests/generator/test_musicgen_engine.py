@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import librosa
 import numpy as np
 import pytest
 
 from beatflow_audio.theory import Key
 from beatflow_generator.engines.musicgen import MusicgenEngine, describe
 from beatflow_generator.engines.registry import Engines
-from beatflow_generator.spec import GenerationSpec
+from beatflow_generator.spec import CONTINUE, REPAINT, GenerationSpec, Operation, derive
 from beatflow_platform.errors import FailedPrecondition
 from beatflow_platform.jobs.model import JobCancelled
 
@@ -89,9 +90,49 @@ def test_prompt_carries_the_requested_facts():
 
 def test_batch_renders_variations_in_one_pass(engine):
     specs = [
-        spec(prompt=prompt, duration=duration)
-        for prompt, duration in (("lofi beat", 1.0), ("dark piano", 1.2), ("happy drums", 0.8))
+        spec(prompt=prompt, duration=duration, seed=seed)
+        for seed, (prompt, duration) in enumerate((("lofi beat", 1.0), ("dark piano", 1.2), ("happy drums", 0.8)), 1)
     ]
     renderings = engine.render_batch(specs, lambda *_: None)
     assert [r.stems["mix"].shape[0] for r in renderings] == [16000, 19200, 12800]
     assert not np.array_equal(renderings[0].stems["mix"][:12800], renderings[2].stems["mix"])
+
+
+def test_batch_items_draw_with_their_own_seeds(engine):
+    """Item k of a batch is what its spec gives rendered alone, whatever else is in the batch: the
+    same tokens (the codec decodes a batch with float sums in another order, so the last bits differ)."""
+    specs = [
+        spec(duration=0.3, seed=11),
+        spec(duration=0.3, seed=12),
+        spec(duration=0.3, prompt="dark piano", seed=13, temperature=0.7, top_p=0.9),
+    ]
+    batch = engine.render_batch(specs, lambda *_: None)
+    for index in (0, 2):
+        alone = engine.render(specs[index], lambda *_: None).stems["mix"]
+        np.testing.assert_allclose(batch[index].stems["mix"], alone, atol=1e-5)
+    assert not np.array_equal(batch[0].stems["mix"], batch[1].stems["mix"])
+
+
+def test_continues_the_source_audio_by_bars(engine):
+    rate = 22050
+    source_mix = (0.3 * np.sin(2 * np.pi * 220 * np.arange(rate) / rate)).astype(np.float32)[:, None].repeat(2, 1)
+    source = spec(duration=1.0, bpm=240)
+    request = derive(source, Operation(CONTINUE, bars=1), seed=5)
+    stages = []
+    rendering = engine.render(request, lambda f, stage, m: stages.append(stage), source_audio=(source_mix, rate))
+    mix = rendering.stems["mix"]
+    assert rendering.sample_rate == 16000 and mix.shape == (16000 + 16000, 2)
+    resampled = librosa.resample(source_mix.T, orig_sr=rate, target_sr=16000).T
+    np.testing.assert_allclose(mix[:16000], resampled, atol=1e-6)
+    assert np.abs(mix[16000:]).max() > 0
+    assert rendering.report["join_seconds"] == 1.0 and rendering.report["bars_added"] == 1
+    assert "generating" in stages
+
+
+def test_other_operations_are_a_failed_precondition_naming_the_engine(engine):
+    assert engine.operations == frozenset({CONTINUE})
+    repaint = derive(spec(), Operation(REPAINT, start_seconds=0.0, end_seconds=0.5), seed=5)
+    with pytest.raises(FailedPrecondition, match="'musicgen'"):
+        engine.render(repaint, lambda *_: None)
+    with pytest.raises(FailedPrecondition, match="source's audio"):
+        engine.render(derive(spec(), Operation(CONTINUE, bars=1), seed=5), lambda *_: None)

@@ -22,6 +22,11 @@ def _pick(source: dict, names: tuple[str, ...]) -> dict:
 def _generation(payload: dict) -> dict:
     spec = payload.get("spec", {})
     source = payload.get("source", {})
+    extras = {
+        "operation": spec.get("operation"),
+        "lands_in": payload.get("destination"),
+        "rerender_of": payload.get("rerender_of"),
+    }
     return {
         **_pick(spec, GENERATION_FIELDS),
         # A string, as proto3 JSON writes int64: a JSON number would round seeds above 2**53.
@@ -29,6 +34,8 @@ def _generation(payload: dict) -> dict:
         "sampling": _pick(spec, SAMPLING_FIELDS),
         "repo_id": source.get("repo_id", ""),
         "commit_id": source.get("commit_id", ""),
+        # Shown when asked for: the operation, where the result lands, the commit rendered again.
+        **{name: value for name, value in extras.items() if value},
     }
 
 

@@ -54,7 +54,7 @@ class JobRuntime:
     queued: Notifications
     blobs: BlobClient
     projects: ProjectReader
-    _vcs_channel: grpc.aio.Channel
+    vcs_channel: grpc.aio.Channel
 
     @classmethod
     async def open(cls, settings: JobServiceSettings) -> JobRuntime:
@@ -86,7 +86,7 @@ class JobRuntime:
     async def close(self) -> None:
         await self.changes.close()
         await self.queued.close()
-        await self._vcs_channel.close()
+        await self.vcs_channel.close()
         await self.pool.close()
 
     def app(

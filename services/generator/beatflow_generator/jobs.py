@@ -1,9 +1,13 @@
-"""The generator's job handlers: render with an engine, publish stems as blobs the owner can commit."""
+"""The generator's job handlers: render with an engine, publish stems and their MIDI as blobs the owner
+can commit, and land them as a commit when the request named a repository."""
 
 from __future__ import annotations
 
 import asyncio
+import io
 
+import numpy as np
+import pretty_midi
 from google.protobuf import any_pb2
 
 from beatflow.common.v1 import artifact_pb2
@@ -11,10 +15,12 @@ from beatflow.generator.v1 import generator_pb2
 from beatflow.jobs.v1 import jobs_pb2
 from beatflow_audio import codec
 from beatflow_audio.proto import key_to_proto
-from beatflow_audio.transcription import Transcription
+from beatflow_audio.transcription import Transcription, to_midi
 from beatflow_generator import hum
-from beatflow_generator.engines.base import Rendering
+from beatflow_generator.engines.base import Engine, Rendering
 from beatflow_generator.engines.registry import Engines
+from beatflow_generator.landing import Destination, Landing, VersionControl
+from beatflow_generator.provenance import PACKAGE_VERSION, Provenance, commit_message
 from beatflow_generator.spec import GenerationSpec
 from beatflow_platform.blob_client import BlobClient
 from beatflow_platform.jobs.model import Job
@@ -37,18 +43,52 @@ def transcription_to_proto(sung: Transcription) -> generator_pb2.HumTranscriptio
     )
 
 
-RENDER_SHARE = 0.85  # of the progress bar; the rest is encoding and upload
+RENDER_SHARE = 0.85  # of the progress bar; the rest is encoding, upload and landing
+
+
+def midi_bytes(midi: pretty_midi.PrettyMIDI) -> bytes:
+    buffer = io.BytesIO()
+    midi.write(buffer)
+    return buffer.getvalue()
+
+
+def mixdown(tracks: list[tuple[np.ndarray, int]]) -> tuple[np.ndarray, int]:
+    """Stems of one commit summed as stereo float32 at the first stem's rate (equal rates expected)."""
+    rate = tracks[0][1]
+    frames = max(len(samples) for samples, _ in tracks)
+    total = np.zeros((frames, 2), dtype=np.float32)
+    for samples, _ in tracks:
+        total[: len(samples)] += samples if samples.shape[1] == 2 else np.repeat(samples, 2, axis=1)
+    return total, rate
+
+
+def takes_source_audio(engine: Engine) -> bool:
+    """Engines that compose notes (they follow a melody as notes) re-render an operation's source
+    from its spec; audio models continue from the source's sound."""
+    return engine.melody_input != "notes"
 
 
 class GenerationJobs:
     def __init__(
-        self, engines: Engines, blobs: BlobClient, *, stem_format: str, max_hum_bytes: int, max_hum_seconds: float
+        self,
+        engines: Engines,
+        blobs: BlobClient,
+        versions: VersionControl,
+        *,
+        stem_format: str,
+        max_hum_bytes: int,
+        max_hum_seconds: float,
+        max_source_bytes: int,
+        model_revisions: dict[str, str],
     ):
         self._engines = engines
         self._blobs = blobs
+        self._versions = versions
         self._format = stem_format
         self._max_hum_bytes = max_hum_bytes
         self._max_hum_seconds = max_hum_seconds
+        self._max_source_bytes = max_source_bytes
+        self._revisions = model_revisions
 
     @property
     def handlers(self) -> dict:
@@ -75,32 +115,66 @@ class GenerationJobs:
 
     async def generate(self, context: JobContext) -> jobs_pb2.JobResult:
         spec = GenerationSpec.from_payload(context.job.payload["spec"])
-        return await self._render_and_publish(context, spec)
+        engine = self._engines.ready(spec.engine)
+        melody_audio = source_audio = None
+        if context.job.payload.get("hum_blob_id") and engine.melody_input == "audio":  # a re-rendered hum-to-beat
+            melody_audio = await self._hum_recording(context)
+        if spec.source is not None and takes_source_audio(engine):
+            source_audio = await self._source_audio(context)
+        return await self._render_and_publish(context, spec, melody_audio=melody_audio, source_audio=source_audio)
 
     async def hum_to_beat(self, context: JobContext) -> jobs_pb2.JobResult:
         spec = GenerationSpec.from_payload(context.job.payload["spec"])
         engine = self._engines.ready(spec.engine)
-        await context.progress(0.02, "loading_hum")
-        data = await self._blobs.download(
-            context.job.payload["hum_blob_id"], owner_id=context.job.owner_id, max_bytes=self._max_hum_bytes
-        )
         if engine.melody_input == "audio":
-            recording = await asyncio.to_thread(hum.load_recording, data, max_seconds=self._max_hum_seconds)
-            return await self._render_and_publish(context, spec, melody_audio=recording)
+            return await self._render_and_publish(context, spec, melody_audio=await self._hum_recording(context))
+        await context.progress(0.02, "loading_hum")
+        data = await self._download_hum(context)
         await context.progress(0.05, "tracking_pitch")
         melody = await asyncio.to_thread(hum.transcribe, data, spec, max_seconds=self._max_hum_seconds)
         return await self._render_and_publish(context, melody.apply_to(spec), sung=melody.sung)
 
+    async def _download_hum(self, context: JobContext) -> bytes:
+        return await self._blobs.download(
+            context.job.payload["hum_blob_id"], owner_id=context.job.owner_id, max_bytes=self._max_hum_bytes
+        )
+
+    async def _hum_recording(self, context: JobContext) -> tuple[np.ndarray, int]:
+        await context.progress(0.02, "loading_hum")
+        data = await self._download_hum(context)
+        return await asyncio.to_thread(hum.load_recording, data, max_seconds=self._max_hum_seconds)
+
+    async def _source_audio(self, context: JobContext) -> tuple[np.ndarray, int]:
+        """The source commit's stems summed, read as the job's owner."""
+        await context.progress(0.02, "loading_source")
+        source, owner = context.job.payload["source"], context.job.owner_id
+        commit = await self._versions.commit(source["repo_id"], source["commit_id"], owner_id=owner)
+        tracks = []
+        for stem in commit.stems:
+            data = await self._blobs.download(stem.blob_id, owner_id=owner, max_bytes=self._max_source_bytes)
+            tracks.append(await asyncio.to_thread(codec.decode, data))
+        return mixdown(tracks)
+
     async def _render_and_publish(
-        self, context: JobContext, spec: GenerationSpec, melody_audio=None, sung: Transcription | None = None
+        self,
+        context: JobContext,
+        spec: GenerationSpec,
+        *,
+        melody_audio=None,
+        source_audio=None,
+        sung: Transcription | None = None,
     ):
         engine = self._engines.ready(spec.engine)
 
         def progress(fraction: float, stage: str, message: str) -> None:
             context.progress_threadsafe(fraction * RENDER_SHARE, stage, message)
 
-        rendering: Rendering = await asyncio.to_thread(engine.render, spec, progress, melody_audio)
+        rendering: Rendering = await asyncio.to_thread(engine.render, spec, progress, melody_audio, source_audio)
         return await self._publish(context, spec, rendering, engine.name, sung)
+
+    async def _upload(self, context: JobContext, data: bytes, filename: str, name: str) -> artifact_pb2.Artifact:
+        blob = await self._blobs.upload(data, filename=filename, owner_id=context.job.owner_id)
+        return artifact_pb2.Artifact(name=name, blob=blob)
 
     async def _publish(
         self,
@@ -110,28 +184,77 @@ class GenerationJobs:
         engine_name: str,
         sung: Transcription | None = None,
     ) -> jobs_pb2.JobResult:
-        """Encodes the stems and uploads them as blobs the job's owner can commit."""
-        artifacts = []
+        """Uploads the stems and their MIDI as blobs the job's owner can commit, and lands them as a
+        commit when the request named a repository."""
+        midi = dict(rendering.midi)
+        if sung is not None:
+            midi["hum"] = to_midi(sung)
+        uploads = len(rendering.stems) + len(midi)
+        artifacts, midi_artifacts = [], []
         for index, (name, samples) in enumerate(rendering.stems.items()):
-            await context.progress(RENDER_SHARE + (1 - RENDER_SHARE) * index / len(rendering.stems), "uploading", name)
+            await context.progress(RENDER_SHARE + (1 - RENDER_SHARE) * index / uploads, "uploading", name)
             data = await asyncio.to_thread(codec.encode, samples, rendering.sample_rate, self._format)
-            blob = await self._blobs.upload(
-                data, filename=f"{name}.{self._format.lower()}", owner_id=context.job.owner_id
-            )
-            artifacts.append(artifact_pb2.Artifact(name=name, blob=blob))
-        detail = any_pb2.Any()
-        detail.Pack(
-            generator_pb2.GenerationResult(
-                stems=artifacts,
-                bpm=rendering.bpm,
-                key=key_to_proto(rendering.key),
-                duration_seconds=spec.duration_seconds,
-                engine=engine_name,
-                seed=spec.seed,
-                melody_notes=list(rendering.melody_notes),
-                transcription=transcription_to_proto(sung) if sung else None,
-                renderer=rendering.renderer,
-                prompt_reading=rendering.prompt_reading,
-            )
+            artifacts.append(await self._upload(context, data, f"{name}.{self._format.lower()}", name))
+        for index, (name, notes) in enumerate(midi.items(), start=len(rendering.stems)):
+            await context.progress(RENDER_SHARE + (1 - RENDER_SHARE) * index / uploads, "uploading", f"{name}.mid")
+            midi_artifacts.append(await self._upload(context, midi_bytes(notes), f"{name}.mid", name))
+        result = generator_pb2.GenerationResult(
+            stems=artifacts,
+            bpm=rendering.bpm,
+            key=key_to_proto(rendering.key),
+            duration_seconds=len(rendering.stems["mix"]) / rendering.sample_rate,  # an operation's, not its source's
+            engine=engine_name,
+            seed=spec.seed,
+            melody_notes=list(rendering.melody_notes),
+            transcription=transcription_to_proto(sung) if sung else None,
+            renderer=rendering.renderer,
+            prompt_reading=rendering.prompt_reading,
+            midi=midi_artifacts,
+            operation_report=rendering.report,
         )
+        if "destination" in context.job.payload:
+            await context.progress(0.99, "committing")
+            landed = await self._land(context, spec, rendering, engine_name, artifacts, midi_artifacts)
+            result.commit_id, result.branch = landed.commit.commit_id, landed.branch
+        detail = any_pb2.Any()
+        detail.Pack(result)
         return jobs_pb2.JobResult(artifacts=artifacts, detail=detail)
+
+    async def _land(
+        self,
+        context: JobContext,
+        spec: GenerationSpec,
+        rendering: Rendering,
+        engine_name: str,
+        artifacts: list[artifact_pb2.Artifact],
+        midi: list[artifact_pb2.Artifact],
+    ):
+        payload = context.job.payload
+        source_commit = payload.get("source", {}).get("commit_id", "")
+        # The mix is the sum of the stems: only an engine that renders nothing else commits it.
+        stems = {a.name: a.blob.blob_id for a in artifacts if a.name != "mix"} or {
+            a.name: a.blob.blob_id for a in artifacts
+        }
+        record = Provenance(
+            engine=engine_name,
+            engine_version=PACKAGE_VERSION,
+            model_revision=self._revisions.get(engine_name, ""),
+            renderer=rendering.renderer,
+            spec=spec,
+            source_commit_id=source_commit,
+            midi={a.name: a.blob.blob_id for a in midi},
+            hum_blob_id=payload.get("hum_blob_id", ""),
+        )
+        landing = Landing(
+            stems=stems,
+            message=commit_message(spec, rendering.bpm, rendering.key.name, list(stems), source_commit),
+            bpm=rendering.bpm,
+            key_signature=rendering.key.name,
+            provenance=record.as_params(),
+        )
+        return await self._versions.land(
+            Destination.from_payload(payload["destination"]),
+            landing,
+            owner_id=context.job.owner_id,
+            request_id=f"generator-job-{context.job.job_id}",
+        )

@@ -1,11 +1,12 @@
-"""Protobuf requests -> checked `GenerationSpec`s."""
+"""Protobuf requests -> checked `GenerationSpec`s, operations and where results land."""
 
 from __future__ import annotations
 
 from beatflow.generator.v1 import generator_pb2
 from beatflow_audio.proto import key_from_proto
 from beatflow_generator import spec as specs
-from beatflow_generator.spec import GenerationSpec
+from beatflow_generator.landing import Destination
+from beatflow_generator.spec import GenerationSpec, Operation
 from beatflow_platform import naming
 from beatflow_platform.errors import FieldViolation, InvalidArgument
 
@@ -36,16 +37,64 @@ def spec_from_params(
     )
 
 
-def source_from_params(params: generator_pb2.GenerationParams, field_prefix: str) -> dict:
-    """The repository and commit a request names as its context, checked for shape: a repository
-    id (UUID) alone, or with a commit id (sha256) of that repository; both empty is no source."""
-    violations = []
-    if params.repo_id and not naming.matches(naming.UUID, params.repo_id):
-        violations.append(FieldViolation(f"{field_prefix}.repo_id", "must be a repository id (UUID)"))
-    if params.commit_id and not naming.matches(naming.SHA256, params.commit_id):
-        violations.append(FieldViolation(f"{field_prefix}.commit_id", "must be a commit id (64 lowercase hex digits)"))
-    elif params.commit_id and not params.repo_id:
-        violations.append(FieldViolation(f"{field_prefix}.repo_id", "must name the repository of commit_id"))
+def _raise(violations: list[FieldViolation]) -> None:
     if violations:
         raise InvalidArgument("; ".join(f"{v.field}: {v.description}" for v in violations), violations=violations)
+
+
+def commit_violations(repo_id: str, commit_id: str, field_prefix: str) -> list[FieldViolation]:
+    """A repository id (UUID) alone, or with a commit id (sha256) of that repository; both empty is fine."""
+    violations = []
+    if repo_id and not naming.matches(naming.UUID, repo_id):
+        violations.append(FieldViolation(f"{field_prefix}repo_id", "must be a repository id (UUID)"))
+    if commit_id and not naming.matches(naming.SHA256, commit_id):
+        violations.append(FieldViolation(f"{field_prefix}commit_id", "must be a commit id (64 lowercase hex digits)"))
+    elif commit_id and not repo_id:
+        violations.append(FieldViolation(f"{field_prefix}repo_id", "must name the repository of commit_id"))
+    return violations
+
+
+def branch_violations(branch: str, repo_id: str, field: str, *, longest: int = naming.MAX_REF_LENGTH) -> list:
+    if not branch:
+        return []
+    if not repo_id:
+        return [FieldViolation(field, "needs repo_id: it names a branch of that repository")]
+    if len(branch) > longest or not naming.matches(naming.REF_NAME, branch):
+        return [FieldViolation(field, f"must be a branch name ({naming.REF_NAME_RULE}; here at most {longest})")]
+    return []
+
+
+def source_from_params(params: generator_pb2.GenerationParams, field_prefix: str) -> dict:
+    """The repository and commit a request names, checked for shape: the source of an operation,
+    otherwise context recorded in the provenance."""
+    _raise(commit_violations(params.repo_id, params.commit_id, f"{field_prefix}."))
     return {"repo_id": params.repo_id.lower(), "commit_id": params.commit_id}
+
+
+VARIATION_SUFFIX_LENGTH = len("-var-00")  # up to 99 variations in a batch
+
+
+def destination_from_params(
+    params: generator_pb2.GenerationParams, field_prefix: str, variation: int = 0
+) -> Destination | None:
+    """Where the result lands (None: nowhere), checked for shape; `variation` n of a batch lands on
+    its own branch "<branch>-var-<n>"."""
+    longest = naming.MAX_REF_LENGTH - (VARIATION_SUFFIX_LENGTH if variation else 0)
+    _raise(branch_violations(params.branch, params.repo_id, f"{field_prefix}.branch", longest=longest))
+    if not params.repo_id:
+        return None
+    return Destination(params.repo_id.lower(), params.branch, variation)
+
+
+def operation_from_params(params: generator_pb2.GenerationParams) -> Operation | None:
+    """The operation a request asks for (checked against its source by `spec.check_operation`)."""
+    if not params.HasField("operation"):
+        return None
+    operation = params.operation
+    return Operation(
+        kind=operation.kind,
+        bars=operation.bars,
+        start_seconds=operation.start_seconds,
+        end_seconds=operation.end_seconds,
+        stem=operation.stem,
+    )

@@ -27,3 +27,5 @@ class GeneratorSettings(JobServiceSettings):
     max_batch: int = Field(default=16, ge=1, le=256)
     max_hum_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     max_hum_seconds: float = Field(default=120.0, gt=0)
+    # The largest stem of a source commit an audio engine continues from.
+    max_source_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi import Body as BodyParam
 from pydantic import Field
@@ -20,10 +22,11 @@ from beatflow_gateway.models import (
     Body,
     GenerationBpm,
     KeySignatureOrEmpty,
-    Prompt,
+    RefNameOrEmpty,
     RequestId,
     Sha256,
     Sha256OrEmpty,
+    Uuid,
     UuidOrEmpty,
     seed_field,
     text,
@@ -42,10 +45,26 @@ class SamplingBody(Body):
     guidance_scale: float = Field(default=0.0, ge=0, le=100)
 
 
-class GenerationBody(Body):
-    """The seed contract's fields (prompt, bpm, mood, duration, repo_id, commit_id) and more."""
+class OperationBody(Body):
+    """A creative operation on the commit named by repo_id and commit_id (see GenerationBody)."""
 
-    prompt: Prompt = Field(description="Music description")
+    kind: Literal["continue", "repaint", "redo_stem", "loop"]
+    bars: int = Field(default=0, ge=0, le=INT32_MAX, description="continue: bars added; loop: its length in bars")
+    start_seconds: float = Field(
+        default=0.0, ge=0, le=1e6, description="repaint: start of the range; loop: where it starts"
+    )
+    end_seconds: float = Field(default=0.0, ge=0, le=1e6, description="repaint: end of the range")
+    stem: text(64) = Field(default="", description='redo_stem: the stem regenerated, e.g. "bass"')
+
+
+class GenerationBody(Body):
+    """The seed contract's fields (prompt, bpm, mood, duration, repo_id, commit_id) and more. With
+    repo_id the result lands there as a commit on `branch` (empty: the default branch); with an
+    operation, commit_id names its source and the source's prompt and settings are used."""
+
+    prompt: text(naming.MAX_PROMPT_LENGTH) = Field(
+        default="", description="Music description; needed unless an operation has a source"
+    )
     bpm: GenerationBpm = 0
     mood: text(naming.MAX_MOOD_LENGTH) = "neutral"
     duration: float = Field(
@@ -57,6 +76,15 @@ class GenerationBody(Body):
     sampling: SamplingBody = SamplingBody()
     repo_id: UuidOrEmpty | None = None
     commit_id: Sha256OrEmpty | None = None
+    branch: RefNameOrEmpty = ""
+    operation: OperationBody | None = None
+    request_id: RequestId = ""
+
+
+class RerenderBody(Body):
+    repo_id: Uuid
+    commit_id: Sha256 = Field(description="A commit the generator made (its generation_params hold the provenance)")
+    branch: RefNameOrEmpty = Field(default="", description="Where the result lands; empty: it is only a job")
     request_id: RequestId = ""
 
 
@@ -87,6 +115,8 @@ def generation_params(body: GenerationBody) -> gen.GenerationParams:
         sampling=gen.SamplingParams(**body.sampling.model_dump()),
         repo_id=body.repo_id or "",
         commit_id=body.commit_id or "",
+        branch=body.branch,
+        operation=gen.Operation(**body.operation.model_dump()) if body.operation else None,
     )
 
 
@@ -124,6 +154,20 @@ async def batch_generate(
     }
 
 
+@router.post("/rerender", status_code=202)
+async def rerender(body: RerenderBody, call: Authorised, services: Services) -> dict:
+    """Runs again the generation a commit records (the procedural engine gives the same stem blobs);
+    with `branch` the result lands there as a commit."""
+    response = await services.generation.Rerender(
+        gen.RerenderRequest(
+            repo_id=body.repo_id, commit_id=body.commit_id, branch=body.branch, request_id=body.request_id
+        ),
+        metadata=call.metadata,
+        timeout=call.timeout,
+    )
+    return queued(response.job)
+
+
 @router.post("/hum-to-beat", status_code=202)
 async def hum_to_beat(
     request: Request,
@@ -136,10 +180,19 @@ async def hum_to_beat(
     key: KeySignatureOrEmpty = "",
     engine: str = Query(default="", max_length=40),
     seed: int = Query(default=0, ge=INT64_MIN, le=INT64_MAX),
+    repo_id: UuidOrEmpty = Query(default="", description="Land the beat in this repository as a commit"),
+    branch: RefNameOrEmpty = Query(default="", description="With repo_id: the branch (default: the repository's)"),
 ) -> dict:
     blob = await store_upload(file_upload, call, services, request.app.state.settings.max_upload_bytes)
     params = gen.GenerationParams(
-        bpm=bpm, mood=mood, duration_seconds=duration, key=key_proto(key), engine=engine, seed=seed
+        bpm=bpm,
+        mood=mood,
+        duration_seconds=duration,
+        key=key_proto(key),
+        engine=engine,
+        seed=seed,
+        repo_id=repo_id,
+        branch=branch,
     )
     response = await services.generation.HumToBeat(
         gen.HumToBeatRequest(hum_blob_id=blob.blob_id, params=params), metadata=call.metadata, timeout=call.timeout

@@ -20,7 +20,9 @@ class Rendering:
     """Stems as float32 [frames, 2] at `sample_rate`; "mix" is their sum.
 
     Engines that compose notes also give each stem's MIDI (`midi`, by stem name), the renderer
-    that played them, and how they read the prompt (`prompt_reading`, JSON-ready)."""
+    that played them, and how they read the prompt (`prompt_reading`, JSON-ready). A creative
+    operation's figures (the repainted range snapped to bars, the join, the loop's seam) are in
+    `report` (JSON-ready; empty for a new piece)."""
 
     stems: dict[str, np.ndarray]
     sample_rate: int
@@ -30,6 +32,7 @@ class Rendering:
     renderer: str = ""
     midi: dict = field(default_factory=dict)  # stem name -> pretty_midi.PrettyMIDI
     prompt_reading: dict = field(default_factory=dict)
+    report: dict = field(default_factory=dict)
 
 
 class Engine(Protocol):
@@ -39,12 +42,16 @@ class Engine(Protocol):
     melody_input: str
     # Variations of one batch request it renders in one pass (1: one at a time).
     max_batch: int
+    # The creative operations (spec.OPERATION_KINDS) it performs; the service refuses the others.
+    operations: frozenset[str]
 
     def available(self) -> tuple[bool, str]:
         """Whether it can run here, and why not."""
 
-    def render(self, spec: GenerationSpec, progress: Progress, melody_audio=None) -> Rendering:
-        """Blocking; runs in a worker thread. `melody_audio` is (samples, rate) for "audio" engines."""
+    def render(self, spec: GenerationSpec, progress: Progress, melody_audio=None, source_audio=None) -> Rendering:
+        """Blocking; runs in a worker thread. `melody_audio` is (samples, rate) for "audio" engines.
+        `source_audio` is (mix samples float32 [frames, 2], rate) of `spec.source`'s rendering, for
+        engines that continue from audio; engines that re-render the source from its spec ignore it."""
 
     def render_batch(self, specs: list[GenerationSpec], progress: Progress) -> list[Rendering]:
         """Several variations in one pass; only engines with max_batch > 1 are asked."""

@@ -1,8 +1,10 @@
 """MusicGen through transformers, from weights in a local directory only (never a hub download).
 
 Longer pieces than one window are made by windowed continuation: each next window is prompted
-with the last seconds of audio so far. Progress comes from a stopping criterion that sees
-every generated token step; the same hook stops generation when the job is cancelled.
+with the last seconds of audio so far. The "continue" operation is the same continuation from
+the source's audio. Progress comes from a stopping criterion that sees every generated token
+step; the same hook stops generation when the job is cancelled. Tokens are drawn with one
+generator per request (`seeded_sampling`), so a request gives the same audio alone or in a batch.
 MusicGen renders a finished mix, so its only stem is "mix"; tempo and key are measured on it.
 """
 
@@ -12,13 +14,13 @@ import math
 import threading
 from pathlib import Path
 
+import librosa
 import numpy as np
 
 from beatflow_audio.analysis import analyse
 from beatflow_generator.engines.base import Progress, Rendering
-from beatflow_generator.spec import GenerationSpec
-
-DEFAULTS = {"temperature": 1.0, "top_k": 250, "top_p": 0.0, "guidance_scale": 3.0}
+from beatflow_generator.spec import CONTINUE, GenerationSpec
+from beatflow_platform.errors import FailedPrecondition
 
 
 def describe(spec: GenerationSpec) -> str:
@@ -31,17 +33,6 @@ def describe(spec: GenerationSpec) -> str:
     if spec.key:
         facts.append(spec.key.name)
     return ", ".join(fact for fact in facts if fact)
-
-
-def sampling_options(spec: GenerationSpec) -> dict:
-    options = {
-        "temperature": spec.temperature or DEFAULTS["temperature"],
-        "top_k": spec.top_k or DEFAULTS["top_k"],
-        "guidance_scale": spec.guidance_scale or DEFAULTS["guidance_scale"],
-    }
-    if spec.top_p:
-        options["top_p"] = spec.top_p
-    return options
 
 
 def step_reporter(progress: Progress, total_steps: int):
@@ -77,6 +68,7 @@ class MusicgenEngine:
     name = "musicgen"
     melody_input = ""
     max_duration_seconds = 300.0
+    operations = frozenset({CONTINUE})
 
     def __init__(
         self,
@@ -94,7 +86,7 @@ class MusicgenEngine:
         self._context = context_seconds
         self._model = None
         self._processor = None
-        # One generation at a time per loaded model: torch's RNG is seeded per request.
+        # One generation at a time per loaded model.
         self._lock = threading.Lock()
 
     def available(self) -> tuple[bool, str]:
@@ -114,20 +106,39 @@ class MusicgenEngine:
         self._processor = AutoProcessor.from_pretrained(self._dir, local_files_only=True)
         self._model = model.to(self._device).eval()
 
-    def render(self, spec: GenerationSpec, progress: Progress, melody_audio=None) -> Rendering:
+    def render(self, spec: GenerationSpec, progress: Progress, melody_audio=None, source_audio=None) -> Rendering:
+        """A new piece, or with a "continue" operation the source's audio (`source_audio`) and its
+        continuation."""
+        if spec.operation is not None:
+            if spec.operation.kind != CONTINUE or source_audio is None:
+                raise FailedPrecondition(
+                    f"engine {self.name!r} can only continue from the source's audio, not {spec.operation.kind}",
+                    reason="OPERATION_UNSUPPORTED",
+                )
+            return self._continue(spec, progress, *source_audio)
+        config = self._model.config
+        silence = np.zeros((config.decoder.audio_channels, 0), dtype=np.float32)
+        audio = self._generate(spec, progress, silence, spec.duration_seconds)
+        return finish(audio, config.audio_encoder.sampling_rate, spec, progress)
+
+    def _generate(self, spec: GenerationSpec, progress: Progress, prompt: np.ndarray, seconds: float) -> np.ndarray:
+        """[channels, samples]: `seconds` of new audio after `prompt` ([channels, samples] at the
+        model's rate, possibly empty), window by window."""
         import torch
+
+        from beatflow_generator.engines.seeded_sampling import SeededSampler, generate_options
 
         model, processor = self._model, self._processor
         rate = model.config.audio_encoder.sampling_rate
         frame_rate = model.config.audio_encoder.frame_rate
         text = describe(spec)
         # Approximate: each window adds the few frames the codebook delay pattern costs.
-        reporter = step_reporter(progress, math.ceil(spec.duration_seconds * frame_rate))
-        audio = np.zeros((model.config.decoder.audio_channels, 0), dtype=np.float32)
+        reporter = step_reporter(progress, math.ceil(seconds * frame_rate))
+        audio, made = prompt, 0
+        sampler = SeededSampler([spec], model.config.decoder.num_codebooks)  # one for all windows
         with self._lock, torch.inference_mode():
-            torch.manual_seed(spec.seed)
-            while audio.shape[1] < spec.duration_seconds * rate:
-                remaining = spec.duration_seconds - audio.shape[1] / rate
+            while made < seconds * rate:
+                remaining = seconds - made / rate
                 context = audio[:, -int(self._context * rate) :] if audio.shape[1] else None
                 new_seconds = min(remaining, self._window - (self._context if context is not None else 0.0))
                 if context is None:
@@ -144,11 +155,10 @@ class MusicgenEngine:
                 generated = (
                     model.generate(
                         **inputs,
-                        do_sample=True,
                         # The codebook delay pattern eats one frame per extra codebook at the end.
                         max_new_tokens=math.ceil(new_seconds * frame_rate) + model.config.decoder.num_codebooks,
                         stopping_criteria=[reporter],
-                        **sampling_options(spec),
+                        **generate_options(sampler, [spec]),
                     )[0]
                     .float()
                     .cpu()
@@ -158,14 +168,45 @@ class MusicgenEngine:
                 if fresh.shape[1] == 0:
                     break
                 audio = np.concatenate([audio, fresh.astype(np.float32)], axis=1)
-        return finish(audio, rate, spec, progress)
+                made += fresh.shape[1]
+        return audio[:, prompt.shape[1] :]
+
+    def _continue(self, spec: GenerationSpec, progress: Progress, samples: np.ndarray, source_rate: int) -> Rendering:
+        """The source mix (resampled to the model's rate) and `bars` more, generated from its end."""
+        model = self._model
+        rate = model.config.audio_encoder.sampling_rate
+        channels = model.config.decoder.audio_channels
+        source = librosa.resample(np.ascontiguousarray(samples.T), orig_sr=source_rate, target_sr=rate)
+        prompt = source.mean(axis=0, keepdims=True) if channels == 1 else source
+        bpm = spec.bpm or round(analyse(samples, source_rate, peak_points=1).bpm) or 120  # spec.bpm: the source's
+        seconds = spec.operation.bars * 240.0 / bpm
+        new = self._generate(spec, progress, prompt.astype(np.float32), seconds)[:, : round(seconds * rate)]
+        new = new * min(1.0, 0.89 / max(float(np.abs(new).max()), 1e-9))
+        mix = np.concatenate([source, np.broadcast_to(new, (2, new.shape[1]))], axis=1).T
+        progress(0.97, "measuring", "tempo and key")
+        measured = analyse(mix, rate, peak_points=1)
+        report = {
+            "operation": CONTINUE,
+            "bars_added": spec.operation.bars,
+            "bpm": bpm,
+            "join_seconds": round(source.shape[1] / rate, 6),
+            "duration_seconds": round(mix.shape[0] / rate, 6),
+            "source_resampled_from": source_rate,
+        }
+        return Rendering({"mix": mix.astype(np.float32)}, rate, bpm, measured.key, report=report)
 
     def render_batch(self, specs: list[GenerationSpec], progress: Progress) -> list[Rendering]:
-        """One forward pass for several prompts of one window at most; the batch shares the first
-        request's seed and sampling settings. Longer pieces are rendered one after another."""
+        """One forward pass for several requests of one window at most, each drawing its tokens with
+        its own seed and sampling settings; longer pieces, continuations and requests with
+        different guidance scales are rendered one after another."""
         import torch
 
-        if any(spec.duration_seconds > self._window for spec in specs):
+        from beatflow_generator.engines.seeded_sampling import SeededSampler, generate_options, guidance_scale
+
+        if (
+            any(spec.duration_seconds > self._window or spec.operation is not None for spec in specs)
+            or len({guidance_scale(spec) for spec in specs}) > 1
+        ):
             return [self.render(spec, progress) for spec in specs]
         model, processor = self._model, self._processor
         rate = model.config.audio_encoder.sampling_rate
@@ -173,14 +214,12 @@ class MusicgenEngine:
         inputs = processor(text=[describe(spec) for spec in specs], padding=True, return_tensors="pt")
         inputs = {name: value.to(self._device) for name, value in inputs.items()}
         with self._lock, torch.inference_mode():
-            torch.manual_seed(specs[0].seed)
             generated = (
                 model.generate(
                     **inputs,
-                    do_sample=True,
                     max_new_tokens=steps + model.config.decoder.num_codebooks,
                     stopping_criteria=[step_reporter(progress, steps)],
-                    **sampling_options(specs[0]),
+                    **generate_options(SeededSampler(specs, model.config.decoder.num_codebooks), specs),
                 )
                 .float()
                 .cpu()

@@ -18,8 +18,9 @@ import librosa
 import numpy as np
 
 from beatflow_generator.engines.base import Progress, Rendering
-from beatflow_generator.engines.musicgen import describe, finish, sampling_options, step_reporter
+from beatflow_generator.engines.musicgen import describe, finish, step_reporter
 from beatflow_generator.spec import GenerationSpec
+from beatflow_platform.errors import FailedPrecondition
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ class MusicgenMelodyEngine:
     melody_input = "audio"
     max_batch = 1
     max_duration_seconds = 30.0
+    operations = frozenset()
 
     def __init__(self, model_dir: Path | None, *, device: str = "cpu"):
         self._dir = model_dir
@@ -101,10 +103,17 @@ class MusicgenMelodyEngine:
         model = MusicgenMelodyForConditionalGeneration.from_pretrained(self._dir, local_files_only=True)
         self._model = model.to(self._device).eval()
 
-    def render(self, spec: GenerationSpec, progress: Progress, melody_audio=None) -> Rendering:
+    def render(self, spec: GenerationSpec, progress: Progress, melody_audio=None, source_audio=None) -> Rendering:
         """`melody_audio` is (samples [frames, channels], rate) of the melody to follow, or None."""
         import torch
 
+        from beatflow_generator.engines.seeded_sampling import SeededSampler, generate_options
+
+        if spec.operation is not None:
+            raise FailedPrecondition(
+                f"engine {self.name!r} performs no creative operations ({spec.operation.kind} asked for)",
+                reason="OPERATION_UNSUPPORTED",
+            )
         model = self._model
         rate = model.config.audio_encoder.sampling_rate
         frame_rate = model.config.audio_encoder.frame_rate
@@ -114,14 +123,12 @@ class MusicgenMelodyEngine:
         inputs = {name: value.to(self._device) for name, value in inputs.items()}
         steps = math.ceil(spec.duration_seconds * frame_rate)
         with self._lock, torch.inference_mode():
-            torch.manual_seed(spec.seed)
             audio = (
                 model.generate(
                     **inputs,
-                    do_sample=True,
                     max_new_tokens=steps + model.config.decoder.num_codebooks,
                     stopping_criteria=[step_reporter(progress, steps)],
-                    **sampling_options(spec),
+                    **generate_options(SeededSampler([spec], model.config.decoder.num_codebooks), [spec]),
                 )[0]
                 .float()
                 .cpu()

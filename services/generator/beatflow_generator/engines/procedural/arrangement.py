@@ -265,14 +265,28 @@ def progression_for(style: Style, key: Key, rng: np.random.Generator) -> tuple[i
     return choices[int(rng.integers(len(choices)))]
 
 
-def arrange(reading: PromptReading, seconds: float, seed: int, melody: tuple[Note, ...] = ()) -> Arrangement:
-    """Notes for every stem of the piece `reading` describes; `melody` (a hummed one) replaces the composed line."""
-    style = BY_NAME[reading.style]
+def bars_in(seconds: float, bpm: int) -> int:
+    """Bars a piece of `seconds` at `bpm` starts (the last one may be cut short)."""
+    return max(1, math.ceil(seconds / (240.0 / bpm) - 1e-9))
+
+
+def arrange(
+    reading: PromptReading,
+    seconds: float,
+    seed: int,
+    melody: tuple[Note, ...] = (),
+    *,
+    chords: tuple[int, ...] | None = None,
+    style: Style | None = None,
+) -> Arrangement:
+    """Notes for every stem of the piece `reading` describes; `melody` (a hummed one) replaces the
+    composed line. Creative operations pass the `chords` to keep (one per bar) and a varied `style`."""
+    style = style or BY_NAME[reading.style]
     key, bpm = reading.key, reading.bpm
     grid = Grid(bpm, style.swing, style.swing_eighths)
-    bars = max(1, math.ceil(seconds / grid.bar_seconds - 1e-9))
-    progression = progression_for(style, key, np.random.default_rng([seed, zlib.crc32(b"harmony")]))
-    chords = tuple(progression[bar % len(progression)] for bar in range(bars))
+    if chords is None:
+        progression = progression_for(style, key, np.random.default_rng([seed, zlib.crc32(b"harmony")]))
+        chords = tuple(progression[bar % len(progression)] for bar in range(bars_in(seconds, bpm)))
     composer = _Composer(reading, key, grid, chords, seconds, seed)
     programs = reading.instruments
 

@@ -64,8 +64,10 @@ def _fluidsynth(
     stems = {}
     for index, name in enumerate(parts):
         start = round(index * slot * rate)
+        stem = np.zeros((frames, 2), dtype=np.float32)
         piece = audio[start : start + frames]
-        stems[name] = np.pad(piece, ((0, frames - len(piece)), (0, 0))).astype(np.float32)
+        stem[: len(piece)] = piece
+        stems[name] = stem
     return stems
 
 
