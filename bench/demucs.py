@@ -36,6 +36,7 @@ from beatflow.separator.v1 import separator_pb2, separator_pb2_grpc
 from beatflow_devtools.network import free_port
 from beatflow_devtools.postgres import reachable_tempdir
 from beatflow_devtools.stack import LocalStack
+from bench._memory import peak_rss_mb
 from tests.separator import tiny_demucs
 
 RATE = 44100
@@ -56,8 +57,6 @@ def write_mixture(path: Path, seconds: float, block_seconds: float = 10.0) -> No
 
 def _child_peak_rss(mixture: Path, weights: Path, out_dir: Path) -> None:
     """Runs in its own process: separates, then prints its peak RSS."""
-    import resource
-
     from beatflow_separator.offline import separate_file
 
     started = time.perf_counter()
@@ -65,7 +64,7 @@ def _child_peak_rss(mixture: Path, weights: Path, out_dir: Path) -> None:
     print(
         json.dumps(
             {
-                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "peak_rss_mb": peak_rss_mb(),
                 "seconds": time.perf_counter() - started,
             }
         )
@@ -75,8 +74,6 @@ def _child_peak_rss(mixture: Path, weights: Path, out_dir: Path) -> None:
 def _child_whole_track_peak_rss(mixture: Path, weights: Path, out_dir: Path) -> None:
     """The baseline, in its own process: the whole track decoded and separated in memory by demucs'
     apply_model (what the engine did before chunking), stems written at the end."""
-    import resource
-
     import torch
     from demucs.apply import apply_model
     from demucs.pretrained import get_model
@@ -96,7 +93,7 @@ def _child_whole_track_peak_rss(mixture: Path, weights: Path, out_dir: Path) -> 
     print(
         json.dumps(
             {
-                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "peak_rss_mb": peak_rss_mb(),
                 "seconds": time.perf_counter() - started,
             }
         )

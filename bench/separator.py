@@ -11,13 +11,22 @@ same run, and speed.
   on real music, not a figure to tune on).
 - Speed: DSP real-time factor on a 30 s excerpt; Demucs seconds per minute of audio for a
   random-weight HTDemucs of the released size (no weights can be downloaded here to score it).
+- Memory: peak RSS of a DSP separation through the service's pipeline
+  (`beatflow_separator.offline.separate_file`: the mixture streamed block by block from a scratch
+  file, stems written as they come) on a 10-minute over a 1-minute synthesised mixture, each in its
+  own process (`dsp_peak_rss_*`).
 """
 
 from __future__ import annotations
 
+import json
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 
 import librosa
 import museval
@@ -26,6 +35,7 @@ import stempeg
 
 from beatflow_separator.engines.base import SeparationOptions
 from beatflow_separator.engines.dsp import DspSeparator
+from bench._memory import peak_rss_mb
 from bench.corpus import multitrack
 
 STEMS = multitrack.STEMS
@@ -113,5 +123,42 @@ def demucs_speed() -> dict[str, float]:
     return {"demucs_random_full_size_s_per_audio_min": round((time.perf_counter() - started) * 6, 1)}
 
 
+def _child_peak_rss(mixture: Path, out_dir: Path) -> None:
+    """Runs in its own process: separates `mixture` into `out_dir` as the service does, then prints its peak RSS."""
+    from beatflow_separator.offline import separate_file
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    separate_file(mixture, out_dir, engine="dsp")
+    print(json.dumps({"peak_rss_mb": peak_rss_mb()}))
+
+
+def dsp_memory() -> dict[str, float]:
+    from bench.demucs import write_mixture  # the Demucs bench's synthesised mixture (it imports the service stack)
+
+    figures = {}
+    with tempfile.TemporaryDirectory(prefix="beatflow-bench-dsp-") as scratch:
+        work = Path(scratch)
+        for minutes in (1, 10):
+            write_mixture(work / f"mix_{minutes}min.flac", 60.0 * minutes)
+        peaks = {}
+        for minutes in (1, 10):
+            command = [sys.executable, "-m", "bench.separator", "peak-rss", str(work / f"mix_{minutes}min.flac")]
+            output = subprocess.run([*command, str(work / f"stems_{minutes}")], check=True, capture_output=True)
+            peaks[minutes] = json.loads(output.stdout.decode().strip().splitlines()[-1])["peak_rss_mb"]
+        figures |= {
+            "dsp_peak_rss_mb_1min": round(peaks[1], 1),
+            "dsp_peak_rss_mb_10min": round(peaks[10], 1),
+            "dsp_peak_rss_10min_over_1min": round(peaks[10] / peaks[1], 3),
+        }
+    return figures
+
+
 def run() -> dict[str, float]:
-    return {**dsp_speed(), **rendered_quality(), **musdb_sample_quality(), **demucs_speed()}
+    return {**dsp_speed(), **rendered_quality(), **musdb_sample_quality(), **dsp_memory(), **demucs_speed()}
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["peak-rss"]:
+        _child_peak_rss(Path(sys.argv[2]), Path(sys.argv[3]))
+    else:
+        raise SystemExit("run the area with: python -m bench separator")

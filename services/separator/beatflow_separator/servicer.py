@@ -85,6 +85,7 @@ class SeparatorServicer(separator_pb2_grpc.SeparatorServiceServicer):
             payload,
             request_id=request_id,
             max_attempts=self._settings.job_max_attempts,
+            engine=payload.get("engine", ""),  # its real-time factor estimates the job's ETA
         )
         return job_to_proto(job)
 

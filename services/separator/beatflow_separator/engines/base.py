@@ -93,3 +93,22 @@ class StreamingSeparator(Protocol):
 
     def separate_stream(self, mix: MixReader, options: SeparationOptions, progress: Progress) -> StemStream:
         """Blocking, runs in a worker thread; `progress` is called once per chunk."""
+
+
+@runtime_checkable
+class BlockwiseSeparator(Protocol):
+    """A weight-free engine that separates any stretch of a mixture on its own, at the mixture's
+    own rate and channels, block by block (any length in bounded memory)."""
+
+    name: str
+    stems: tuple[str, ...]
+
+    def available(self) -> tuple[bool, str]: ...
+
+    def separate(self, samples: np.ndarray, rate: int, options: SeparationOptions, progress: Progress) -> Separation:
+        """The whole decoded track at once (for callers that hold it anyway)."""
+
+    def separate_blocks(
+        self, read: Callable[[int, int], np.ndarray], frames: int, rate: int, progress: Progress
+    ) -> Iterator[dict[str, np.ndarray]]:
+        """The stems block by block, in order; `read(start, stop)` gives float32 [stop - start, channels]."""

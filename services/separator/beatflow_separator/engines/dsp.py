@@ -6,27 +6,31 @@ that suits what it takes out of what the passes before it left.
    dominates) -> vocals.
 2. Tonal (~93 ms window, below 5 kHz): partials that hold still for a few tenths of a second (the
    horizontal median beats twice the vertical one). Tonal energy below ~250 Hz, and on the
-   harmonics of the strongest low fundamental up to 800 Hz, is the bass; the rest of it is set
-   aside as "other", so that the next pass does not see it.
+   harmonics of the strongest low fundamental up to 800 Hz, is the bass where it sounds from the
+   centre; the rest of it is set aside as "other", so that the next pass does not see it.
 3. Transient (~23 ms window) on what is left (onsets, noise, non-stationary partials): energy
    that spreads across frequency more than it lasts in time -> drums.
 
 Each mask is a Wiener-style share of median-filter estimates, computed on the mono mix of the
-pass's input and applied to every channel's STFT. "other" is the mixture minus vocals, bass and
-drums, so the stems sum back to the input exactly.
+pass's input and applied to every channel's STFT; the lead voice's and the bass's are also weighted
+by how much of each bin sounds from the centre of a stereo pair (where mixes put both). "other" is
+the mixture minus vocals, bass and drums, so the stems sum back to the input exactly. Long input
+runs in overlapping blocks (`dsp_blocks`), so memory does not grow with the track.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import librosa
 import numpy as np
 
+from beatflow_separator.engines import dsp_blocks
 from beatflow_separator.engines import dsp_masks as m
 from beatflow_separator.engines.base import Progress, Separation, SeparationOptions
 
+STEMS = ("vocals", "bass", "drums", "other")  # "other" last: it is the residual of the others
 REFERENCE_RATE = 44100
 VOCAL_BAND_HZ = (180.0, 6000.0)
 BASS_CUTOFF_HZ = 250.0
@@ -73,16 +77,18 @@ class Grid:
         return min(self.n_fft // 2 + 1, int(np.ceil(hz / self.bin_hz)))
 
 
-def lead_voice(magnitude: np.ndarray, grid: Grid) -> dict[str, np.ndarray]:
+def lead_voice(spectra: list[np.ndarray], grid: Grid) -> dict[str, np.ndarray]:
     top = grid.bins_below(VOCAL_BAND_HZ[1] * 1.3)
-    low = magnitude[:top]
+    low_spectra = [spectrum[:top] for spectrum in spectra]
+    low = m.mono_magnitude(low_spectra)
     harmonic_share = m.share(m.along_time(low, LEAD_KERNEL), m.along_frequency(low, LEAD_KERNEL))
     harmonic = low * harmonic_share
     foreground = np.clip(harmonic - m.background(harmonic, grid.frames(BACKGROUND_SECONDS)), 0, None)
     frequencies = grid.frequencies[:top]
-    vocals = np.zeros_like(magnitude)
+    vocals = np.zeros(spectra[0].shape, dtype=np.float32)
     vocals[:top] = (
         harmonic_share
+        * m.centre(low_spectra)
         * m.band(frequencies, *VOCAL_BAND_HZ)
         * (1 - m.low_pass(frequencies, BASS_CUTOFF_HZ, 15.0))
         * foreground
@@ -91,63 +97,90 @@ def lead_voice(magnitude: np.ndarray, grid: Grid) -> dict[str, np.ndarray]:
     return {"vocals": vocals}
 
 
-def tonal(magnitude: np.ndarray, grid: Grid) -> dict[str, np.ndarray]:
+def tonal(spectra: list[np.ndarray], grid: Grid) -> dict[str, np.ndarray]:
     top = grid.bins_below(TONAL_TOP_HZ)
-    low = magnitude[:top]
+    low_spectra = [spectrum[:top] for spectrum in spectra]
+    low = m.mono_magnitude(low_spectra)
     tonal_share = m.share(
         m.along_time(low, grid.frames(TONAL_SECONDS)),
         m.along_frequency(low, TONAL_SPAN_HZ / grid.bin_hz),
         TONAL_MARGIN,
     )
     f0 = m.predominant_f0(low, grid.bin_hz, *BASS_F0_RANGE_HZ)
-    bass_share = np.maximum(
+    bass_share = m.centre(low_spectra) * np.maximum(
         m.low_pass(grid.frequencies[:top], BASS_CUTOFF_HZ, 15.0),
         m.harmonic_comb(f0, top, grid.bin_hz, BASS_HARMONICS_TOP_HZ),
     )
-    bass, other = np.zeros_like(magnitude), np.zeros_like(magnitude)
+    bass, other = np.zeros(spectra[0].shape, dtype=np.float32), np.zeros(spectra[0].shape, dtype=np.float32)
     bass[:top] = tonal_share * bass_share
     other[:top] = tonal_share * (1 - bass_share)
     return {"bass": bass, "other": other}
 
 
-def transient(magnitude: np.ndarray, grid: Grid) -> dict[str, np.ndarray]:
+def transient(spectra: list[np.ndarray], grid: Grid) -> dict[str, np.ndarray]:
+    magnitude = m.mono_magnitude(spectra)
     vertical = m.along_frequency(magnitude, TRANSIENT_SPAN_HZ / grid.bin_hz)
     horizontal = m.along_time(magnitude, grid.frames(TRANSIENT_SECONDS))
     return {"drums": m.share(vertical, horizontal, DRUM_MARGIN)}
 
 
-# (stage name, window in samples at 44.1 kHz, masks from the mono magnitude)
-PASSES: tuple[tuple[str, int, Callable[[np.ndarray, Grid], dict[str, np.ndarray]]], ...] = (
+# (stage name, window in samples at 44.1 kHz, masks from the channels' STFTs)
+PASSES: tuple[tuple[str, int, Callable[[list[np.ndarray], Grid], dict[str, np.ndarray]]], ...] = (
     ("lead voice", 2048, lead_voice),
     ("tonal", 4096, tonal),
     ("transient", 1024, transient),
 )
 
 
+def separate_window(samples: np.ndarray, rate: int) -> dict[str, np.ndarray]:
+    """The three passes over one stretch of float32 [frames, channels] audio; the stems sum back to it."""
+    length, channels = samples.shape
+    stems = {name: np.zeros_like(samples) for name in STEMS[:-1]}
+    remaining = samples
+    for _, window, masks_of in PASSES:
+        grid = Grid.at(rate, window)
+        spectra = [librosa.stft(remaining[:, c], n_fft=grid.n_fft, hop_length=grid.hop) for c in range(channels)]
+        taken = np.zeros_like(samples)
+        for name, mask in masks_of(spectra, grid).items():  # "other" is only set aside here: it is the residual below
+            for channel, spectrum in enumerate(spectra):
+                part = librosa.istft(spectrum * mask, hop_length=grid.hop, length=length)
+                taken[:, channel] += part
+                if name in stems:
+                    stems[name][:, channel] += part
+        remaining = remaining - taken
+    stems["other"] = samples - stems["vocals"] - stems["bass"] - stems["drums"]
+    return stems
+
+
+def alignment(rate: int) -> int:
+    """Blocks start on multiples of this many frames, so that every pass sees the STFT frames (and the
+    background's frame groups) the whole track would give it there."""
+    return m.BACKGROUND_DECIMATION * max(Grid.at(rate, window).hop for _, window, _ in PASSES)
+
+
 class DspSeparator:
     name = "dsp"
+    stems = STEMS
 
     def available(self) -> tuple[bool, str]:
         return True, "built in; needs no weights"
 
+    def separate_blocks(
+        self, read: dsp_blocks.ReadMix, frames: int, rate: int, progress: Progress
+    ) -> Iterator[dict[str, np.ndarray]]:
+        """The stems block by block, in order, holding only one block's window in memory; `read(start, stop)`
+        gives float32 [stop - start, channels] of the mixture."""
+        plan = dsp_blocks.BlockPlan.of(frames, rate, alignment(rate))
+        yield from dsp_blocks.stream(read, plan, lambda window: separate_window(window, rate), progress)
+        progress(1.0, "done", "")
+
     def separate(self, samples: np.ndarray, rate: int, options: SeparationOptions, progress: Progress) -> Separation:
         samples = np.asarray(samples, dtype=np.float32)
-        length, channels = samples.shape
-        stems = {name: np.zeros_like(samples) for name in ("vocals", "bass", "drums")}
-        remaining = samples
-        for index, (stage, window, masks_of) in enumerate(PASSES):
-            progress(index / len(PASSES), "masks", stage)
-            grid = Grid.at(rate, window)
-            spectra = [librosa.stft(remaining[:, c], n_fft=grid.n_fft, hop_length=grid.hop) for c in range(channels)]
-            masks = masks_of(np.abs(sum(spectra) / channels), grid)
-            taken = np.zeros_like(samples)
-            for name, mask in masks.items():  # "other" is only set aside here: it is the residual below
-                for channel, spectrum in enumerate(spectra):
-                    part = librosa.istft(spectrum * mask, hop_length=grid.hop, length=length)
-                    taken[:, channel] += part
-                    if name in stems:
-                        stems[name][:, channel] += part
-            remaining = remaining - taken
-        stems["other"] = samples - stems["vocals"] - stems["bass"] - stems["drums"]
-        progress(1.0, "done", "")
-        return Separation({name: stem.astype(np.float32) for name, stem in stems.items()}, rate, self.name)
+        stems = {name: np.empty_like(samples) for name in STEMS}
+        position = 0
+        for block in self.separate_blocks(lambda start, stop: samples[start:stop], len(samples), rate, progress):
+            count = len(block["other"])
+            for name, part in block.items():
+                stems[name][position : position + count] = part
+            position += count
+        return Separation(stems, rate, self.name)

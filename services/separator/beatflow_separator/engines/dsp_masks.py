@@ -40,6 +40,22 @@ def share(estimate: np.ndarray, rival: np.ndarray, margin: float = 1.0) -> np.nd
     return power / (power + rival_power + EPS)
 
 
+def mono_magnitude(spectra: list[np.ndarray]) -> np.ndarray:
+    """The magnitude of the channels' mean (the mid signal of a stereo pair)."""
+    return np.abs(sum(spectra) / len(spectra))
+
+
+def centre(spectra: list[np.ndarray]) -> np.ndarray:
+    """Per bin, how much of a stereo pair sounds from the centre: 1 where both channels carry the same
+    level in phase, falling to 0 for one side alone or opposite phases; 1 everywhere for mono (or more
+    than two channels, whose layout is unknown). Mixes put the lead voice and the bass there."""
+    if len(spectra) != 2:
+        return np.ones(spectra[0].shape, dtype=np.float32)
+    left, right = spectra
+    cross = left.real * right.real + left.imag * right.imag
+    return np.clip(2 * cross / (np.abs(left) ** 2 + np.abs(right) ** 2 + EPS), 0, 1)
+
+
 def along_time(magnitude: np.ndarray, frames: float) -> np.ndarray:
     """Median over `frames` along time; a long span is sampled at MEDIAN_TAPS evenly spaced frames
     (the cost of a median filter grows with its taps, not its span)."""

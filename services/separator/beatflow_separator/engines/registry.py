@@ -22,8 +22,13 @@ def default_separators(weights_dir: Path | None, *, device: str = "cpu", batch_s
 
 
 def code_revision(engine: Separator) -> str:
-    """A weight-free engine's results depend on its code: the sha256 of the module defining it."""
-    return hashlib.sha256(Path(sys.modules[type(engine).__module__].__file__).read_bytes()).hexdigest()
+    """A weight-free engine's results depend on its code: the sha256 of the modules of its package
+    folder whose names start with the defining module's (dsp.py, dsp_masks.py, dsp_blocks.py)."""
+    module = Path(sys.modules[type(engine).__module__].__file__)
+    digest = hashlib.sha256()
+    for path in sorted(module.parent.glob(f"{module.stem}*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 class Separators:
