@@ -1,7 +1,8 @@
 """Access tokens and the caller's identity.
 
 The vcs service mints tokens for users; every service verifies them with the same
-`TokenCodec`, and the auth interceptor puts the result in `current_principal()`.
+`TokenCodec`, and the auth interceptor puts the result in `current_principal()`. A user's token
+names its session (claim "sid") so that logging out can end it early (`beatflow_platform.sessions`).
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ class Principal:
     subject_id: str
     kind: PrincipalKind
     expires_at: datetime
+    # The sign-in a user token belongs to; empty for service tokens.
+    session_id: str = ""
 
     @property
     def is_service(self) -> bool:
@@ -62,7 +65,14 @@ class TokenCodec:
     def ttl_seconds(self) -> int:
         return int(self._ttl.total_seconds())
 
-    def issue(self, subject_id: str, kind: PrincipalKind = PrincipalKind.USER, *, now: datetime | None = None) -> str:
+    def issue(
+        self,
+        subject_id: str,
+        kind: PrincipalKind = PrincipalKind.USER,
+        *,
+        session_id: str = "",
+        now: datetime | None = None,
+    ) -> str:
         issued_at = now or datetime.now(UTC)
         claims = {
             "sub": subject_id,
@@ -73,6 +83,8 @@ class TokenCodec:
             "exp": issued_at + self._ttl,
             "jti": uuid.uuid4().hex,
         }
+        if session_id:
+            claims["sid"] = session_id
         return jwt.encode(claims, self._secret, algorithm=_ALGORITHM)
 
     def verify(self, token: str) -> Principal:
@@ -92,7 +104,8 @@ class TokenCodec:
             raise Unauthenticated("access token expired", reason="TOKEN_EXPIRED") from exc
         except (jwt.InvalidTokenError, ValueError) as exc:
             raise Unauthenticated("invalid access token", reason="TOKEN_INVALID") from exc
-        return Principal(str(claims["sub"]), kind, datetime.fromtimestamp(claims["exp"], UTC))
+        expires_at = datetime.fromtimestamp(claims["exp"], UTC)
+        return Principal(str(claims["sub"]), kind, expires_at, session_id=str(claims.get("sid", "")))
 
 
 _current_principal: contextvars.ContextVar[Principal | None] = contextvars.ContextVar("principal", default=None)

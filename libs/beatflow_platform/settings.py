@@ -51,6 +51,9 @@ class AuthSettings(BaseModel):
     jwt_issuer: str = "beatflow"
     jwt_audience: str = "beatflow"
     access_token_ttl_seconds: int = Field(default=900, ge=30)
+    # How long a service trusts its last answer on whether a session is live: after logout or
+    # refresh-token reuse, the session's access tokens keep working for at most this long.
+    session_check_seconds: float = Field(default=5.0, ge=0, le=60)
 
 
 class ServiceSettings(BaseSettings):

@@ -1,4 +1,4 @@
-"""Settings from the environment and the access-token codec."""
+"""Settings from the environment, the access-token codec and the session guard's cache."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from beatflow_platform.auth import PrincipalKind, TokenCodec
 from beatflow_platform.errors import Unauthenticated
+from beatflow_platform.sessions import SessionGuard
 from beatflow_platform.settings import AuthSettings, ServiceSettings
 
 SECRET = "a-secret-of-at-least-thirty-two-characters"
@@ -87,3 +88,49 @@ def test_expired_tokens_are_refused():
     with pytest.raises(Unauthenticated) as caught:
         codec.verify(token)
     assert caught.value.reason == "TOKEN_EXPIRED"
+
+
+def test_user_tokens_carry_their_session():
+    codec = TokenCodec(AuthSettings(jwt_secret=SECRET))
+    assert codec.verify(codec.issue("alice", session_id="s-1")).session_id == "s-1"
+    assert codec.verify(codec.issue("svc-generator", PrincipalKind.SERVICE)).session_id == ""
+
+
+class _Sessions:
+    """A session store the test ends sessions in, counting how often it is asked."""
+
+    def __init__(self):
+        self.ended: set[str] = set()
+        self.lookups = 0
+
+    async def is_live(self, session_id: str, access_token: str) -> bool:
+        self.lookups += 1
+        return session_id not in self.ended
+
+
+async def test_the_guard_trusts_an_answer_for_the_cache_bound_only():
+    codec = TokenCodec(AuthSettings(jwt_secret=SECRET))
+    token = codec.issue("alice", session_id="s-1")
+    principal = codec.verify(token)
+    sessions, now = _Sessions(), [100.0]
+    guard = SessionGuard(sessions.is_live, cache_seconds=5.0, clock=lambda: now[0])
+    await guard.ensure_live(principal, token)
+    sessions.ended.add("s-1")
+    now[0] += 4.9
+    await guard.ensure_live(principal, token)
+    assert sessions.lookups == 1, "within the bound the cached answer is used"
+    now[0] += 0.1
+    with pytest.raises(Unauthenticated) as caught:
+        await guard.ensure_live(principal, token)
+    assert caught.value.reason == "TOKEN_REVOKED"
+    assert sessions.lookups == 2
+
+
+async def test_the_guard_refuses_user_tokens_that_name_no_session():
+    codec = TokenCodec(AuthSettings(jwt_secret=SECRET))
+    token = codec.issue("alice")
+    sessions = _Sessions()
+    with pytest.raises(Unauthenticated) as caught:
+        await SessionGuard(sessions.is_live, cache_seconds=0).ensure_live(codec.verify(token), token)
+    assert caught.value.reason == "TOKEN_INVALID"
+    assert sessions.lookups == 0

@@ -3,7 +3,8 @@
 One `ScopeInterceptor` wraps each handler once, for all four call shapes, and enters the
 scopes in order around the servicer. Two scopes exist:
 - `rpc_outcome_scope`: request id, exception -> status with details (the one mapping), one log line per call.
-- `AuthScope`: verifies the bearer token and binds the caller's `Principal`.
+- `AuthScope`: verifies the bearer token (and, given a `SessionGuard`, that its session is live) and
+  binds the caller's `Principal`.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from beatflow_platform.errors import (
     to_grpc_status,
 )
 from beatflow_platform.logging import get_logger
+from beatflow_platform.sessions import SessionGuard
 
 RpcScope = Callable[[str, grpc.aio.ServicerContext], AbstractAsyncContextManager[None]]
 
@@ -103,13 +105,17 @@ class AuthScope:
     A token, when present, is verified even on public methods, so a bad one never passes silently.
     A service principal may act for a user by naming them in `x-beatflow-on-behalf-of`; the call
     then has exactly that user's rights (a user token naming someone else is refused).
+    With `sessions`, a user token is also refused once its session has ended (logout, refresh reuse).
     """
 
     ALWAYS_PUBLIC_PREFIXES = (_PROBE_PREFIX, "/grpc.reflection.")
 
-    def __init__(self, codec: TokenCodec, public_methods: Collection[str] = ()):
+    def __init__(
+        self, codec: TokenCodec, public_methods: Collection[str] = (), *, sessions: SessionGuard | None = None
+    ):
         self._codec = codec
         self._public_methods = frozenset(public_methods)
+        self._sessions = sessions
 
     def _is_public(self, method: str) -> bool:
         return method in self._public_methods or method.startswith(self.ALWAYS_PUBLIC_PREFIXES)
@@ -123,7 +129,10 @@ class AuthScope:
             scheme, _, token = str(header).partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
                 raise Unauthenticated("authorization metadata must be 'Bearer <token>'", reason="TOKEN_INVALID")
-            principal = self._codec.verify(token.strip())
+            access_token = token.strip()
+            principal = self._codec.verify(access_token)
+            if self._sessions is not None and principal.kind is PrincipalKind.USER:
+                await self._sessions.ensure_live(principal, access_token)
             on_behalf_of = metadata.get(ON_BEHALF_OF_KEY)
             if on_behalf_of is not None:
                 if not principal.is_service:

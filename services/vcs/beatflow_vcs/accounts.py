@@ -1,4 +1,5 @@
-"""Users, passwords (argon2id) and token pairs: short-lived access JWTs plus rotating refresh tokens."""
+"""Users, passwords (argon2id) and sessions: each sign-in is a session whose token pairs are
+short-lived access JWTs naming the session plus rotating refresh tokens (one family per session)."""
 
 from __future__ import annotations
 
@@ -90,7 +91,7 @@ class Accounts:
             taken = "email" if "email" in (error.diag.constraint_name or "") else "username"
             raise AlreadyExists("user", email if taken == "email" else username, f"{taken} is already taken") from None
         user = User(**row)
-        return user, await self._issue_pair(user.user_id, family_id=uuid.uuid4())
+        return user, await self._start_session(user.user_id)
 
     async def login(self, login: str, password: str, *, client_address: str) -> tuple[User, TokenPair]:
         """Checks the password, unless this client address must wait (RESOURCE_EXHAUSTED, LoginThrottled).
@@ -118,7 +119,7 @@ class Accounts:
                 "DELETE FROM vcs.login_failures WHERE login = %s AND client_address = %s", (key, address)
             )
         user = User(**row)
-        return user, await self._issue_pair(user.user_id, family_id=uuid.uuid4())
+        return user, await self._start_session(user.user_id)
 
     async def _record_attempt(self, key: str, address: str) -> None:
         """Refuses the attempt if the throttle says wait; otherwise records it as a failure (for now)
@@ -141,18 +142,19 @@ class Accounts:
             await conn.execute("INSERT INTO vcs.login_failures (login, client_address) VALUES (%s, %s)", (key, address))
             await conn.execute("DELETE FROM vcs.login_failures WHERE failed_at <= now() - %s::interval", (window,))
 
-    async def _issue_pair(self, user_id: str, family_id: uuid.UUID, conn=None) -> TokenPair:
+    async def _start_session(self, user_id: str) -> TokenPair:
+        session_id = uuid.uuid4()
+        async with self._pool.connection() as conn, conn.transaction():
+            await conn.execute("INSERT INTO vcs.sessions (id, user_id) VALUES (%s, %s)", (session_id, user_id))
+            return await self._issue_pair(conn, user_id, session_id)
+
+    async def _issue_pair(self, conn, user_id: str, session_id: uuid.UUID) -> TokenPair:
         refresh_token = secrets.token_urlsafe(32)
-        statement = (
-            "INSERT INTO vcs.refresh_tokens (token_hash, user_id, family_id, expires_at) VALUES (%s, %s, %s, %s)"
+        await conn.execute(
+            "INSERT INTO vcs.refresh_tokens (token_hash, user_id, family_id, expires_at) VALUES (%s, %s, %s, %s)",
+            (_hash_token(refresh_token), user_id, session_id, datetime.now(UTC) + self._refresh_ttl),
         )
-        values = (_hash_token(refresh_token), user_id, family_id, datetime.now(UTC) + self._refresh_ttl)
-        if conn is None:
-            async with self._pool.connection() as own:
-                await own.execute(statement, values)
-        else:
-            await conn.execute(statement, values)
-        access_token = self._codec.issue(user_id, PrincipalKind.USER)
+        access_token = self._codec.issue(user_id, PrincipalKind.USER, session_id=str(session_id))
         return TokenPair(access_token, refresh_token, self._codec.ttl_seconds)
 
     async def refresh(self, refresh_token: str) -> TokenPair:
@@ -174,16 +176,17 @@ class Accounts:
                 await conn.execute(
                     "UPDATE vcs.refresh_tokens SET used_at = now() WHERE token_hash = %s", (_hash_token(refresh_token),)
                 )
-                pair = await self._issue_pair(row["user_id"], row["family_id"], conn)
+                pair = await self._issue_pair(conn, row["user_id"], row["family_id"])
         if reused:
             raise Unauthenticated(
-                "refresh token was already used; every session of this login is revoked",
+                "refresh token was already used; this sign-in is ended and its tokens are revoked",
                 reason="REFRESH_TOKEN_REUSED",
             )
         return pair
 
     async def logout(self, refresh_token: str) -> None:
-        async with self._pool.connection() as conn:
+        """Ends the refresh token's session: its refresh tokens and its access tokens stop working."""
+        async with self._pool.connection() as conn, conn.transaction():
             row = await fetch_one(
                 conn, "SELECT family_id FROM vcs.refresh_tokens WHERE token_hash = %s", (_hash_token(refresh_token),)
             )
@@ -193,10 +196,24 @@ class Accounts:
 
     @staticmethod
     async def _revoke_family(conn, family_id) -> None:
+        """Ends the session `family_id` names: its refresh tokens and, through the session, its access tokens."""
+        await conn.execute(
+            "UPDATE vcs.sessions SET revoked_at = now() WHERE id = %s AND revoked_at IS NULL", (family_id,)
+        )
         await conn.execute(
             "UPDATE vcs.refresh_tokens SET revoked_at = now() WHERE family_id = %s AND revoked_at IS NULL",
             (family_id,),
         )
+
+    async def session_is_live(self, session_id: str, access_token: str = "") -> bool:
+        """Whether the session exists and has not ended (the table is the truth; the token is not needed)."""
+        try:
+            uuid.UUID(session_id)
+        except ValueError:
+            return False
+        async with self._pool.connection() as conn:
+            row = await fetch_one(conn, "SELECT revoked_at FROM vcs.sessions WHERE id = %s", (session_id,))
+        return row is not None and row["revoked_at"] is None
 
     async def get_user(self, user_id: str) -> User:
         try:

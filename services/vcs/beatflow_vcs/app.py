@@ -17,6 +17,7 @@ from beatflow_platform.grpc.interceptors import AuthScope, rpc_outcome_scope
 from beatflow_platform.grpc.server import GrpcHost, ServiceRegistration
 from beatflow_platform.objectstore import ObjectStore, create_object_store
 from beatflow_platform.pagination import PageTokens
+from beatflow_platform.sessions import SessionGuard
 from beatflow_vcs.accounts import Accounts
 from beatflow_vcs.blobs import Blobs
 from beatflow_vcs.comments import Comments
@@ -88,6 +89,7 @@ async def build_app(settings: VcsSettings) -> VcsApp:
     )
 
     auth = auth_servicer.AuthServicer(accounts, codec)
+    sessions = SessionGuard(accounts.session_is_live, settings.auth.session_check_seconds)
     repos = repositories_servicer.RepositoryServicer(repositories)
     blob_service = blobs_servicer.BlobServicer(blobs)
     version_service = version_control_servicer.VersionControlServicer(
@@ -116,7 +118,7 @@ async def build_app(settings: VcsSettings) -> VcsApp:
     host = GrpcHost(
         settings,
         services,
-        scopes=[rpc_outcome_scope, AuthScope(codec, public_methods=PUBLIC_METHODS)],
+        scopes=[rpc_outcome_scope, AuthScope(codec, public_methods=PUBLIC_METHODS, sessions=sessions)],
         readiness_checks=[lambda: ping(pool), store.check],
         on_shutdown=[close_pool],
     )

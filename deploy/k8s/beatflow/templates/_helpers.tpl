@@ -49,6 +49,8 @@ secretKeyRef:
     {{- include "beatflow.secretRef" (dict "root" .root "existing" $v.auth.existingSecret "key" "jwt-secret") | nindent 4 }}
 - name: {{ $p }}AUTH__ACCESS_TOKEN_TTL_SECONDS
   value: {{ $v.auth.accessTokenTtlSeconds | quote }}
+- name: {{ $p }}AUTH__SESSION_CHECK_SECONDS
+  value: {{ $v.auth.sessionCheckSeconds | quote }}
 - name: {{ $p }}OBJECT_STORE__KIND
   value: s3
 - name: {{ $p }}OBJECT_STORE__ENDPOINT

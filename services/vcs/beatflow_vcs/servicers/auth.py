@@ -7,6 +7,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from beatflow.auth.v1 import auth_pb2, auth_pb2_grpc
 from beatflow_platform.auth import PrincipalKind, TokenCodec, current_principal
 from beatflow_platform.grpc.interceptors import CLIENT_ADDRESS_KEY
+from beatflow_platform.sessions import SessionGuard
 from beatflow_vcs.accounts import Accounts
 from beatflow_vcs.login_throttle import peer_host
 from beatflow_vcs.servicers import convert
@@ -24,6 +25,8 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
     def __init__(self, accounts: Accounts, codec: TokenCodec):
         self._accounts = accounts
         self._codec = codec
+        # Other services cache what VerifyToken says; it answers from the table, uncached.
+        self._sessions = SessionGuard(accounts.session_is_live, cache_seconds=0)
 
     async def Register(self, request, context):
         user, pair = await self._accounts.register(
@@ -51,6 +54,8 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
 
     async def VerifyToken(self, request, context):
         principal = self._codec.verify(request.access_token)
+        if principal.kind is PrincipalKind.USER:
+            await self._sessions.ensure_live(principal, request.access_token)
         expire_time = Timestamp()
         expire_time.FromDatetime(principal.expires_at)
         return auth_pb2.VerifyTokenResponse(
