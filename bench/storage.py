@@ -1,100 +1,362 @@
-"""Object store figures: memory and throughput of a 50 MiB streamed upload of unknown length.
+"""Storage figures: memory and throughput of streamed uploads, bytes written per uploaded byte, and
+the time of a 20-stem commit.
 
-Each measurement runs in a fresh child process so that its peak RSS (ru_maxrss) belongs to
-that upload alone; the S3 store talks to a nanio server in another process, so server memory
-is not counted. Figures: peak RSS growth over the process's state just before the upload,
-and the peak of Python allocations (tracemalloc) during it.
+Each measurement runs in a fresh child process, so that its resident set (sampled) and the bytes it
+writes (/proc/<pid>/io write_bytes: what it sends to storage, files deleted before the disk sees
+them included) belong to that measurement alone. The S3 store talks to a nanio server in another
+process: its memory is not counted, its writes are.
+
+- Object store alone: a 50 MiB stream of unknown length (the staging path), and a 200 MiB stream
+  announced with its sha256 and size (what vcs's callers send): peak RSS growth over the state just
+  before the upload, the tracemalloc peak, throughput.
+- Through vcs (gRPC BlobService with its client in the same process, Postgres, the store): a 200 MiB
+  WAV streamed with its sha256 and size (bytes written per uploaded byte, peak RSS growth), then
+  `commit_20_stems_ms_median` over commits that each put 20 stems on the S3 store, and the part of
+  it spent inside the commit's transaction (while the branch head is locked). Both run twice in one
+  bench run, on the code at BASELINE_COMMIT ("before") and on this tree ("after").
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
+import os
 import resource
+import shutil
+import statistics
+import struct
 import subprocess
 import sys
-import tempfile
+import tarfile
+import threading
 import time
 import tracemalloc
 from pathlib import Path
 
 MIB = 1024 * 1024
-UPLOAD_MIB = 50
+UNKNOWN_LENGTH_MIB = 50
+ANNOUNCED_MIB = 200
 CHUNK_BYTES = 256 * 1024
+WAV_MIB = 200
+COMMIT_STEMS = 20
+COMMIT_SAMPLES = 15
+REPO_ROOT = Path(__file__).resolve().parent.parent
+# The last commit before one-write uploads and batched commit checks (issue 16, items 1 and 3).
+BASELINE_COMMIT = "6375d923f04fba2aca634a0688da38f7e13b6215"
+BASELINE_PATHS = ("libs/beatflow_platform", "libs/beatflow_audio", "services/vcs/beatflow_vcs")
 
 
-async def _upload(store) -> dict[str, float]:
+def _wav_chunks(mib: int):
+    """A 16-bit stereo 44.1 kHz WAV of a 440 Hz tone, about `mib` MiB, made block by block."""
+    import numpy as np
+
+    rate, frames_per_block = 44100, 256 * 1024
+    blocks = mib * MIB // (4 * frames_per_block)
+    data_bytes = blocks * frames_per_block * 4
+    yield (
+        b"RIFF"
+        + struct.pack("<I", 36 + data_bytes)
+        + b"WAVEfmt "
+        + struct.pack("<IHHIIHH", 16, 1, 2, rate, rate * 4, 4, 16)
+        + b"data"
+        + struct.pack("<I", data_bytes)
+    )
+    for index in range(blocks):
+        t = (index * frames_per_block + np.arange(frames_per_block)) / rate
+        mono = (8000 * np.sin(2 * np.pi * 440.0 * t)).astype("<i2")
+        yield np.repeat(mono, 2).tobytes()
+
+
+class PeakRss:
+    """Samples this process's resident set every few milliseconds while in use; `growth_mb` is the
+    highest sample above the one taken on entry (ru_maxrss cannot show growth below an earlier peak)."""
+
+    def __init__(self, interval_s: float = 0.005):
+        self._interval = interval_s
+        self._stop = threading.Event()
+        self._start = self._peak = 0
+
+    @staticmethod
+    def _rss() -> int:
+        return int(Path("/proc/self/statm").read_text().split()[1]) * resource.getpagesize()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(self._interval):
+            self._peak = max(self._peak, self._rss())
+
+    def __enter__(self) -> PeakRss:
+        self._start = self._peak = self._rss()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._peak = max(self._peak, self._rss())
+
+    @property
+    def growth_mb(self) -> float:
+        return round((self._peak - self._start) / MIB, 2)
+
+
+def written_bytes(pid: int | str = "self") -> int:
+    fields = dict(line.split(": ") for line in Path(f"/proc/{pid}/io").read_text().splitlines())
+    return int(fields["write_bytes"])
+
+
+def _stream(mib: int):
     pattern = bytes(range(256)) * (CHUNK_BYTES // 256)
+    for index in range(mib * MIB // CHUNK_BYTES):
+        yield index.to_bytes(4, "big") + pattern[4:]
 
-    async def stream():
-        for index in range(UPLOAD_MIB * MIB // CHUNK_BYTES):
-            yield index.to_bytes(4, "big") + pattern[4:]
 
-    baseline_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+async def _put(store, mib: int, *, announced: bool) -> dict[str, float]:
+    sha256 = None
+    if announced:  # hashed ahead, as a caller that spooled the upload would have done
+        digest = hashlib.sha256()
+        for chunk in _stream(mib):
+            digest.update(chunk)
+        sha256 = digest.hexdigest()
+
+    async def chunks():
+        for chunk in _stream(mib):
+            yield chunk
+
     tracemalloc.start()
     started = time.perf_counter()
-    blob = await store.put(stream())
+    with PeakRss() as rss:
+        blob = await store.put(chunks(), expected_sha256=sha256, size=mib * MIB if announced else None)
     elapsed = time.perf_counter() - started
     _, traced_peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    assert blob.size == UPLOAD_MIB * MIB
-    growth_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - baseline_kib
+    assert blob.size == mib * MIB and blob.created
     return {
-        "peak_rss_growth_mb": round(growth_kib / 1024, 2),
+        "peak_rss_growth_mb": rss.growth_mb,
         "tracemalloc_peak_mb": round(traced_peak / MIB, 2),
-        "throughput_mb_per_s": round(UPLOAD_MIB / elapsed, 1),
+        "throughput_mb_per_s": round(mib / elapsed, 1),
     }
 
 
-async def _measure_in_child(kind: str, config: dict) -> dict[str, float]:
+async def _store_child(kind: str, config: dict) -> dict[str, float]:
     from beatflow_platform.objectstore.filesystem import FilesystemObjectStore
     from beatflow_platform.objectstore.s3 import S3ObjectStore
     from beatflow_platform.settings import ObjectStoreSettings
 
+    mib, announced = config.pop("mib"), config.pop("announced")
     if kind == "filesystem":
         store = FilesystemObjectStore(Path(config["root"]))
     else:
         store = S3ObjectStore(ObjectStoreSettings(kind="s3", **config))
         await store.ensure_bucket()
         await store.check()
-    return await _upload(store)
+    return await _put(store, mib, announced=announced)
 
 
-def _child(kind: str, config: dict) -> dict[str, float]:
+async def _vcs_child(config: dict) -> dict[str, float]:
+    """Runs vcs (whichever version the import path holds) on the given store; uploads, then commits."""
+    import grpc
+
+    from beatflow.auth.v1 import auth_pb2, auth_pb2_grpc
+    from beatflow.vcs.v1 import (
+        blobs_pb2,
+        blobs_pb2_grpc,
+        repositories_pb2,
+        repositories_pb2_grpc,
+        version_control_pb2_grpc,
+    )
+    from beatflow.vcs.v1 import version_control_pb2 as vc_pb2
+    from beatflow_platform.settings import ObjectStoreSettings
+    from beatflow_vcs.versioning import VersionControl
+    from bench._vcs_server import bench_vcs
+    from tests.audio import tone
+
+    # The commit's transaction (the branch head stays locked throughout) is timed by wrapping the
+    # method that holds it; both versions have it.
+    transaction_ms: list[float] = []
+    in_transaction = VersionControl._commit_once
+
+    async def timed_transaction(*args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return await in_transaction(*args, **kwargs)
+        finally:
+            transaction_ms.append((time.perf_counter() - started) * 1000)
+
+    VersionControl._commit_once = timed_transaction
+
+    base = Path(config["base"])
+    server_pid = config.get("store_pid")
+    async with (
+        bench_vcs(base, ObjectStoreSettings(**config["store"])) as vcs,
+        grpc.aio.insecure_channel(f"127.0.0.1:{vcs.port}") as channel,
+    ):
+        registered = await auth_pb2_grpc.AuthServiceStub(channel).Register(
+            auth_pb2.RegisterRequest(username="bench", email="bench@example.com", password="bench password 123")
+        )
+        md = (("authorization", f"Bearer {registered.tokens.access_token}"),)
+        blobs = blobs_pb2_grpc.BlobServiceStub(channel)
+
+        async def upload(chunks, sha256: str, size: int) -> str:
+            async def requests():
+                metadata = blobs_pb2.UploadBlobMetadata(filename="take.wav", expected_sha256=sha256)
+                yield blobs_pb2.UploadBlobRequest(metadata=metadata)
+                for chunk in chunks:
+                    yield blobs_pb2.UploadBlobRequest(chunk=chunk)
+
+            size_header = (config["size_metadata_key"], str(size))
+            return (await blobs.UploadBlob(requests(), metadata=(*md, size_header))).blob.blob_id
+
+        async def upload_bytes(data: bytes) -> str:
+            return await upload([data], hashlib.sha256(data).hexdigest(), len(data))
+
+        def written() -> int:
+            return written_bytes() + (written_bytes(server_pid) if server_pid else 0)
+
+        digest, size = hashlib.sha256(), 0
+        for chunk in _wav_chunks(WAV_MIB):  # hashed ahead, as the gateway does while spooling
+            digest.update(chunk)
+            size += len(chunk)
+        before = written()
+        with PeakRss() as rss:
+            await upload(_wav_chunks(WAV_MIB), digest.hexdigest(), size)
+        per_byte = (written() - before) / size
+
+        stems = [await upload_bytes(tone(0.5, frequency=110.0 * (1 + i / 7))) for i in range(COMMIT_STEMS)]
+        repo = await repositories_pb2_grpc.RepositoryServiceStub(channel).CreateRepository(
+            repositories_pb2.CreateRepositoryRequest(name="stems"), metadata=md
+        )
+        vc = version_control_pb2_grpc.VersionControlServiceStub(channel)
+        head, times = "", []
+        for index in range(COMMIT_SAMPLES + 1):
+            order = stems[index % COMMIT_STEMS :] + stems[: index % COMMIT_STEMS]  # a new tree each time
+            request = vc_pb2.CreateCommitRequest(
+                repo_id=repo.repository.repo_id,
+                parent_commit_id=head,
+                message=f"take {index}",
+                stems=[vc_pb2.StemInput(name=f"stem{i}", blob_id=b) for i, b in enumerate(order)],
+            )
+            started = time.perf_counter()
+            head = (await vc.CreateCommit(request, metadata=md)).commit.commit_id
+            if index:  # the first commit warms caches and connections
+                times.append((time.perf_counter() - started) * 1000)
+    return {
+        "bytes_written_per_uploaded_byte": round(per_byte, 3),
+        "upload_peak_rss_growth_mb": rss.growth_mb,
+        "commit_ms_median": statistics.median(times),
+        "transaction_ms_median": statistics.median(transaction_ms[1:]),
+    }
+
+
+def _child(args: list[str], config: dict, pythonpath: list[Path] = ()) -> dict[str, float]:
+    env = dict(os.environ)
+    if pythonpath:
+        env["PYTHONPATH"] = os.pathsep.join([*map(str, pythonpath), env.get("PYTHONPATH", "")])
     output = subprocess.run(
-        [sys.executable, "-m", "bench.storage", "--child", kind, json.dumps(config)],
+        [sys.executable, "-m", "bench.storage", *args, json.dumps(config)],
         check=True,
         capture_output=True,
         text=True,
+        env=env,
+        cwd=REPO_ROOT,
     ).stdout
     return json.loads(output.strip().splitlines()[-1])
 
 
+def _baseline_tree(target: Path) -> list[Path]:
+    """The vcs code as it was at BASELINE_COMMIT, for the "before" figures; returns its import path."""
+    target.mkdir(parents=True)
+    archive = target / "baseline.tar"
+    subprocess.run(
+        ["git", "archive", "--format=tar", "-o", str(archive), BASELINE_COMMIT, *BASELINE_PATHS],
+        check=True,
+        cwd=REPO_ROOT,
+    )
+    with tarfile.open(archive) as tar:
+        tar.extractall(target, filter="data")
+    return [target / "libs", target / "services" / "vcs"]
+
+
+def _nanio_pid(port: int) -> int:
+    for proc in Path("/proc").iterdir():
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0") if proc.name.isdigit() else []
+        except OSError:
+            continue
+        if any(arg.endswith(b"/nanio") for arg in argv[:2]) and str(port).encode() in argv:
+            return int(proc.name)
+    raise LookupError(f"no nanio process serves port {port}")
+
+
 def run() -> dict[str, float]:
+    from beatflow_devtools.postgres import reachable_tempdir
     from beatflow_devtools.s3servers import NanioS3
+    from beatflow_platform.blob_client import UPLOAD_SIZE_METADATA
 
     figures: dict[str, float] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for name, value in _child("filesystem", {"root": f"{tmp}/fs"}).items():
-            figures[f"filesystem_upload_50mb_{name}"] = value
-        server = NanioS3(Path(tmp) / "nanio")
+    tmp = reachable_tempdir("beatflow-bench-storage-")
+    try:
+        baseline = _baseline_tree(tmp / "baseline")
+        server = NanioS3(tmp / "nanio")
         endpoint = server.start()
         try:
-            config = {
+            s3 = {
                 "endpoint": endpoint.address,
                 "access_key": endpoint.access_key,
                 "secret_key": endpoint.secret_key,
-                "bucket": "bench",
             }
-            for name, value in _child("s3", config).items():
-                figures[f"s3_upload_50mb_{name}"] = value
+            for kind, config in (("filesystem", {"root": str(tmp / "fs")}), ("s3", {**s3, "bucket": "bench"})):
+                unknown = _child(["--store-child", kind], {**config, "mib": UNKNOWN_LENGTH_MIB, "announced": False})
+                for name, value in unknown.items():
+                    figures[f"{kind}_upload_{UNKNOWN_LENGTH_MIB}mb_{name}"] = value
+                announced = _child(["--store-child", kind], {**config, "mib": ANNOUNCED_MIB, "announced": True})
+                for name, value in announced.items():
+                    figures[f"{kind}_upload_{ANNOUNCED_MIB}mb_announced_{name}"] = value
+
+            stores = {
+                "filesystem": ({"root": str(tmp / "vcs-fs")}, None),
+                "s3": ({**s3, "kind": "s3", "bucket": "vcs"}, _nanio_pid(endpoint.port)),
+            }
+            commit_ms: dict[str, float] = {}
+            transaction_ms: dict[str, float] = {}
+            for version, pythonpath in (("before", baseline), ("after", [])):
+                for kind, (store, store_pid) in stores.items():
+                    store = {**store, "bucket": f"{store['bucket']}-{version}"} if "bucket" in store else store
+                    config = {
+                        "base": str(tmp / f"vcs-{kind}-{version}"),
+                        "store": {**store, "root": f"{store['root']}-{version}"} if "root" in store else store,
+                        "store_pid": store_pid,
+                        "size_metadata_key": UPLOAD_SIZE_METADATA,
+                    }
+                    result = _child(["--vcs-child"], config, pythonpath)
+                    suffix = "" if version == "after" else "_before"
+                    per_byte = result["bytes_written_per_uploaded_byte"]
+                    figures[f"bytes_written_per_uploaded_byte_{kind}{suffix}"] = per_byte
+                    rss_growth = result["upload_peak_rss_growth_mb"]
+                    figures[f"vcs_{kind}_upload_{WAV_MIB}mb_peak_rss_growth_mb{suffix}"] = rss_growth
+                    if kind == "s3":
+                        commit_ms[version] = result["commit_ms_median"]
+                        transaction_ms[version] = result["transaction_ms_median"]
         finally:
             server.stop()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    figures["bytes_written_per_uploaded_byte"] = max(
+        figures["bytes_written_per_uploaded_byte_filesystem"], figures["bytes_written_per_uploaded_byte_s3"]
+    )
+    figures["commit_20_stems_ms_median"] = round(commit_ms["after"], 2)
+    figures["commit_20_stems_ms_median_before"] = round(commit_ms["before"], 2)
+    figures["commit_20_stems_before_over_after_ratio"] = round(commit_ms["before"] / commit_ms["after"], 2)
+    figures["commit_20_stems_transaction_ms_median"] = round(transaction_ms["after"], 2)
+    figures["commit_20_stems_transaction_ms_median_before"] = round(transaction_ms["before"], 2)
     return figures
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["--child"]:
-        print(json.dumps(asyncio.run(_measure_in_child(sys.argv[2], json.loads(sys.argv[3])))))
+    if sys.argv[1:2] == ["--store-child"]:
+        print(json.dumps(asyncio.run(_store_child(sys.argv[2], json.loads(sys.argv[3])))))
+    elif sys.argv[1:2] == ["--vcs-child"]:
+        print(json.dumps(asyncio.run(_vcs_child(json.loads(sys.argv[2])))))
     else:
         print(json.dumps(run(), indent=2))

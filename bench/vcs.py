@@ -42,20 +42,19 @@ from beatflow.vcs.v1 import blobs_pb2, blobs_pb2_grpc, repositories_pb2, reposit
 from beatflow.vcs.v1 import version_control_pb2 as vc_pb2
 from beatflow_audio import codec
 from beatflow_devtools.network import free_port
-from beatflow_devtools.postgres import LocalPostgres, reachable_tempdir
+from beatflow_devtools.postgres import reachable_tempdir
 from beatflow_devtools.s3servers import MotoS3
 from beatflow_gateway.app import create_app
 from beatflow_gateway.backends import Backends
 from beatflow_gateway.settings import GatewaySettings
 from beatflow_platform.db.pool import connect
 from beatflow_platform.logging import configure_logging
-from beatflow_platform.settings import AuthSettings, DatabaseSettings, ObjectStoreSettings
+from beatflow_platform.settings import ObjectStoreSettings
 from beatflow_vcs import range_merge
-from beatflow_vcs.app import build_app
 from beatflow_vcs.audio_diff import changed_ranges
 from beatflow_vcs.commits import CommitContent
-from beatflow_vcs.settings import VcsSettings
 from beatflow_vcs.store import load_commit, move_branch, write_commit
+from bench._vcs_server import bench_vcs
 from tests.audio import tone
 from tests.vcs import audio_edits
 from tests.vcs.audio_edits import RATE
@@ -103,26 +102,9 @@ async def _populate(dsn: str, repo_id: str, author_id: str, first_commit_id: str
 
 
 async def _measure(base: Path) -> dict[str, float]:
-    cluster = LocalPostgres(base / "pg", free_port())
-    cluster.init()
-    cluster.start(fsync=False)
-    try:
-        settings = VcsSettings(
-            grpc_port=0,
-            database=DatabaseSettings(url=cluster.dsn()),
-            object_store=ObjectStoreSettings(root=base / "blobs"),
-            auth=AuthSettings(jwt_secret="bench-secret-that-is-long-enough-0123456789"),
-            shutdown_grace_seconds=1,
-            log_level="WARNING",
-        )
-        app = await build_app(settings)
-        port = await app.host.start()
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-            return await _run(channel, cluster.dsn())
-    finally:
-        if "app" in locals():
-            await app.host.stop()
-        cluster.stop(mode="immediate")
+    store = ObjectStoreSettings(root=base / "blobs")
+    async with bench_vcs(base, store) as vcs, grpc.aio.insecure_channel(f"127.0.0.1:{vcs.port}") as channel:
+        return await _run(channel, vcs.dsn)
 
 
 async def _run(channel, dsn: str) -> dict[str, float]:
@@ -311,43 +293,28 @@ def _mixdown_stems() -> dict[str, bytes]:
 
 
 async def _mixdown_through_gateway(base: Path, stems: dict[str, bytes]) -> dict[str, float]:
-    cluster = LocalPostgres(base / "pg", free_port())
-    cluster.init()
-    cluster.start(fsync=False)
     s3 = MotoS3()
     endpoint = s3.start()
-    app = None
+    store = ObjectStoreSettings(
+        kind="s3",
+        endpoint=endpoint.address,
+        access_key=endpoint.access_key,
+        secret_key=endpoint.secret_key,
+        bucket="bench-mixdown",
+    )
     try:
-        settings = VcsSettings(
-            grpc_port=0,
-            database=DatabaseSettings(url=cluster.dsn()),
-            object_store=ObjectStoreSettings(
-                kind="s3",
-                endpoint=endpoint.address,
-                access_key=endpoint.access_key,
-                secret_key=endpoint.secret_key,
-                bucket="bench-mixdown",
-            ),
-            auth=AuthSettings(jwt_secret="bench-secret-that-is-long-enough-0123456789"),
-            shutdown_grace_seconds=1,
-            log_level="WARNING",
-        )
-        app = await build_app(settings)
-        port = await app.host.start()
-        down = f"127.0.0.1:{free_port()}"
-        gateway_settings = GatewaySettings(
-            vcs_address=f"127.0.0.1:{port}", generator_address=down, separator_address=down, log_level="WARNING"
-        )
-        gateway = create_app(gateway_settings)
-        gateway.state.backends = Backends.connect(gateway_settings)
-        transport = httpx.ASGITransport(app=gateway)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gateway", timeout=600) as client:
-            return await _time_mixdowns(client, stems)
+        async with bench_vcs(base, store) as vcs:
+            down = f"127.0.0.1:{free_port()}"
+            gateway_settings = GatewaySettings(
+                vcs_address=f"127.0.0.1:{vcs.port}", generator_address=down, separator_address=down, log_level="WARNING"
+            )
+            gateway = create_app(gateway_settings)
+            gateway.state.backends = Backends.connect(gateway_settings)
+            transport = httpx.ASGITransport(app=gateway)
+            async with httpx.AsyncClient(transport=transport, base_url="http://gateway", timeout=600) as client:
+                return await _time_mixdowns(client, stems)
     finally:
-        if app is not None:
-            await app.host.stop()
         s3.stop()
-        cluster.stop(mode="immediate")
 
 
 async def _time_mixdowns(client, stems: dict[str, bytes]) -> dict[str, float]:

@@ -6,6 +6,7 @@ may commit, exactly like an upload of their own.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator
 
 import grpc
@@ -16,6 +17,13 @@ from beatflow_platform.errors import FailedPrecondition, InvalidArgument, NotFou
 from beatflow_platform.service_auth import ServiceTokenSource
 
 CHUNK_BYTES = 1024 * 1024
+# gRPC metadata announcing an upload's length in bytes. With metadata.expected_sha256 it lets vcs
+# write the stream once, straight to its content address (UploadBlobMetadata has no size field yet).
+UPLOAD_SIZE_METADATA = "beatflow-upload-size"
+
+
+def upload_size_metadata(size: int) -> tuple[str, str]:
+    return UPLOAD_SIZE_METADATA, str(size)
 
 
 def _translate(error: grpc.aio.AioRpcError, blob_id: str = ""):
@@ -37,13 +45,19 @@ class BlobClient:
 
     async def upload(self, data: bytes, *, filename: str, owner_id: str) -> audio_pb2.BlobRef:
         async def requests() -> AsyncIterator[blobs_pb2.UploadBlobRequest]:
-            yield blobs_pb2.UploadBlobRequest(metadata=blobs_pb2.UploadBlobMetadata(filename=filename))
+            yield blobs_pb2.UploadBlobRequest(
+                metadata=blobs_pb2.UploadBlobMetadata(
+                    filename=filename, expected_sha256=hashlib.sha256(data).hexdigest()
+                )
+            )
             for start in range(0, len(data), CHUNK_BYTES):
                 yield blobs_pb2.UploadBlobRequest(chunk=data[start : start + CHUNK_BYTES])
 
         try:
             response = await self._stub.UploadBlob(
-                requests(), metadata=self._tokens.metadata(on_behalf_of=owner_id), timeout=self._timeout
+                requests(),
+                metadata=(*self._tokens.metadata(on_behalf_of=owner_id), upload_size_metadata(len(data))),
+                timeout=self._timeout,
             )
         except grpc.aio.AioRpcError as error:
             raise _translate(error) from None

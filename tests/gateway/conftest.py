@@ -35,7 +35,7 @@ async def gateway_factory(vcs_factory):
         async def start(**overrides):
             vcs = await vcs_factory()
             down = f"127.0.0.1:{free_port()}"
-            settings = {"generator_address": down, "separator_address": down, "call_timeout_seconds": 2}
+            settings = {"generator_address": down, "separator_address": down, "call_timeout_seconds": 10}
             return await gateways.enter_async_context(
                 in_process_gateway(vcs_address=f"127.0.0.1:{vcs.port}", **settings | overrides)
             )

@@ -15,7 +15,7 @@ from minio import Minio
 
 from beatflow_platform.errors import InvalidArgument, OutOfRange, Unimplemented
 from beatflow_platform.objectstore import BlobCorrupted, BlobNotFound, ObjectStore
-from beatflow_platform.objectstore.base import ChecksumMismatch, single_chunk
+from beatflow_platform.objectstore.base import ChecksumMismatch, SizeMismatch, single_chunk
 from beatflow_platform.objectstore.filesystem import FilesystemObjectStore
 from beatflow_platform.objectstore.s3 import S3ObjectStore
 from tests.fixtures.s3 import s3_settings
@@ -89,6 +89,7 @@ async def test_same_bytes_are_stored_once(subject: StoreUnderTest):
     first = await subject.store.put(single_chunk(data))
     second = await subject.store.put(chunked(data, 999))
     assert first == second
+    assert (first.created, second.created) == (True, False)
     await subject.store.delete(first.blob_id)
     assert not await subject.store.exists(second.blob_id)
 
@@ -156,6 +157,52 @@ async def test_expected_checksum_mismatch_stores_nothing(subject: StoreUnderTest
     assert subject.temporaries() == []
     matching = await subject.store.put(single_chunk(data), expected_sha256=hashlib.sha256(data).hexdigest())
     assert matching.size == len(data)
+
+
+async def test_announced_upload_is_written_in_place_once(subject: StoreUnderTest):
+    data = os.urandom(7 * MIB + 5)
+    blob_id = hashlib.sha256(data).hexdigest()
+    first = await subject.store.put(chunked(data, MIB), expected_sha256=blob_id, size=len(data))
+    assert (first.blob_id, first.size, first.created) == (blob_id, len(data), True)
+    assert await read_all(subject.store, blob_id) == data
+    again = await subject.store.put(chunked(data, 4096), expected_sha256=blob_id, size=len(data))
+    assert (again.size, again.created) == (len(data), False)
+    assert subject.temporaries() == []
+
+
+async def test_stored_bytes_are_verified_before_a_caller_is_told_they_are_there(subject: StoreUnderTest):
+    data = os.urandom(100_000)
+    blob_id = (await subject.store.put(single_chunk(data))).blob_id
+    with pytest.raises(ChecksumMismatch):  # knowing a blob's id is not holding its bytes
+        await subject.store.put(single_chunk(b"not those bytes"), expected_sha256=blob_id, size=len(data))
+    assert await read_all(subject.store, blob_id) == data
+
+
+@pytest.mark.parametrize("wrong", ["hash", "shorter", "longer"])
+async def test_announced_upload_that_does_not_match_stores_nothing(subject: StoreUnderTest, wrong: str):
+    data = os.urandom(3 * MIB)
+    announced = {"hash": data[:-1] + bytes([data[-1] ^ 1]), "shorter": data + b"x", "longer": data[:-1]}[wrong]
+    blob_id = hashlib.sha256(announced).hexdigest()
+    with pytest.raises(ChecksumMismatch if wrong == "hash" else SizeMismatch):
+        await subject.store.put(chunked(data, MIB), expected_sha256=blob_id, size=len(announced))
+    assert not await subject.store.exists(blob_id)
+    assert not await subject.store.exists(hashlib.sha256(data).hexdigest())
+    assert subject.temporaries() == []
+
+
+async def test_announced_upload_whose_source_fails_stores_nothing(subject: StoreUnderTest):
+    data = os.urandom(4 * MIB)
+
+    async def breaks_before_the_end() -> AsyncIterator[bytes]:
+        yield data[:MIB]
+        yield data[MIB : 3 * MIB]
+        raise ConnectionResetError("client went away")
+
+    blob_id = hashlib.sha256(data).hexdigest()
+    with pytest.raises(ConnectionResetError):
+        await subject.store.put(breaks_before_the_end(), expected_sha256=blob_id, size=len(data))
+    assert not await subject.store.exists(blob_id)
+    assert subject.temporaries() == []
 
 
 async def test_failing_source_stores_nothing(subject: StoreUnderTest):

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import urllib.request
 
 import grpc
+import pretty_midi
 import pytest
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
 
 from beatflow.common.v1 import audio_pb2
 from beatflow.vcs.v1 import blobs_pb2
+from beatflow_platform.objectstore import create_object_store
 from tests.audio import tone
 from tests.fixtures.vcs import Caller, VcsUnderTest, rpc_error
 
@@ -142,3 +147,53 @@ async def test_malformed_blob_ids(vcs: VcsUnderTest):
     for blob_id in ("", "../../etc/passwd", "Z" * 64):
         error = await rpc_error(alice.blobs.GetBlob(blobs_pb2.GetBlobRequest(blob_id=blob_id)))
         assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def error_info(error: grpc.aio.AioRpcError) -> error_details_pb2.ErrorInfo:
+    info = error_details_pb2.ErrorInfo()
+    next(d for d in rpc_status.from_call(error).details if d.Is(info.DESCRIPTOR)).Unpack(info)
+    return info
+
+
+def midi_file() -> bytes:
+    midi = pretty_midi.PrettyMIDI()
+    piano = pretty_midi.Instrument(program=0)
+    piano.notes.append(pretty_midi.Note(velocity=90, pitch=60, start=0.0, end=0.5))
+    midi.instruments.append(piano)
+    out = io.BytesIO()
+    midi.write(out)
+    return out.getvalue()
+
+
+async def test_blobs_a_commit_may_use(vcs: VcsUnderTest):
+    """Stems may use the caller's uploads and blobs of repositories they can read, nothing else; one
+    commit checks twenty stems at once and names every blob it refuses."""
+    alice, bob = await vcs.sign_up(), await vcs.sign_up()
+    takes = [await bob.upload(tone(0.2, frequency=200.0 + 20 * index)) for index in range(20)]
+    repo = await bob.create_repo("twenty")
+    commit = await bob.commit(repo.repo_id, {f"take{i}": take.blob_id for i, take in enumerate(takes)})
+    assert {stem.name: stem.blob_id for stem in commit.stems} == {
+        f"take{i}": take.blob_id for i, take in enumerate(takes)
+    }
+
+    shared = await alice.upload(tone(0.3, frequency=500.0))
+    hidden = await alice.upload(tone(0.3, frequency=600.0))
+    for name, blob, public in (("shared", shared, True), ("hidden", hidden, False)):
+        holder = await alice.create_repo(name, is_public=public)
+        await alice.commit(holder.repo_id, {"lead": blob.blob_id})
+    await bob.commit(repo.repo_id, {"lead": shared.blob_id})  # readable through a public repository
+
+    notes = await bob.upload(midi_file(), filename="notes.mid")
+    error = await rpc_error(bob.commit(repo.repo_id, {"notes": notes.blob_id}))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and "MIDI" in error.details()
+
+    gone = await bob.upload(tone(0.3, frequency=700.0))
+    await (await create_object_store(vcs.settings.object_store)).delete(gone.blob_id)
+    never = hashlib.sha256(b"never uploaded").hexdigest()
+    error = await rpc_error(
+        bob.commit(repo.repo_id, {"a": hidden.blob_id, "b": gone.blob_id, "c": never, "d": takes[0].blob_id})
+    )
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+    info = error_info(error)
+    assert info.reason == "BLOB_NOT_FOUND"
+    assert info.metadata["blob_ids"] == ",".join(sorted([hidden.blob_id, gone.blob_id, never]))

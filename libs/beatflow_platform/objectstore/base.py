@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import AsyncIterable, AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Protocol
 
@@ -28,6 +28,9 @@ def require_blob_id(value: str, field: str = "blob_id") -> str:
 class StoredBlob:
     blob_id: str
     size: int
+    # Set by `put` when this call wrote the object (False when the bytes were already stored);
+    # not part of the blob's identity.
+    created: bool = field(default=False, compare=False)
 
 
 class BlobNotFound(NotFound):
@@ -53,13 +56,28 @@ class ChecksumMismatch(DataLoss):
         )
 
 
+class SizeMismatch(DataLoss):
+    def __init__(self, expected: int, actual: int):
+        super().__init__(
+            f"the upload holds {actual} bytes, not the {expected} announced; nothing was stored",
+            reason="SIZE_MISMATCH",
+            metadata={"expected_size": str(expected), "actual_size": str(actual)},
+        )
+
+
 class ObjectStore(Protocol):
     """Every implementation passes the same contract suite (tests/platform/test_object_store_contract.py)."""
 
     supports_presigned_urls: bool
 
-    async def put(self, chunks: AsyncIterable[bytes], *, expected_sha256: str | None = None) -> StoredBlob:
-        """Stores a stream of unknown length; storing bytes that already exist is a no-op."""
+    async def put(
+        self, chunks: AsyncIterable[bytes], *, expected_sha256: str | None = None, size: int | None = None
+    ) -> StoredBlob:
+        """Stores a stream once, at its content address; storing bytes that already exist writes nothing.
+
+        `expected_sha256` (and, for S3, `size`) let the store write straight to the final place;
+        when the stream does not match them, ChecksumMismatch is raised and nothing is stored.
+        """
 
     async def stat(self, blob_id: str) -> StoredBlob:
         """Raises BlobNotFound."""
@@ -109,6 +127,18 @@ async def verified(blob_id: str, chunks: AsyncIterator[bytes]) -> AsyncIterator[
         raise BlobCorrupted(blob_id, actual)
     if pending is not None:
         yield pending
+
+
+async def drain_verified(chunks: AsyncIterable[bytes], expected_sha256: str) -> int:
+    """Consumes a stream whose bytes are already stored, proving the caller holds them; returns the size."""
+    digest = hashlib.sha256()
+    size = 0
+    async for chunk in chunks:
+        digest.update(chunk)
+        size += len(chunk)
+    if (actual := digest.hexdigest()) != expected_sha256:
+        raise ChecksumMismatch(expected_sha256, actual)
+    return size
 
 
 async def single_chunk(data: bytes) -> AsyncIterator[bytes]:

@@ -1,7 +1,7 @@
 """Blobs as files under a local directory: the embedded default for `make run` and single hosts.
 
-Writes go to a temporary file in the same filesystem, are fsynced, then renamed into place,
-so a crash never leaves a partial blob under its final name.
+Writes go to a temporary file in the same filesystem, are fsynced, then renamed into place:
+each byte is written once, and a crash never leaves a partial blob under its final name.
 """
 
 from __future__ import annotations
@@ -19,8 +19,10 @@ from beatflow_platform.objectstore.base import (
     READ_CHUNK_BYTES,
     BlobNotFound,
     ChecksumMismatch,
+    SizeMismatch,
     StoredBlob,
     checked_range,
+    drain_verified,
     require_blob_id,
     verified,
 )
@@ -40,31 +42,38 @@ class FilesystemObjectStore:
         require_blob_id(blob_id)
         return self._blobs / blob_id[:2] / blob_id[2:4] / blob_id
 
-    async def put(self, chunks: AsyncIterable[bytes], *, expected_sha256: str | None = None) -> StoredBlob:
+    async def put(
+        self, chunks: AsyncIterable[bytes], *, expected_sha256: str | None = None, size: int | None = None
+    ) -> StoredBlob:
+        if expected_sha256 is not None and await self.exists(expected_sha256):
+            return StoredBlob(expected_sha256, await drain_verified(chunks, expected_sha256))
         tmp_path = self._tmp / f"{uuid.uuid4().hex}.part"
         digest = hashlib.sha256()
-        size = 0
+        written = 0
         handle = await asyncio.to_thread(open, tmp_path, "xb")
         try:
             async for chunk in chunks:
                 digest.update(chunk)
-                size += len(chunk)
+                written += len(chunk)
                 await asyncio.to_thread(handle.write, chunk)
             await asyncio.to_thread(_flush_and_sync, handle)
             handle.close()
             blob_id = digest.hexdigest()
+            if size is not None and size != written:
+                raise SizeMismatch(size, written)
             if expected_sha256 is not None and expected_sha256 != blob_id:
                 raise ChecksumMismatch(expected_sha256, blob_id)
-            await asyncio.to_thread(self._publish, tmp_path, self._path(blob_id))
-            return StoredBlob(blob_id, size)
+            created = await asyncio.to_thread(self._publish, tmp_path, self._path(blob_id))
+            return StoredBlob(blob_id, written, created)
         finally:
             handle.close()
             tmp_path.unlink(missing_ok=True)
 
     @staticmethod
-    def _publish(tmp_path: Path, final_path: Path) -> None:
+    def _publish(tmp_path: Path, final_path: Path) -> bool:
+        """Renames the written file into place (a rename, not a copy); False when the blob was already there."""
         if final_path.exists():
-            return
+            return False
         final_path.parent.mkdir(parents=True, exist_ok=True)
         os.replace(tmp_path, final_path)
         directory = os.open(final_path.parent, os.O_RDONLY)
@@ -72,6 +81,7 @@ class FilesystemObjectStore:
             os.fsync(directory)
         finally:
             os.close(directory)
+        return True
 
     async def stat(self, blob_id: str) -> StoredBlob:
         try:

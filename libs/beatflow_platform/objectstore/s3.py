@@ -1,10 +1,13 @@
 """Blobs in an S3 bucket (MinIO in production) through the `minio` client.
 
-A streamed upload of unknown length goes to a temporary key as a multipart upload while it
-is hashed; the finished object is then copied server-side to `blobs/<sha256>` and the
-temporary key removed. Memory stays at about two multipart parts whatever the file size,
-and no local disk is needed (pods run with a read-only root filesystem). Temporary keys
-left by a crash expire through a bucket lifecycle rule.
+An upload whose sha256 and size are known up front (what vcs's callers send) is one streamed PUT
+straight to `blobs/<sha256>`: each byte is written once, and the last chunk is held back until the
+stream has been verified, so a wrong or broken stream never completes the request and S3 stores
+nothing under the final key. Bytes already stored are only read and verified, never written.
+Without the hash and size, the stream goes to a temporary key as a multipart upload while it is
+hashed and is then copied server-side to its address (two writes or more). Memory stays bounded (a few
+chunks, or about two multipart parts) and no local disk is needed (pods run with a read-only root
+filesystem). Temporary keys left by a crash expire through a bucket lifecycle rule.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Coroutine
 from datetime import timedelta
 
 import urllib3
@@ -27,8 +30,10 @@ from beatflow_platform.objectstore.base import (
     READ_CHUNK_BYTES,
     BlobNotFound,
     ChecksumMismatch,
+    SizeMismatch,
     StoredBlob,
     checked_range,
+    drain_verified,
     require_blob_id,
     verified,
 )
@@ -37,6 +42,7 @@ from beatflow_platform.settings import ObjectStoreSettings
 
 _log = get_logger("beatflow.objectstore.s3")
 _TMP_PREFIX = "tmp/"
+_PUT_EXPIRY = timedelta(hours=6)  # checked when a PUT starts, so it only has to outlast the wait for it
 _NOT_FOUND_CODES = {"NoSuchKey", "NoSuchObject", "ResourceNotFound"}
 
 
@@ -47,17 +53,18 @@ class S3ObjectStore:
         self._bucket = settings.bucket
         self._part_size = settings.part_size_bytes
         self._tmp_expiry_days = tmp_expiry_days
+        self._http = urllib3.PoolManager(
+            timeout=urllib3.Timeout(connect=5, read=60),
+            maxsize=16,
+            retries=urllib3.Retry(total=3, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]),
+        )
         self._client = Minio(
             settings.endpoint,
             access_key=settings.access_key.get_secret_value(),
             secret_key=settings.secret_key.get_secret_value(),
             secure=settings.secure,
             region=settings.region,
-            http_client=urllib3.PoolManager(
-                timeout=urllib3.Timeout(connect=5, read=60),
-                maxsize=16,
-                retries=urllib3.Retry(total=3, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]),
-            ),
+            http_client=self._http,
         )
 
     @staticmethod
@@ -87,7 +94,55 @@ class S3ObjectStore:
             # Some S3 servers lack lifecycle support; uploads still work, orphans just stay.
             _log.warning("bucket lifecycle rule not set", bucket=self._bucket, error=error.code)
 
-    async def put(self, chunks: AsyncIterable[bytes], *, expected_sha256: str | None = None) -> StoredBlob:
+    async def put(
+        self, chunks: AsyncIterable[bytes], *, expected_sha256: str | None = None, size: int | None = None
+    ) -> StoredBlob:
+        if expected_sha256 is not None and await self.exists(expected_sha256):
+            return StoredBlob(expected_sha256, await drain_verified(chunks, expected_sha256))
+        if expected_sha256 is not None and size is not None:
+            return await self._put_in_place(chunks, expected_sha256, size)
+        return await self._put_through_staging(chunks, expected_sha256)
+
+    async def _put_in_place(self, chunks: AsyncIterable[bytes], blob_id: str, size: int) -> StoredBlob:
+        """One streamed PUT to `blobs/<sha256>`; the last chunk is held back until the stream proves to be
+        `size` bytes hashing to `blob_id`, else the request is cut short and S3 stores nothing."""
+        url = await _call(self._client.presigned_put_object, self._bucket, self._key(blob_id), expires=_PUT_EXPIRY)
+        pipe = AsyncToSyncPipe(asyncio.get_running_loop())
+
+        async def produce() -> None:
+            digest = hashlib.sha256()
+            written = 0
+            pending = b""
+            async for chunk in chunks:
+                written += len(chunk)
+                if written > size:
+                    raise SizeMismatch(size, written)
+                digest.update(chunk)
+                await pipe.put(pending)
+                pending = chunk
+            if written != size:
+                raise SizeMismatch(size, written)
+            if (actual := digest.hexdigest()) != blob_id:
+                raise ChecksumMismatch(blob_id, actual)
+            await pipe.put(pending)
+            await pipe.close()
+
+        await _pump(produce(), _call(self._send_put, url, pipe, size), pipe)
+        return StoredBlob(blob_id, size, created=True)
+
+    def _send_put(self, url: str, body: AsyncToSyncPipe, size: int) -> None:
+        response = self._http.request(
+            "PUT", url, body=body, headers={"Content-Length": str(size)}, retries=False, preload_content=True
+        )
+        if response.status != 200:
+            raise Unavailable(
+                f"object store refused the upload: HTTP {response.status} {response.data[:300]!r}",
+                reason="OBJECT_STORE_UNAVAILABLE",
+            )
+
+    async def _put_through_staging(self, chunks: AsyncIterable[bytes], expected_sha256: str | None) -> StoredBlob:
+        """For callers that cannot name the hash and size up front: a multipart upload of unknown length to
+        a temporary key, then a server-side copy to the content address (the bytes are written at least twice)."""
         tmp_key = f"{_TMP_PREFIX}{uuid.uuid4().hex}"
         pipe = AsyncToSyncPipe(asyncio.get_running_loop())
         digest = hashlib.sha256()
@@ -101,42 +156,26 @@ class S3ObjectStore:
                 await pipe.put(chunk)
             await pipe.close()
 
-        upload = asyncio.ensure_future(
-            _call(
-                self._client.put_object,
-                self._bucket,
-                tmp_key,
-                pipe,
-                length=-1,
-                part_size=self._part_size,
-                num_parallel_uploads=1,
-            )
+        upload = _call(
+            self._client.put_object,
+            self._bucket,
+            tmp_key,
+            pipe,
+            length=-1,
+            part_size=self._part_size,
+            num_parallel_uploads=1,
         )
-        producer = asyncio.ensure_future(produce())
         try:
-            # An upload that fails early must not leave the producer waiting on a full pipe.
-            await asyncio.wait({producer, upload}, return_when=asyncio.FIRST_EXCEPTION)
-            if upload.done() and upload.exception() is not None:
-                raise upload.exception()
-            await producer
-            await upload
+            await _pump(produce(), upload, pipe)
             blob_id = digest.hexdigest()
             if expected_sha256 is not None and expected_sha256 != blob_id:
                 raise ChecksumMismatch(expected_sha256, blob_id)
-            if not await self.exists(blob_id):
-                await _call(
-                    self._client.compose_object,
-                    self._bucket,
-                    self._key(blob_id),
-                    [ComposeSource(self._bucket, tmp_key)],
-                )
-            return StoredBlob(blob_id, size)
-        except BaseException as error:
-            producer.cancel()
-            if not upload.done():
-                pipe.fail(error)
-            await asyncio.gather(producer, upload, return_exceptions=True)
-            raise
+            if await self.exists(blob_id):
+                return StoredBlob(blob_id, size)
+            await _call(
+                self._client.compose_object, self._bucket, self._key(blob_id), [ComposeSource(self._bucket, tmp_key)]
+            )
+            return StoredBlob(blob_id, size, created=True)
         finally:
             await asyncio.shield(self._remove_quietly(tmp_key))
 
@@ -187,6 +226,25 @@ class S3ObjectStore:
     async def check(self) -> None:
         if not await _call(self._client.bucket_exists, self._bucket):
             raise Unavailable(f"bucket {self._bucket!r} does not exist", reason="BUCKET_MISSING")
+
+
+async def _pump(produce: Coroutine, upload: Coroutine, pipe: AsyncToSyncPipe) -> None:
+    """Runs a producer feeding `pipe` and the blocking upload reading it; when either fails, so does the other."""
+    upload_task = asyncio.ensure_future(upload)
+    producer = asyncio.ensure_future(produce)
+    try:
+        # An upload that fails early must not leave the producer waiting on a full pipe.
+        await asyncio.wait({producer, upload_task}, return_when=asyncio.FIRST_EXCEPTION)
+        if upload_task.done() and upload_task.exception() is not None:
+            raise upload_task.exception()
+        await producer
+        await upload_task
+    except BaseException as error:
+        producer.cancel()
+        if not upload_task.done():
+            pipe.fail(error)
+        await asyncio.gather(producer, upload_task, return_exceptions=True)
+        raise
 
 
 async def _call(function, *args, **kwargs):

@@ -1,7 +1,13 @@
-"""Streaming an uploaded file into vcs in chunks, never holding the whole file in memory."""
+"""Streaming an uploaded file into vcs in chunks, never holding the whole file in memory.
+
+The multipart parser has already spooled the file; its sha256 and size go ahead of the bytes so
+that vcs can write them once, straight to their content address, verifying as they pass.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 from collections.abc import AsyncIterator
 
 import grpc
@@ -12,6 +18,7 @@ from beatflow.vcs.v1 import blobs_pb2
 from beatflow_gateway.backends import Backends
 from beatflow_gateway.context import Call
 from beatflow_gateway.errors import ApiError, error_reason, grpc_details
+from beatflow_platform.blob_client import upload_size_metadata
 
 CHUNK_BYTES = 1024 * 1024
 
@@ -21,28 +28,36 @@ async def store_upload(file: UploadFile, call: Call, services: Backends, max_byt
     details; anything else as the backend says. vcs decodes the whole file before it answers."""
     if file.size is not None and file.size > max_bytes:
         raise ApiError(413, "PAYLOAD_TOO_LARGE", f"uploads are limited to {max_bytes} bytes")
-    sent = 0
+    digest, size = await asyncio.to_thread(_sha256_and_size, file)
+    if size > max_bytes:
+        raise ApiError(413, "PAYLOAD_TOO_LARGE", f"uploads are limited to {max_bytes} bytes")
+    await file.seek(0)
 
     async def requests() -> AsyncIterator[blobs_pb2.UploadBlobRequest]:
-        nonlocal sent
         filename = (file.filename or "upload").replace("\x00", "")[-255:]
         yield blobs_pb2.UploadBlobRequest(
-            metadata=blobs_pb2.UploadBlobMetadata(filename=filename, content_type=file.content_type or "")
+            metadata=blobs_pb2.UploadBlobMetadata(
+                filename=filename, content_type=file.content_type or "", expected_sha256=digest
+            )
         )
         while chunk := await file.read(CHUNK_BYTES):
-            sent += len(chunk)
-            if sent > max_bytes:
-                raise ApiError(413, "PAYLOAD_TOO_LARGE", f"uploads are limited to {max_bytes} bytes")
             yield blobs_pb2.UploadBlobRequest(chunk=chunk)
 
     try:
-        response = await services.blobs.UploadBlob(requests(), metadata=call.metadata, timeout=call.slow_timeout)
+        response = await services.blobs.UploadBlob(
+            requests(), metadata=(*call.metadata, upload_size_metadata(size)), timeout=call.slow_timeout
+        )
     except grpc.aio.AioRpcError as error:
-        if sent > max_bytes:
-            raise ApiError(413, "PAYLOAD_TOO_LARGE", f"uploads are limited to {max_bytes} bytes") from None
         if error.code() == grpc.StatusCode.INVALID_ARGUMENT and error_reason(error) == "NOT_AUDIO":
             raise ApiError(415, "UNSUPPORTED_MEDIA_TYPE", error.details(), grpc_details(error)) from None
         if error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED:
             raise ApiError(413, "PAYLOAD_TOO_LARGE", error.details()) from None
         raise
     return response.blob
+
+
+def _sha256_and_size(file: UploadFile) -> tuple[str, int]:
+    """Reads the spooled file once (a read, not another copy)."""
+    file.file.seek(0)
+    digest = hashlib.file_digest(file.file, "sha256")
+    return digest.hexdigest(), file.file.tell()

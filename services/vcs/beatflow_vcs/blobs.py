@@ -1,33 +1,31 @@
 """Audio blobs: streamed in, checked to be audio, stored once by content, handed out to who may read them.
 
-An upload is spooled (memory first, then a temporary file) while it is hashed and counted,
-decoded whole by the audio probe, and only then written to the object store, so nothing that is
-not complete audio ever reaches the store. Standard MIDI Files are blobs too (the notes beside
-a generated stem's audio), but never stems.
+An upload is streamed once into its content-addressed place in the object store while it is
+hashed and counted (no local copy), then decoded whole by the audio probe where it lies, through
+ranged reads. Only then is it recorded in vcs.blobs; bytes that are not complete audio are deleted
+again, and bytes uploaded before are verified but neither written nor decoded twice. Standard MIDI
+Files are blobs too (the notes beside a generated stem's audio), but never stems.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import tempfile
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import BinaryIO
 
 from psycopg_pool import AsyncConnectionPool
 
 from beatflow_audio import probe
 from beatflow_platform.auth import Principal
-from beatflow_platform.db.queries import fetch_one
+from beatflow_platform.db.queries import fetch_all, fetch_one
 from beatflow_platform.errors import InvalidArgument, NotFound, ResourceExhausted
 from beatflow_platform.objectstore import ObjectStore
-from beatflow_platform.objectstore.base import READ_CHUNK_BYTES, ChecksumMismatch, require_blob_id
+from beatflow_platform.objectstore.base import StoredBlob, require_blob_id
+from beatflow_platform.objectstore.reader import open_stored
 from beatflow_vcs import visibility
 from beatflow_vcs.repositories import viewer_id
 
-_SPOOL_IN_MEMORY_BYTES = 8 * 1024 * 1024
 MAX_FILENAME_LENGTH = 255
 
 
@@ -53,8 +51,18 @@ class Blobs:
         self._max_audio_seconds = max_audio_seconds
 
     async def upload(
-        self, principal: Principal, chunks: AsyncIterable[bytes], *, filename: str = "", expected_sha256: str = ""
+        self,
+        principal: Principal,
+        chunks: AsyncIterable[bytes],
+        *,
+        filename: str = "",
+        expected_sha256: str = "",
+        size_bytes: int = 0,
     ) -> Blob:
+        """Stores the stream once, straight into the object store, and describes it there.
+
+        With `expected_sha256` and `size_bytes` the S3 store writes in place (else it stages and copies).
+        """
         user_id = viewer_id(principal)
         if user_id is None:
             raise InvalidArgument("service principals upload on behalf of no one yet", reason="USER_REQUIRED")
@@ -62,22 +70,21 @@ class Blobs:
             raise InvalidArgument.for_field("metadata.filename", f"must be at most {MAX_FILENAME_LENGTH} characters")
         if expected_sha256:
             require_blob_id(expected_sha256, "metadata.expected_sha256")
-        with tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY_BYTES) as spool:
-            blob_id, size = await self._spool(chunks, spool)
-            if expected_sha256 and expected_sha256 != blob_id:
-                raise ChecksumMismatch(expected_sha256, blob_id)
-            audio = await asyncio.to_thread(probe.describe_blob, spool, max_seconds=self._max_audio_seconds)
-            await self._store.put(_read_spool(spool), expected_sha256=blob_id)
-        blob = Blob(
-            blob_id, size, audio.content_type, audio.format, audio.duration_seconds, audio.sample_rate, audio.channels
+        if size_bytes < 0:
+            raise InvalidArgument.for_field("size_bytes", "must not be negative")
+        if size_bytes > self._max_bytes:
+            raise self._too_large()
+        stored = await self._store.put(
+            self._bounded(chunks), expected_sha256=expected_sha256 or None, size=size_bytes or None
         )
+        blob = await self._known(stored.blob_id) or await self._describe(stored)
         async with self._pool.connection() as conn, conn.transaction():
             await conn.execute(
                 "INSERT INTO vcs.blobs (id, size_bytes, content_type, audio_format, duration_seconds, sample_rate,"
                 " channels) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
                 (
                     blob.blob_id,
-                    size,
+                    blob.size_bytes,
                     blob.content_type,
                     blob.audio_format,
                     blob.duration_seconds,
@@ -92,22 +99,52 @@ class Blobs:
             )
         return blob
 
-    async def _spool(self, chunks: AsyncIterable[bytes], spool: BinaryIO) -> tuple[str, int]:
-        digest = hashlib.sha256()
+    def _too_large(self) -> ResourceExhausted:
+        return ResourceExhausted(
+            f"the upload exceeds the limit of {self._max_bytes} bytes",
+            reason="BLOB_TOO_LARGE",
+            metadata={"limit_bytes": str(self._max_bytes)},
+        )
+
+    async def _bounded(self, chunks: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
+        """The stream, failing (so the store keeps nothing) past the size limit or when it is empty."""
         size = 0
         async for chunk in chunks:
             size += len(chunk)
             if size > self._max_bytes:
-                raise ResourceExhausted(
-                    f"the upload exceeds the limit of {self._max_bytes} bytes",
-                    reason="BLOB_TOO_LARGE",
-                    metadata={"limit_bytes": str(self._max_bytes)},
-                )
-            digest.update(chunk)
-            await asyncio.to_thread(spool.write, chunk)
+                raise self._too_large()
+            yield chunk
         if size == 0:
             raise InvalidArgument("the upload is empty", reason="NOT_AUDIO")
-        return digest.hexdigest(), size
+
+    async def _known(self, blob_id: str) -> Blob | None:
+        """The description recorded when these bytes were first uploaded (they are not decoded again)."""
+        async with self._pool.connection() as conn:
+            row = await fetch_one(conn, f"SELECT {_BLOB_COLUMNS} FROM vcs.blobs WHERE id = %s", (blob_id,))
+        return Blob(**row) if row else None
+
+    async def _describe(self, stored: StoredBlob) -> Blob:
+        """Decodes the stored bytes where they lie; what is not complete audio is removed again.
+
+        Until a vcs.blobs row exists no commit can reference the object, so removing it is safe.
+        """
+        loop = asyncio.get_running_loop()
+        try:
+            with open_stored(self._store, stored, loop) as handle:
+                audio = await asyncio.to_thread(probe.describe_blob, handle, max_seconds=self._max_audio_seconds)
+        except (InvalidArgument, ResourceExhausted):
+            if stored.created:
+                await self._store.delete(stored.blob_id)
+            raise
+        return Blob(
+            stored.blob_id,
+            stored.size,
+            audio.content_type,
+            audio.format,
+            audio.duration_seconds,
+            audio.sample_rate,
+            audio.channels,
+        )
 
     async def readable(self, principal: Principal, blob_id: str) -> Blob:
         """The blob if the caller uploaded it or reaches it through a readable repository; else NOT_FOUND."""
@@ -133,23 +170,48 @@ class Blobs:
 
     @staticmethod
     async def usable_by(conn, principal: Principal, blob_ids: set[str]) -> dict[str, Blob]:
-        """The blobs of `blob_ids` the caller may put in a commit (those they may read).
+        """The blobs of `blob_ids` the caller may put in a commit (those they may read), in one query.
 
         INVALID_ARGUMENT (reason STEM_NOT_AUDIO) when one is a MIDI file: stems are decoded as audio.
         """
-        viewer = viewer_id(principal)
-        usable = {}
-        for blob_id in sorted(blob_ids):
-            blob = await _visible_blob(conn, viewer, blob_id)
-            if blob is not None and blob.audio_format == probe.MIDI_FORMAT:
+        rows = await fetch_all(conn, _USABLE_BLOBS, {"viewer": viewer_id(principal), "ids": sorted(blob_ids)})
+        usable = {row["blob_id"]: Blob(**row) for row in rows}
+        for blob_id, blob in sorted(usable.items()):
+            if blob.audio_format == probe.MIDI_FORMAT:
                 raise InvalidArgument(
                     f"blob {blob_id} is MIDI, not audio; a stem must be audio",
                     reason="STEM_NOT_AUDIO",
                     metadata={"blob_id": blob_id},
                 )
-            if blob is not None:
-                usable[blob_id] = blob
         return usable
+
+
+# The blobs granted to the viewer, and those held by a repository they may read: the rule of
+# visibility.readable_repository_holding_blob for many blobs at once. The repository walk (forks
+# made after a commit see it) starts only from blobs that are not granted, usually none.
+_USABLE_BLOBS = f"""
+WITH wanted AS (
+    SELECT b.id AS wanted_id,
+        EXISTS (SELECT 1 FROM vcs.blob_grants g WHERE g.blob_id = b.id AND g.user_id = %(viewer)s) AS granted
+    FROM vcs.blobs b WHERE b.id = ANY(%(ids)s)
+),
+holders AS (
+    WITH RECURSIVE holders(blob_id, repo_id, seq) AS (
+        SELECT s.blob_id, rc.repo_id, rc.seq FROM vcs.commit_stems s
+        JOIN vcs.repo_commits rc ON rc.commit_id = s.commit_id
+        WHERE s.blob_id IN (SELECT wanted_id FROM wanted WHERE NOT granted)
+        UNION
+        SELECT h.blob_id, r.id, h.seq FROM holders h
+        JOIN vcs.repositories r ON r.fork_source_repo_id = h.repo_id AND r.fork_source_seq >= h.seq
+    )
+    SELECT DISTINCT h.blob_id FROM holders h
+    JOIN vcs.repositories r ON r.id = h.repo_id
+    LEFT JOIN vcs.collaborators c ON c.repo_id = r.id AND c.user_id = %(viewer)s
+    WHERE r.deleted_at IS NULL AND (r.is_public OR r.owner_id = %(viewer)s OR c.user_id IS NOT NULL)
+)
+SELECT {_BLOB_COLUMNS} FROM vcs.blobs b JOIN wanted w ON w.wanted_id = b.id
+WHERE w.granted OR b.id IN (SELECT blob_id FROM holders)
+"""
 
 
 async def _visible_blob(conn, viewer: str | None, blob_id: str) -> Blob | None:
@@ -165,9 +227,3 @@ async def _visible_blob(conn, viewer: str | None, blob_id: str) -> Blob | None:
     if not row.pop("granted") and await visibility.readable_repository_holding_blob(conn, viewer, blob_id) is None:
         return None
     return Blob(**row)
-
-
-async def _read_spool(spool: BinaryIO) -> AsyncIterator[bytes]:
-    await asyncio.to_thread(spool.seek, 0)
-    while chunk := await asyncio.to_thread(spool.read, READ_CHUNK_BYTES):
-        yield chunk

@@ -214,8 +214,10 @@ class Renders:
                     min_channels=timeline.channels,
                     min_seconds=timeline.seconds,
                 )
-                await asyncio.to_thread(out.seek, 0)
-                stored = await self._store.put(iterate_in_thread(iter(lambda: out.read(READ_CHUNK_BYTES), b"")))
+                digest, size = await asyncio.to_thread(_sha256_and_size, out)
+                stored = await self._store.put(
+                    iterate_in_thread(iter(lambda: out.read(READ_CHUNK_BYTES), b"")), expected_sha256=digest, size=size
+                )
         return await self._index.record(
             key, RenderedFile(stored.blob_id, stored.size, audio_format, mixed), replacing=lost
         )
@@ -224,3 +226,14 @@ class Renders:
         async for chunk in self._store.read(blob_id):
             await asyncio.to_thread(spool.write, chunk)
         await asyncio.to_thread(spool.seek, 0)
+
+
+def _sha256_and_size(handle: BinaryIO) -> tuple[str, int]:
+    """The file's hash and length, read from the start; leaves it rewound (the store then writes it once, in place)."""
+    handle.seek(0)
+    digest, size = hashlib.sha256(), 0
+    for chunk in iter(lambda: handle.read(READ_CHUNK_BYTES), b""):
+        digest.update(chunk)
+        size += len(chunk)
+    handle.seek(0)
+    return digest.hexdigest(), size

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
 import io
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -129,7 +130,13 @@ class StemMerges:
         """Uploads each spliced stem: the new tree entries and what was spliced."""
         entries, splices = {}, []
         for stem in spliced:
-            blob = await self._blobs.upload(principal, _chunks(stem.flac), filename=f"{stem.name}-merged.flac")
+            blob = await self._blobs.upload(
+                principal,
+                _chunks(stem.flac),
+                filename=f"{stem.name}-merged.flac",
+                expected_sha256=hashlib.sha256(stem.flac).hexdigest(),  # known up front: written once, in place
+                size_bytes=len(stem.flac),
+            )
             entries[stem.name] = TreeEntry(
                 blob.blob_id, blob.size_bytes, blob.audio_format, blob.duration_seconds, blob.sample_rate, blob.channels
             )

@@ -4,10 +4,13 @@ Every write happens in one transaction that ends by moving a ref with compare-an
 (UPDATE ... WHERE commit_id = expected). A commit locks its branch head first: commits that
 name no parent queue up and each builds on the one before; a commit that names the head it
 expects is ABORTED with the current head when another landed first, and leaves nothing behind.
+The object store is asked whether the stems' blobs exist before the transaction opens (objects
+are written before their rows and never deleted while referenced), and blob rows are read in one query.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 
 import psycopg
@@ -45,13 +48,18 @@ class VersionControl:
         self._blobs = blobs
         self._store = store
 
-    async def _entries(self, conn: AsyncConnection, principal: Principal, stems: tuple[StemSpec, ...]) -> Tree:
+    async def _absent_from_store(self, stems: tuple[StemSpec, ...]) -> set[str]:
+        """Blob ids of `stems` the object store lacks, asked all at once and before any transaction opens."""
+        blob_ids = sorted({stem.blob_id for stem in stems})
+        found = await asyncio.gather(*(self._store.exists(blob_id) for blob_id in blob_ids))
+        return {blob_id for blob_id, exists in zip(blob_ids, found, strict=True) if not exists}
+
+    async def _entries(
+        self, conn: AsyncConnection, principal: Principal, stems: tuple[StemSpec, ...], absent: set[str]
+    ) -> Tree:
         """Tree entries for the stems a commit puts: blobs that exist, are audio and the caller may use."""
         usable = await self._blobs.usable_by(conn, principal, {s.blob_id for s in stems})
-        missing = sorted({s.blob_id for s in stems} - usable.keys())
-        for blob_id in sorted(usable.keys()):
-            if not await self._store.exists(blob_id):
-                missing.append(blob_id)
+        missing = sorted(({s.blob_id for s in stems} - usable.keys()) | absent)
         if missing:
             raise FailedPrecondition(
                 "stems reference blobs that do not exist or that you cannot use; upload them first",
@@ -94,11 +102,14 @@ class VersionControl:
             validation.ref_name(branch, "branch")
         if parent_commit_id and not is_blob_id(parent_commit_id):
             raise InvalidArgument.for_field("parent_commit_id", "must be 64 lowercase hex characters")
+        absent = await self._absent_from_store(edit.stems)
         # Without an expected parent, the only write that can fail is a first commit that a racing
         # first commit beat to the new branch: the second round builds on that commit instead.
         for attempt in range(2):
             try:
-                return await self._commit_once(principal, repo_id, branch, parent_commit_id, message, edit, request_id)
+                return await self._commit_once(
+                    principal, repo_id, branch, parent_commit_id, message, edit, request_id, absent
+                )
             except Aborted:
                 if parent_commit_id or attempt:
                     raise
@@ -107,7 +118,7 @@ class VersionControl:
                     raise
                 # A concurrent call with the same request id won: the next round returns its commit.
         # Both rounds lost a race (a twin request after a racing first commit): one more, which finds either.
-        return await self._commit_once(principal, repo_id, branch, parent_commit_id, message, edit, request_id)
+        return await self._commit_once(principal, repo_id, branch, parent_commit_id, message, edit, request_id, absent)
 
     async def _commit_once(
         self,
@@ -118,6 +129,7 @@ class VersionControl:
         message: str,
         edit: CommitEdit,
         request_id: str,
+        absent: set[str],
     ) -> tuple[CommitView, str]:
         async with self._pool.connection() as conn, conn.transaction():
             repo = await self._repositories.fetch(conn, principal, repo_id, Access.WRITE)
@@ -134,7 +146,7 @@ class VersionControl:
             parent = await load_commit(conn, parent_id) if parent_id else None
             parent_tree = parent.tree if parent else {}
             edits.check_removals(edit, parent_tree)
-            tree = edits.edited_tree(parent_tree, await self._entries(conn, principal, edit.stems), edit)
+            tree = edits.edited_tree(parent_tree, await self._entries(conn, principal, edit.stems, absent), edit)
             inherited = Metadata(parent.bpm, parent.key_signature, parent.generation_params) if parent else None
             metadata = edits.edited_metadata(inherited, edit)
             content = CommitContent(
