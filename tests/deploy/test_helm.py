@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import kubernetes_validate
+import psycopg
 import pytest
 import yaml
 
@@ -105,6 +106,7 @@ def test_gpu_values_put_model_services_on_gpu_nodes():
     scaled = by_kind(docs, "ScaledObject")
     assert set(scaled) == {"demo-beatflow-generator", "demo-beatflow-separator"}
     assert scaled["demo-beatflow-generator"]["spec"]["triggers"][0]["type"] == "postgresql"
+    assert scaled["demo-beatflow-generator"]["spec"]["triggers"][0]["metadata"]["targetQueryValue"] == "240"
     assert by_kind(docs, "Ingress")["demo-beatflow"]["spec"]["tls"][0]["secretName"] == "beatflow-tls"
 
 
@@ -117,3 +119,27 @@ def test_external_values_bundle_nothing_and_use_existing_secrets():
     assert env["BEATFLOW_VCS_OBJECT_STORE__ENDPOINT"]["value"] == "s3.eu-west-1.amazonaws.com"
     assert env["BEATFLOW_VCS_OBJECT_STORE__SECURE"]["value"] == "true"
     assert env["BEATFLOW_VCS_AUTH__JWT_SECRET"]["valueFrom"]["secretKeyRef"]["name"] == "beatflow-auth"
+
+
+async def test_keda_triggers_count_audio_seconds_queued_or_running(database_dsn):
+    """The rendered scaler queries, run on a real jobs schema: audio-seconds, not rows."""
+    triggers = {
+        name: doc["spec"]["triggers"][0]["metadata"]["query"]
+        for name, doc in by_kind(render(VALUES["gpu"]), "ScaledObject").items()
+    }
+    async with await psycopg.AsyncConnection.connect(database_dsn, autocommit=True) as db:
+        for kind, state, audio_seconds in [
+            ("generator.generate", "queued", 30.0),
+            ("generator.generate", "running", 12.5),
+            ("generator.generate", "succeeded", 1000.0),
+            ("separator.separate", "queued", 0.0),  # length unknown: counts as unknownLengthAudioSeconds
+            ("separator.separate", "queued", 90.0),
+        ]:
+            await db.execute(
+                "INSERT INTO jobs.jobs (id, kind, owner_id, state, payload, audio_seconds)"
+                " VALUES (gen_random_uuid(), %s, 'alice', %s, '{}', %s)",
+                (kind, state, audio_seconds),
+            )
+        generator = await (await db.execute(triggers["demo-beatflow-generator"])).fetchone()
+        separator = await (await db.execute(triggers["demo-beatflow-separator"])).fetchone()
+    assert (generator[0], separator[0]) == (42.5, 150.0)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections import defaultdict
 from collections.abc import AsyncIterator
 
@@ -95,6 +96,11 @@ async def _first_of(*events: asyncio.Event, timeout: float) -> None:
             waiter.cancel()
 
 
+def _moved(before: Job, after: Job) -> bool:
+    """Whether the job or its queue position changed; an ETA that only ticked on is not news."""
+    return dataclasses.replace(before, eta_seconds=None) != dataclasses.replace(after, eta_seconds=None)
+
+
 async def watch(
     queue: JobQueue,
     notifications: Notifications,
@@ -106,7 +112,8 @@ async def watch(
 ) -> AsyncIterator[Job]:
     """A snapshot of the job, then each change, ending after a terminal state.
 
-    Changes that follow each other faster than the watcher reads them arrive as one snapshot.
+    Changes that follow each other faster than the watcher reads them arrive as one snapshot; a
+    queued job's moves up the queue arrive as the watcher re-reads (every `resync_seconds` at most).
     Once `until` is set, a watch of an unfinished job raises UNAVAILABLE (watch again elsewhere).
     """
     until = until or asyncio.Event()
@@ -119,6 +126,6 @@ async def watch(
             await _first_of(changed, until, timeout=resync_seconds)
             changed.clear()
             latest = await queue.get(job_id, owner_id)
-            if latest != job:
+            if _moved(job, latest):
                 yield latest
             job = latest

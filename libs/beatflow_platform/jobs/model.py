@@ -19,6 +19,13 @@ class JobState(enum.StrEnum):
         return self in {JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED}
 
 
+class Priority(enum.IntEnum):
+    """Claim order between classes: every queued interactive job goes before any batch job."""
+
+    INTERACTIVE = 0
+    BATCH = 1
+
+
 @dataclass(frozen=True)
 class Job:
     job_id: str
@@ -39,6 +46,26 @@ class Job:
     updated_at: datetime
     started_at: datetime | None
     ended_at: datetime | None
+    priority: Priority = Priority.INTERACTIVE
+    # Seconds of audio the job renders or reads (0 when unknown at submit), and its engine.
+    audio_seconds: float = 0.0
+    engine: str = ""
+    # Estimates for a queued job (position 1 is claimed next) and an unfinished one (seconds to its end).
+    queue_position: int = 0
+    eta_seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class NewJob:
+    """What a caller submits; `request_id` makes a retried submit return the first job."""
+
+    kind: str
+    payload: dict
+    request_id: str = ""
+    max_attempts: int = 3
+    priority: Priority = Priority.INTERACTIVE
+    audio_seconds: float = 0.0
+    engine: str = ""
 
 
 class JobCancelled(Exception):

@@ -1,6 +1,9 @@
 """The job queue in PostgreSQL.
 
-- Submit inserts a queued row; a request id makes retried submits return the first job.
+- Submit inserts a queued row; a request id makes retried submits return the first job. The
+  owner's limits (limits.py) are checked under a per-owner lock, so racing submits cannot both pass.
+- Claims are fair (`jobs.next_job` in migration 0002): interactive before batch, then the owner
+  running fewest jobs, then the owner served longest ago, then that owner's oldest job.
 - Workers claim with `FOR UPDATE SKIP LOCKED`, so concurrent workers never take the same job,
   and hold it by a lease they renew (heartbeat). A worker that dies stops renewing; once the
   lease has expired the job is queued again (up to max_attempts) by whichever worker reaps next.
@@ -19,18 +22,27 @@ from psycopg_pool import AsyncConnectionPool
 from beatflow_platform import naming
 from beatflow_platform.db.queries import fetch_all, fetch_one
 from beatflow_platform.errors import FailedPrecondition, InvalidArgument, NotFound
-from beatflow_platform.jobs.model import Job, JobState, LeaseLost
+from beatflow_platform.jobs import limits as user_limits
+from beatflow_platform.jobs.estimator import Estimator
+from beatflow_platform.jobs.model import Job, JobState, LeaseLost, NewJob, Priority
 from beatflow_platform.pagination import PageTokens, page_size
 
 _COLUMNS = (
     "id::text AS job_id, kind, owner_id, state, payload, progress_fraction, progress_stage, progress_message,"
     " attempt, max_attempts, cancel_requested, result, error_code, error_message, created_at, updated_at,"
-    " started_at, ended_at"
+    " started_at, ended_at, priority, audio_seconds, engine"
 )
 
 
 def _job(row: dict) -> Job:
-    return Job(**{**row, "state": JobState(row["state"]), "result": bytes(row["result"]) if row["result"] else None})
+    return Job(
+        **{
+            **row,
+            "state": JobState(row["state"]),
+            "priority": Priority(row["priority"]),
+            "result": bytes(row["result"]) if row["result"] else None,
+        }
+    )
 
 
 def _check_job_id(job_id: str) -> str:
@@ -41,40 +53,112 @@ def _check_job_id(job_id: str) -> str:
 
 
 class JobQueue:
-    def __init__(self, pool: AsyncConnectionPool, page_tokens: PageTokens):
+    def __init__(
+        self,
+        pool: AsyncConnectionPool,
+        page_tokens: PageTokens,
+        limits: user_limits.UserLimits | None = None,
+        estimator: Estimator | None = None,
+    ):
         self._pool = pool
         self._page_tokens = page_tokens
+        self.limits = limits or user_limits.UserLimits()
+        self._estimator = estimator or Estimator()
 
     # ----- callers ---------------------------------------------------------------------------
 
     async def submit(
-        self, kind: str, owner_id: str, payload: dict, *, request_id: str = "", max_attempts: int = 3
+        self,
+        kind: str,
+        owner_id: str,
+        payload: dict,
+        *,
+        request_id: str = "",
+        max_attempts: int = 3,
+        priority: Priority = Priority.INTERACTIVE,
+        audio_seconds: float = 0.0,
+        engine: str = "",
     ) -> Job:
-        if len(request_id) > naming.MAX_REQUEST_ID_LENGTH:
-            raise InvalidArgument.for_field("request_id", f"must be at most {naming.MAX_REQUEST_ID_LENGTH} characters")
-        async with self._pool.connection() as conn:
-            row = await fetch_one(
-                conn,
-                f"INSERT INTO jobs.jobs (id, kind, owner_id, payload, request_id, max_attempts)"
-                f" VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING {_COLUMNS}",
-                (uuid.uuid4(), kind, owner_id, Jsonb(payload), request_id or None, max_attempts),
-            )
-            if row is None:  # the same request id was submitted before
-                row = await fetch_one(
-                    conn,
-                    f"SELECT {_COLUMNS} FROM jobs.jobs WHERE owner_id = %s AND kind = %s AND request_id = %s",
-                    (owner_id, kind, request_id),
+        new = NewJob(kind, payload, request_id, max_attempts, priority, audio_seconds, engine)
+        return (await self.submit_many(owner_id, [new]))[0]
+
+    async def submit_many(self, owner_id: str, jobs: list[NewJob]) -> list[Job]:
+        """Queues all the jobs or, over one of the owner's limits, none; retried ones return the first job."""
+        for job in jobs:
+            if len(job.request_id) > naming.MAX_REQUEST_ID_LENGTH:
+                raise InvalidArgument.for_field(
+                    "request_id", f"must be at most {naming.MAX_REQUEST_ID_LENGTH} characters"
                 )
-        return _job(row)
+        async with self._pool.connection() as conn:
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext('beatflow.jobs.owner.' || %s))", (owner_id,))
+            known = {job.request_id: await self._by_request_id(conn, owner_id, job) for job in jobs if job.request_id}
+            fresh = [job for job in jobs if known.get(job.request_id) is None]
+            if fresh:
+                await self._check_limits(conn, owner_id, fresh)
+            rows = [known.get(job.request_id) or await self._insert(conn, owner_id, job) for job in jobs]
+            return await self._estimator.annotate(conn, [_job(row) for row in rows])
+
+    async def _by_request_id(self, conn, owner_id: str, job: NewJob) -> dict | None:
+        return await fetch_one(
+            conn,
+            f"SELECT {_COLUMNS} FROM jobs.jobs WHERE owner_id = %s AND kind = %s AND request_id = %s",
+            (owner_id, job.kind, job.request_id),
+        )
+
+    async def _insert(self, conn, owner_id: str, job: NewJob) -> dict:
+        return await fetch_one(
+            conn,
+            f"INSERT INTO jobs.jobs (id, kind, owner_id, payload, request_id, max_attempts, priority,"
+            f" audio_seconds, engine, created_at, updated_at)"
+            # The clock, not the transaction's start: jobs submitted together keep their order.
+            f" VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, clock_timestamp(), clock_timestamp()) RETURNING {_COLUMNS}",
+            (
+                uuid.uuid4(),
+                job.kind,
+                owner_id,
+                Jsonb(job.payload),
+                job.request_id or None,
+                job.max_attempts,
+                int(job.priority),
+                max(job.audio_seconds, 0.0),
+                job.engine,
+            ),
+        )
+
+    async def _check_limits(self, conn, owner_id: str, jobs: list[NewJob]) -> None:
+        limits = self.limits
+        if limits.max_queued_jobs:
+            queued = await fetch_one(
+                conn, "SELECT count(*) AS n FROM jobs.jobs WHERE owner_id = %s AND state = 'queued'", (owner_id,)
+            )
+            # A place frees when one of the owner's jobs starts: about one job's run time.
+            rates = await self._estimator.rates(conn)
+            wait = min(rates.seconds(job.kind, job.engine, job.audio_seconds) for job in jobs)
+            user_limits.check_queued(limits, queued["n"], len(jobs), wait)
+        if limits.max_audio_seconds_per_day:
+            usage = await fetch_all(
+                conn,
+                "SELECT created_at, audio_seconds FROM jobs.jobs"
+                " WHERE owner_id = %s AND created_at > now() - %s AND audio_seconds > 0"
+                " AND NOT (state = 'cancelled' AND started_at IS NULL) ORDER BY created_at",
+                (owner_id, user_limits.AUDIO_WINDOW),
+            )
+            now = (await fetch_one(conn, "SELECT now() AS now"))["now"]
+            user_limits.check_audio_seconds(
+                limits,
+                [(row["created_at"], row["audio_seconds"]) for row in usage],
+                sum(job.audio_seconds for job in jobs),
+                now,
+            )
 
     async def get(self, job_id: str, owner_id: str | None = None) -> Job:
         """The job; another owner's job is NOT_FOUND (owner_id None reads any, for workers)."""
         _check_job_id(job_id)
         async with self._pool.connection() as conn:
             row = await fetch_one(conn, f"SELECT {_COLUMNS} FROM jobs.jobs WHERE id = %s", (job_id,))
-        if row is None or (owner_id is not None and row["owner_id"] != owner_id):
-            raise NotFound("job", job_id)
-        return _job(row)
+            if row is None or (owner_id is not None and row["owner_id"] != owner_id):
+                raise NotFound("job", job_id)
+            return (await self._estimator.annotate(conn, [_job(row)]))[0]
 
     async def list(
         self, owner_id: str, *, size: int = 0, page_token: str = "", state: JobState | None = None, kind: str = ""
@@ -96,7 +180,7 @@ class JobQueue:
         query += " ORDER BY created_at DESC, id DESC LIMIT %(limit)s"
         async with self._pool.connection() as conn:
             rows = await fetch_all(conn, query, params)
-        jobs = [_job(row) for row in rows[:size]]
+            jobs = await self._estimator.annotate(conn, [_job(row) for row in rows[:size]])
         token = ""
         if len(rows) > size:
             token = self._page_tokens.encode(scope, {"t": jobs[-1].created_at.isoformat(), "id": jobs[-1].job_id})
@@ -121,16 +205,21 @@ class JobQueue:
     # ----- workers ---------------------------------------------------------------------------
 
     async def claim(self, kinds: list[str], worker_id: str, lease_seconds: float) -> Job | None:
+        """The next job by the fair order (see the module docstring), now leased to `worker_id`."""
         async with self._pool.connection() as conn:
             row = await fetch_one(
                 conn,
                 f"UPDATE jobs.jobs SET state = 'running', attempt = attempt + 1, lease_owner = %(worker)s,"
                 f" lease_expires_at = now() + make_interval(secs => %(lease)s),"
                 f" started_at = coalesce(started_at, now()), updated_at = now()"
-                f" WHERE id = (SELECT id FROM jobs.jobs WHERE state = 'queued' AND kind = ANY(%(kinds)s)"
-                f"   AND run_after <= now() ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED)"
+                f" WHERE id = (SELECT jobs.next_job(%(kinds)s, %(max_running)s))"
                 f" RETURNING {_COLUMNS}",
-                {"worker": worker_id, "lease": lease_seconds, "kinds": kinds},
+                {
+                    "worker": worker_id,
+                    "lease": lease_seconds,
+                    "kinds": kinds,
+                    "max_running": self.limits.max_running_jobs,
+                },
             )
         return _job(row) if row else None
 

@@ -20,6 +20,7 @@ from beatflow_platform.grpc.interceptors import AuthScope, rpc_outcome_scope
 from beatflow_platform.grpc.server import GrpcHost, ServiceRegistration
 from beatflow_platform.jobs import servicer as job_servicer
 from beatflow_platform.jobs.events import CHANGED_CHANNEL, QUEUED_CHANNEL, Notifications
+from beatflow_platform.jobs.limits import UserLimits
 from beatflow_platform.jobs.migrate import apply_job_migrations
 from beatflow_platform.jobs.queue import JobQueue
 from beatflow_platform.jobs.worker import BatchHandler, Handler, JobWorker
@@ -27,6 +28,7 @@ from beatflow_platform.lifecycle import until_signalled
 from beatflow_platform.pagination import PageTokens
 from beatflow_platform.project_reader import ProjectReader
 from beatflow_platform.service_auth import ServiceTokenSource
+from beatflow_platform.sessions import SessionGuard, VcsSessionLookup
 from beatflow_platform.settings import ServiceSettings
 
 
@@ -40,6 +42,11 @@ class JobServiceSettings(ServiceSettings):
     job_max_attempts: int = Field(default=3, ge=1)
     # Seconds running jobs get to finish after SIGTERM (an unfinished one is retried elsewhere).
     job_grace_seconds: float = Field(default=30.0, ge=0)
+    # Per-user limits (0: none). Queued jobs and audio-seconds per rolling day are checked at submit
+    # (429 naming the limit, with Retry-After); running jobs are capped when workers claim.
+    user_max_queued_jobs: int = Field(default=50, ge=0)
+    user_max_running_jobs: int = Field(default=4, ge=0)
+    user_max_audio_seconds_per_day: float = Field(default=3600.0, ge=0)
     # Apply pending migrations of the jobs schema at start (replicas serialise on an advisory lock).
     migrate_on_start: bool = True
 
@@ -70,7 +77,12 @@ class JobRuntime:
             settings.vcs_address, options=[("grpc.max_receive_message_length", settings.max_message_bytes)]
         )
         tokens = ServiceTokenSource(codec, settings.service_name)
-        queue = JobQueue(pool, PageTokens(settings.auth.jwt_secret.get_secret_value()))
+        limits = UserLimits(
+            max_queued_jobs=settings.user_max_queued_jobs,
+            max_running_jobs=settings.user_max_running_jobs,
+            max_audio_seconds_per_day=settings.user_max_audio_seconds_per_day,
+        )
+        queue = JobQueue(pool, PageTokens(settings.auth.jwt_secret.get_secret_value()), limits)
         return cls(
             settings,
             codec,
@@ -111,7 +123,14 @@ class JobRuntime:
                     job_servicer.SERVICE_NAME, lambda s: jobs_pb2_grpc.add_JobServiceServicer_to_server(jobs, s)
                 ),
             ],
-            scopes=[rpc_outcome_scope, AuthScope(self.codec)],
+            scopes=[
+                rpc_outcome_scope,
+                # Access tokens of ended sessions (logout, refresh reuse) stop within session_check_seconds.
+                AuthScope(
+                    self.codec,
+                    sessions=SessionGuard(VcsSessionLookup(self.vcs_channel), settings.auth.session_check_seconds),
+                ),
+            ],
             readiness_checks=[lambda: ping(self.pool)],
             on_shutdown=[self.close],
         )

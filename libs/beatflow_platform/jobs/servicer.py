@@ -9,7 +9,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from beatflow.jobs.v1 import jobs_pb2, jobs_pb2_grpc
 from beatflow_platform.auth import current_principal
 from beatflow_platform.jobs.events import Notifications, watch
-from beatflow_platform.jobs.model import Job, JobState
+from beatflow_platform.jobs.model import Job, JobState, Priority
 from beatflow_platform.jobs.queue import JobQueue
 from beatflow_platform.jobs.request_view import request_view
 
@@ -22,6 +22,10 @@ STATE_TO_PROTO = {
     JobState.CANCELLED: jobs_pb2.JOB_STATE_CANCELLED,
 }
 STATE_FROM_PROTO = {value: key for key, value in STATE_TO_PROTO.items()}
+PRIORITY_TO_PROTO = {
+    Priority.INTERACTIVE: jobs_pb2.JOB_PRIORITY_INTERACTIVE,
+    Priority.BATCH: jobs_pb2.JOB_PRIORITY_BATCH,
+}
 
 
 def _timestamp(value) -> Timestamp | None:
@@ -47,6 +51,10 @@ def job_to_proto(job: Job) -> jobs_pb2.Job:
         update_time=_timestamp(job.updated_at),
         start_time=_timestamp(job.started_at),
         end_time=_timestamp(job.ended_at),
+        priority=PRIORITY_TO_PROTO[job.priority],
+        queue_position=job.queue_position,
+        eta_seconds=job.eta_seconds or 0.0,
+        audio_seconds=job.audio_seconds,
     )
     message.request.SetInParent()  # present, if empty, for every kind: one shape for clients
     message.request.update(request_view(job.kind, job.payload))

@@ -26,6 +26,7 @@ from beatflow_generator.requests import (
 from beatflow_generator.spec import GenerationSpec, Operation
 from beatflow_platform.auth import current_principal
 from beatflow_platform.errors import FailedPrecondition, FieldViolation, InvalidArgument
+from beatflow_platform.jobs.model import NewJob, Priority
 from beatflow_platform.jobs.queue import JobQueue
 from beatflow_platform.jobs.servicer import job_to_proto
 from beatflow_platform.objectstore import is_blob_id
@@ -67,9 +68,22 @@ class GeneratorServicer(generator_pb2_grpc.GeneratorServiceServicer):
         self._max_batch = max_batch
         self._max_attempts = max_attempts
 
+    def _new_job(self, kind: str, payload: dict, request_id: str, priority: Priority = Priority.INTERACTIVE) -> NewJob:
+        """The job for `payload`, with the audio length and engine its owner's limits and ETA use."""
+        spec = payload["spec"]
+        return NewJob(
+            kind,
+            payload,
+            request_id,
+            self._max_attempts,
+            priority,
+            audio_seconds=float(spec.get("duration_seconds", 0.0)),
+            engine=spec.get("engine", ""),
+        )
+
     async def _submit(self, kind: str, payload: dict, request_id: str):
         owner = current_principal().subject_id
-        job = await self._queue.submit(kind, owner, payload, request_id=request_id, max_attempts=self._max_attempts)
+        [job] = await self._queue.submit_many(owner, [self._new_job(kind, payload, request_id)])
         return job_to_proto(job)
 
     async def _readable(self, source: dict) -> dict:
@@ -165,14 +179,15 @@ class GeneratorServicer(generator_pb2_grpc.GeneratorServiceServicer):
         ]
         # Variations for an engine that batches share a batch id, so a worker renders them together.
         batch_id = str(uuid.uuid4())
-        jobs = []
+        new_jobs = []
         for index, payload in enumerate(payloads):
             if self._engines.ready(payload["spec"]["engine"]).max_batch > 1:
                 payload["batch_id"] = batch_id
-            jobs.append(
-                await self._submit(GENERATE, payload, f"{request.request_id}#{index}" if request.request_id else "")
-            )
-        return generator_pb2.BatchGenerateResponse(jobs=jobs)
+            request_id = f"{request.request_id}#{index}" if request.request_id else ""
+            new_jobs.append(self._new_job(GENERATE, payload, request_id, Priority.BATCH))
+        # All or none: a batch over the owner's limits queues nothing.
+        jobs = await self._queue.submit_many(current_principal().subject_id, new_jobs)
+        return generator_pb2.BatchGenerateResponse(jobs=[job_to_proto(job) for job in jobs])
 
     async def Rerender(self, request, context):
         violations = commit_violations(request.repo_id, request.commit_id, "")
