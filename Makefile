@@ -16,7 +16,7 @@ GOOGLEAPIS_PROTOS := google/api/annotations.proto google/api/http.proto
 .PHONY: help setup system-packages protos lint lint-protos breaking-protos test bench soak run clean
 
 help:
-	@echo "make run    - set up and run the whole local stack"
+	@echo "make run    - set up and run the whole local stack, restarting what crashes (ARGS='--scale generator=2')"
 	@echo "make test   - set up and run the test suite (with proto lint)"
 	@echo "make setup  - install Python, npm and Debian dependencies and build the stubs"
 	@echo "make protos - regenerate Python stubs and the Envoy descriptor set"
@@ -82,8 +82,9 @@ bench: setup
 soak: setup
 	$(PY) -m bench soak
 
+# ARGS go to the launcher, e.g. make run ARGS='--scale generator=2' (see --help).
 run: setup
-	$(PY) -m beatflow_devtools.stack
+	$(PY) -m beatflow_devtools.stack $(ARGS)
 
 clean:
 	rm -rf gen $(THIRD_PARTY) $(VENV)/.installed

@@ -1,15 +1,24 @@
 """Load figures: the whole stack as real processes on 127.0.0.1 under a locust run with a mix
 of reads, commits and generation submits (bench/_locustfile.py): throughput, p50/p99 latency
-and error rate overall and per request, and each service's memory before and after.
+and error rate overall and per request, and each service's memory before and after. Also, on a
+stack of its own under `make run`'s command, how long a service killed with SIGKILL takes to
+serve again (`supervised_restart_s`). And fair claims under a flood of one user's jobs
+(bench/_fair_queue.py, `fair_light_user_wait_s_p95`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import csv
+import functools
+import os
+import re
 import shutil
+import signal
+import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import psutil
@@ -17,7 +26,8 @@ import psycopg
 
 from beatflow_devtools.network import free_port
 from beatflow_devtools.postgres import reachable_tempdir
-from beatflow_devtools.stack import LocalStack
+from beatflow_devtools.stack import LocalStack, pid_file, serving
+from bench._fair_queue import fair_scheduling
 
 USERS = 32
 SPAWN_RATE = 8
@@ -84,6 +94,8 @@ def _job_counts(dsn: str) -> dict[str, float]:
 
 
 def run(run_seconds: int = RUN_SECONDS) -> dict[str, float]:
+    restart_figures = supervised_restart()  # first: the load run leaves the generator a queue to render
+    fair_figures = fair_scheduling()  # likewise, on a PostgreSQL of its own
     base = reachable_tempdir("beatflow-bench-load-")
     stack = LocalStack(base / "home", free_port(), log_dir=base / "logs")
 
@@ -101,6 +113,8 @@ def run(run_seconds: int = RUN_SECONDS) -> dict[str, float]:
         figures = {
             "users": USERS,
             "run_seconds": run_seconds,
+            **restart_figures,
+            **fair_figures,
             **_figures(base / "locust_stats.csv"),
             **_job_counts(dsn),
         }
@@ -111,3 +125,51 @@ def run(run_seconds: int = RUN_SECONDS) -> dict[str, float]:
     finally:
         stack.stop()
         shutil.rmtree(base, ignore_errors=True)
+
+
+def supervised_restart(services: tuple[str, ...] = ("gateway", "generator", "separator", "vcs")) -> dict[str, float]:
+    """Starts the stack with `make run`'s command, kills each service in turn with SIGKILL and times
+    it until it answers its health check again: `supervised_restart_s_<service>`, their median
+    `supervised_restart_s` and their maximum. Each is a first restart (0.5 s of backoff included)."""
+    base = reachable_tempdir("beatflow-bench-restart-")
+    home, log = base / "home", base / "make-run.log"
+    command = [sys.executable, "-m", "beatflow_devtools.stack", "--home", str(home)]
+    command += ["--postgres-port", str(free_port()), "--gateway-port", str(free_port())]
+    with log.open("w") as output:
+        launcher = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
+    try:
+        _wait(lambda: "Press Ctrl-C" in log.read_text() or launcher.poll() is not None, timeout=300)
+        if launcher.poll() is not None:
+            raise RuntimeError(f"the stack did not start:\n{log.read_text()}")
+        ports = {
+            name: int(port) for name, port in re.findall(r"^  (\S+) +\w+://127\.0\.0\.1:(\d+)$", log.read_text(), re.M)
+        }
+        figures = {}
+        for name in services:
+            killed = int(pid_file(home, name).read_text())
+            started = time.monotonic()
+            os.kill(killed, signal.SIGKILL)
+            _wait(functools.partial(_serving_again, home, name, killed, ports[name]), timeout=120)
+            figures[f"supervised_restart_s_{name}"] = round(time.monotonic() - started, 2)
+            if f"{name} (pid {killed}) killed by SIGKILL; restart 1 " not in log.read_text():
+                raise RuntimeError(f"the restart of {name} was not logged:\n{log.read_text()}")
+        restarts = [figures[f"supervised_restart_s_{name}"] for name in services]
+        figures["supervised_restart_s"] = round(statistics.median(restarts), 2)
+        figures["supervised_restart_s_max"] = max(restarts)
+        return figures
+    finally:
+        launcher.send_signal(signal.SIGINT)
+        launcher.wait(timeout=120)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _serving_again(home: Path, name: str, killed: int, port: int) -> bool:
+    return int(pid_file(home, name).read_text()) != killed and asyncio.run(serving(name, port))
+
+
+def _wait(condition, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"not done after {timeout} s")
+        time.sleep(0.05)
