@@ -18,6 +18,8 @@ BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = BENCH_DIR / "results"
 # Areas that take long enough to run only when named (`make soak`; `python -m bench demucs`, an hour).
 SLOW_AREAS = {"soak", "demucs"}
+# Areas computed from the others' results, so they run after them.
+DERIVED_AREAS = ("capacity",)
 
 
 def available_areas() -> list[str]:
@@ -25,7 +27,8 @@ def available_areas() -> list[str]:
 
 
 def default_areas() -> list[str]:
-    return [area for area in available_areas() if area not in SLOW_AREAS]
+    measured = [area for area in available_areas() if area not in SLOW_AREAS and area not in DERIVED_AREAS]
+    return measured + [area for area in DERIVED_AREAS if area in available_areas()]
 
 
 def machine_description() -> str:
