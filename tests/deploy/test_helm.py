@@ -4,6 +4,7 @@ against the Kubernetes schemas (kubernetes-validate --strict)."""
 from __future__ import annotations
 
 import subprocess
+import tomllib
 from pathlib import Path
 
 import kubernetes_validate
@@ -32,10 +33,18 @@ def by_kind(docs: list[dict], kind: str) -> dict[str, dict]:
     return {doc["metadata"]["name"]: doc for doc in docs if doc["kind"] == kind}
 
 
+def pod_spec(doc: dict) -> dict | None:
+    if doc["kind"] in {"Deployment", "StatefulSet", "Job"}:
+        return doc["spec"]["template"]["spec"]
+    if doc["kind"] == "CronJob":
+        return doc["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    return None
+
+
 def containers(docs: list[dict]):
     for doc in docs:
-        if doc["kind"] in {"Deployment", "StatefulSet", "Job"}:
-            spec = doc["spec"]["template"]["spec"]
+        spec = pod_spec(doc)
+        if spec is not None:
             for container in spec.get("initContainers", []) + spec["containers"]:
                 yield doc, spec, container
 
@@ -119,6 +128,34 @@ def test_external_values_bundle_nothing_and_use_existing_secrets():
     assert env["BEATFLOW_VCS_OBJECT_STORE__ENDPOINT"]["value"] == "s3.eu-west-1.amazonaws.com"
     assert env["BEATFLOW_VCS_OBJECT_STORE__SECURE"]["value"] == "true"
     assert env["BEATFLOW_VCS_AUTH__JWT_SECRET"]["valueFrom"]["secretKeyRef"]["name"] == "beatflow-auth"
+
+
+def test_retention_cronjob_prunes_daily_within_the_vcs_throttle_window(tmp_path):
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    cron = by_kind(render([]), "CronJob")["demo-beatflow-prune"]
+    minute, hour, *every_day = cron["spec"]["schedule"].split()
+    assert minute.isdigit() and hour.isdigit() and every_day == ["*", "*", "*"]
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+    container = pod_spec(cron)["containers"][0]
+    assert container["args"] == ["beatflow-admin", "prune"] and "beatflow-admin" in scripts
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["BEATFLOW_ADMIN_IDEMPOTENCY_KEY_TTL_SECONDS"] == "86400"
+    assert env["BEATFLOW_ADMIN_LOGIN_FAILURE_WINDOW_SECONDS"] == "900"
+    assert env["BEATFLOW_ADMIN_FINISHED_JOB_RETENTION_SECONDS"] == str(30 * 24 * 3600)
+
+    overrides = tmp_path / "retention.yaml"
+    overrides.write_text(
+        yaml.safe_dump({"vcs": {"env": {"LOGIN_FAILURE_WINDOW_SECONDS": 1800}}, "retention": {"batchSize": 200}})
+    )
+    cron = by_kind(render([VALUES["external"][0], overrides]), "CronJob")["demo-beatflow-prune"]
+    env = {e["name"]: e for e in pod_spec(cron)["containers"][0]["env"]}
+    assert env["BEATFLOW_ADMIN_LOGIN_FAILURE_WINDOW_SECONDS"]["value"] == "1800"
+    assert env["BEATFLOW_ADMIN_BATCH_SIZE"]["value"] == "200"
+    for name in ("BEATFLOW_ADMIN_VCS_DATABASE_URL", "BEATFLOW_ADMIN_JOBS_DATABASE_URL"):
+        assert env[name]["valueFrom"]["secretKeyRef"] == {"name": "beatflow-database", "key": "database-url"}
+
+    overrides.write_text(yaml.safe_dump({"retention": {"enabled": False}}))
+    assert by_kind(render([overrides]), "CronJob") == {}
 
 
 async def test_keda_triggers_count_audio_seconds_queued_or_running(database_dsn):

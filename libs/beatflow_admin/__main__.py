@@ -1,0 +1,3 @@
+from beatflow_admin.main import run
+
+run()
