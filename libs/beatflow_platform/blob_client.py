@@ -63,6 +63,18 @@ class BlobClient:
             raise _translate(error) from None
         return response.blob
 
+    async def describe(self, blob_id: str, *, owner_id: str) -> audio_pb2.BlobRef:
+        """The blob's size and audio description, read as its owner would (NOT_FOUND for another's)."""
+        try:
+            response = await self._stub.GetBlob(
+                blobs_pb2.GetBlobRequest(blob_id=blob_id),
+                metadata=self._tokens.metadata(on_behalf_of=owner_id),
+                timeout=self._timeout,
+            )
+        except grpc.aio.AioRpcError as error:
+            raise _translate(error, blob_id) from None
+        return response.blob
+
     async def download(self, blob_id: str, *, owner_id: str, max_bytes: int) -> bytes:
         """The whole blob, read as its owner would; larger than `max_bytes` is INVALID_ARGUMENT."""
         data = bytearray()

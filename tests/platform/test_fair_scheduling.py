@@ -15,7 +15,7 @@ from beatflow_platform.db.pool import open_pool
 from beatflow_platform.jobs.estimates import Rates
 from beatflow_platform.jobs.estimator import Estimator
 from beatflow_platform.jobs.limits import LimitExceeded, UserLimits, check_audio_seconds
-from beatflow_platform.jobs.model import JobState, NewJob, Priority
+from beatflow_platform.jobs.model import JobState, NewJob, Priority, RetryPolicy
 from beatflow_platform.jobs.queue import JobQueue
 from beatflow_platform.jobs.servicer import job_to_proto
 from beatflow_platform.pagination import PageTokens
@@ -112,6 +112,20 @@ async def test_an_owner_at_the_running_cap_waits_while_others_are_served(pool):
     assert await queue.claim([KIND], "w", 30) is None  # a's second job waits for its first
     await submit_many(queue, "b", 1)
     assert await claim_owner(queue) == "b"
+
+
+async def test_a_job_waiting_to_be_retried_holds_up_nobody(pool):
+    queue = JobQueue(pool, PageTokens("fair-tests"), retries=RetryPolicy(base_seconds=60), estimator=Estimator(0))
+    first, second = await submit_many(queue, "alice", 2)
+    failing = await queue.claim([KIND], "w", 30)
+    assert failing.job_id == first
+    await queue.retry_later(first, "w", "object store down")  # back in the queue for about a minute
+    (bobs,) = await submit_many(queue, "bob", 1)
+    # Alice's waiting job counts as neither running nor next: her other job and Bob's are served.
+    claimed = [await queue.claim([KIND], "w", 30) for _ in range(2)]
+    assert sorted((job.owner_id, job.job_id) for job in claimed) == [("alice", second), ("bob", bobs)]
+    assert await queue.claim([KIND], "w", 30) is None
+    assert 45 <= await queue.seconds_until_due([KIND]) <= 75
 
 
 async def test_queued_limit_names_the_limit_and_says_when_to_retry(pool):

@@ -14,7 +14,7 @@ from beatflow.jobs.v1 import jobs_pb2
 from beatflow_platform.db.pool import open_pool
 from beatflow_platform.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
 from beatflow_platform.jobs.events import CHANGED_CHANNEL, QUEUED_CHANNEL, Notifications, watch
-from beatflow_platform.jobs.model import JobState
+from beatflow_platform.jobs.model import JobState, RetryPolicy
 from beatflow_platform.jobs.queue import JobQueue
 from beatflow_platform.jobs.servicer import job_to_proto
 from beatflow_platform.jobs.worker import JobWorker
@@ -23,10 +23,16 @@ from beatflow_platform.settings import DatabaseSettings
 
 
 @pytest.fixture
-async def queue(database_dsn):
+async def pool(database_dsn):
     pool = await open_pool(DatabaseSettings(url=database_dsn, pool_max_size=12), application_name="job-tests")
-    yield JobQueue(pool, PageTokens("job-tests"))
+    yield pool
     await pool.close()
+
+
+@pytest.fixture
+def queue(pool):
+    # Retries come back at once here; tests/platform/test_job_retries.py covers the back-off.
+    return JobQueue(pool, PageTokens("job-tests"), retries=RetryPolicy(base_seconds=0))
 
 
 @pytest.fixture
@@ -61,9 +67,9 @@ class RunningWorker:
 async def start_worker(queue, queued):
     running = []
 
-    def start(handlers, **options) -> JobWorker:
+    def start(handlers, *, on: JobQueue | None = None, **options) -> JobWorker:
         options = {"lease_seconds": 2.0, "heartbeat_seconds": 0.2, "poll_seconds": 0.5, **options}
-        worker = RunningWorker(JobWorker(queue, handlers, queued_notifications=queued, **options))
+        worker = RunningWorker(JobWorker(on or queue, handlers, queued_notifications=queued, **options))
         running.append(worker)
         return worker.worker
 
@@ -181,7 +187,7 @@ async def test_handler_errors_become_outcomes(queue, start_worker):
         kind: await queue.submit(kind, "alice", {}, max_attempts=2)
         for kind in ("test.refuses", "test.crashes", "test.flaky")
     }
-    start_worker({"test.refuses": refuses, "test.crashes": crashes, "test.flaky": flaky}, retry_delay_seconds=0.1)
+    start_worker({"test.refuses": refuses, "test.crashes": crashes, "test.flaky": flaky})
     refused = await wait_for(queue, jobs["test.refuses"].job_id, lambda j: j.state.terminal)
     assert (refused.state, refused.error_code) == (JobState.FAILED, "INVALID_ARGUMENT")
     crashed = await wait_for(queue, jobs["test.crashes"].job_id, lambda j: j.state.terminal)
@@ -200,6 +206,38 @@ async def test_expired_leases_are_requeued_then_failed(queue):
         assert await queue.requeue_expired() == 1
     final = await queue.get(job.job_id)
     assert (final.state, final.error_code) == (JobState.FAILED, "ABORTED")
+
+
+class CountingQueue(JobQueue):
+    """Counts claims: each one is its worker waking up to look for work."""
+
+    claims = 0
+
+    async def claim(self, kinds, worker_id, lease_seconds):
+        self.claims += 1
+        return await super().claim(kinds, worker_id, lease_seconds)
+
+
+async def test_workers_wake_only_for_queued_jobs_of_their_kinds(pool, queue, queued, start_worker):
+    async def separate(context):
+        return jobs_pb2.JobResult()
+
+    separator_queue = CountingQueue(pool, PageTokens("job-tests"))
+    start_worker({"separator.separate": separate}, on=separator_queue, poll_seconds=30)
+    async with asyncio.timeout(5):
+        while separator_queue.claims == 0:  # its first look, then it sleeps until woken
+            await asyncio.sleep(0.05)
+    await asyncio.sleep(0.2)
+    assert separator_queue.claims == 1
+    with queued.subscribe("generator.generate") as generator_queued:
+        for n in range(5):
+            await queue.submit("generator.generate", "alice", {"n": n})
+        await asyncio.wait_for(generator_queued.wait(), 5)  # the notifications went out...
+        await asyncio.sleep(0.5)
+    assert separator_queue.claims == 1  # ...and did not wake the separator's worker
+    separation = await queue.submit("separator.separate", "alice", {})
+    done = await wait_for(queue, separation.job_id, lambda j: j.state.terminal, timeout=5)  # well before its poll
+    assert done.state == JobState.SUCCEEDED and separator_queue.claims >= 2
 
 
 async def test_killed_worker_process_job_finishes_once_elsewhere(queue, database_dsn, start_worker):

@@ -152,9 +152,30 @@ async def test_too_long_audio_is_refused(desk_factory):
     long_tone = await alice.upload(tone(4.0, sample_rate=8000, channels=1))
     error = await rpc_error(desk.separator(alice).AnalyzeAudio(pb.AnalyzeAudioRequest(blob_id=long_tone.blob_id)))
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and "limit" in error.details()
-    job = (await desk.separator(alice).SeparateStems(pb.SeparateStemsRequest(source_blob_id=long_tone.blob_id))).job
-    done = await desk.finished(alice, job.job_id)
-    assert (done.state, done.error.code) == (jobs_pb2.JOB_STATE_FAILED, "INVALID_ARGUMENT")
+    error = await rpc_error(
+        desk.separator(alice).SeparateStems(pb.SeparateStemsRequest(source_blob_id=long_tone.blob_id))
+    )
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and "limit" in error.details()  # refused, not queued
+    assert not (await desk.jobs(alice).ListJobs(jobs_pb2.ListJobsRequest())).jobs
+
+
+async def test_separations_count_their_audio_and_long_ones_are_batch(desk_factory):
+    desk = await desk_factory(worker_concurrency=0, batch_above_audio_seconds=2, user_max_audio_seconds_per_day=6)
+    alice = await desk.vcs.sign_up()
+    short, long, another = [
+        await alice.upload(tone(seconds, frequency, sample_rate=8000, channels=1))
+        for seconds, frequency in ((1.0, 440.0), (3.0, 440.0), (3.0, 660.0))
+    ]
+
+    async def separate(blob) -> jobs_pb2.Job:
+        return (await desk.separator(alice).SeparateStems(pb.SeparateStemsRequest(source_blob_id=blob.blob_id))).job
+
+    interactive, batch = await separate(short), await separate(long)
+    assert interactive.audio_seconds == pytest.approx(1.0, abs=0.01)
+    assert interactive.priority == jobs_pb2.JOB_PRIORITY_INTERACTIVE
+    assert batch.audio_seconds == pytest.approx(3.0, abs=0.01) and batch.priority == jobs_pb2.JOB_PRIORITY_BATCH
+    error = await rpc_error(separate(another))  # 4 s used, 3 s more would pass the 6 s per day
+    assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and "per day" in error.details()
 
 
 @pytest.mark.parametrize(
@@ -185,9 +206,9 @@ async def test_others_blobs_and_unknown_blobs_are_not_found(desk):
     for blob_id in (track.blob_id, hashlib.sha256(b"never").hexdigest()):
         error = await rpc_error(desk.separator(mallory).AnalyzeAudio(pb.AnalyzeAudioRequest(blob_id=blob_id)))
         assert error.code() == grpc.StatusCode.NOT_FOUND
-    job = (await desk.separator(mallory).SeparateStems(pb.SeparateStemsRequest(source_blob_id=track.blob_id))).job
-    done = await desk.finished(mallory, job.job_id)
-    assert (done.state, done.error.code) == (jobs_pb2.JOB_STATE_FAILED, "NOT_FOUND")
+        request = pb.SeparateStemsRequest(source_blob_id=blob_id)
+        error = await rpc_error(desk.separator(mallory).SeparateStems(request))
+        assert error.code() == grpc.StatusCode.NOT_FOUND  # at submit: no job is queued for it
 
 
 async def test_mixdown_with_gains_and_conversion(desk):

@@ -6,7 +6,7 @@ Without history the defaults below apply. Positions follow the claim order (queu
 a better priority class goes first; within a class owners take turns, so a job that is its owner's
 r-th in line waits behind at most r jobs of each other owner of the class (counted in full, so the
 position is an upper bound). Workers are the jobs running in the job's family (`generator.*`,
-`separator.*`), at least one.
+`separator.*`), at least one. A job waiting out a retry back-off starts no sooner than its `run_after`.
 """
 
 from __future__ import annotations
@@ -134,5 +134,8 @@ def standing(job: Job, snapshot: QueueSnapshot, now: datetime, rates: Rates) -> 
     ahead_seconds = better_seconds + same_class_ahead * mean_seconds
     running_seconds = sum(_remaining(running, rates, now) for running in snapshot.running)
     workers = max(len(snapshot.running), 1)
+    start = (running_seconds + ahead_seconds) / workers
+    if job.run_after is not None:
+        start = max(start, (job.run_after - now).total_seconds())
     own = rates.seconds(job.kind, job.engine, job.audio_seconds)
-    return better_jobs + same_class_ahead + 1, (running_seconds + ahead_seconds) / workers + own
+    return better_jobs + same_class_ahead + 1, start + own

@@ -74,16 +74,18 @@ class Notifications:
                 event.set()
 
     @contextlib.contextmanager
-    def subscribe(self, key: str):
-        """An event set whenever `key` (or, for "*", anything) is notified."""
+    def subscribe(self, *keys: str):
+        """An event set whenever one of `keys` (or, for "*", anything) is notified."""
         event = asyncio.Event()
-        self._waiters[key].add(event)
+        for key in keys:
+            self._waiters[key].add(event)
         try:
             yield event
         finally:
-            self._waiters[key].discard(event)
-            if not self._waiters[key]:
-                del self._waiters[key]
+            for key in keys:
+                self._waiters[key].discard(event)
+                if not self._waiters[key]:
+                    del self._waiters[key]
 
 
 async def _first_of(*events: asyncio.Event, timeout: float) -> None:

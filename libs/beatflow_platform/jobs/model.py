@@ -50,6 +50,8 @@ class Job:
     # Seconds of audio the job renders or reads (0 when unknown at submit), and its engine.
     audio_seconds: float = 0.0
     engine: str = ""
+    # A queued job is not claimed before this time (later than its submit while it waits to be retried).
+    run_after: datetime | None = None
     # Estimates for a queued job (position 1 is claimed next) and an unfinished one (seconds to its end).
     queue_position: int = 0
     eta_seconds: float | None = None
@@ -66,6 +68,20 @@ class NewJob:
     priority: Priority = Priority.INTERACTIVE
     audio_seconds: float = 0.0
     engine: str = ""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How long a job given back to the queue waits before its next attempt.
+
+    After attempt n fails: `base_seconds` x 2^(n-1), at most `max_seconds`, times a random factor in
+    [1 - jitter, 1 + jitter] so that jobs which failed together come back spread out
+    (`jobs.retry_delay_seconds` in migrations/0003 computes it, one row at a time).
+    """
+
+    base_seconds: float = 2.0
+    max_seconds: float = 300.0
+    jitter: float = 0.25
 
 
 class JobCancelled(Exception):

@@ -7,6 +7,8 @@
 - Workers claim with `FOR UPDATE SKIP LOCKED`, so concurrent workers never take the same job,
   and hold it by a lease they renew (heartbeat). A worker that dies stops renewing; once the
   lease has expired the job is queued again (up to max_attempts) by whichever worker reaps next.
+- A job given back (a passing fault, or a lost worker) waits an exponential back-off with jitter
+  (RetryPolicy) in `run_after`, which claims honour; its progress says why and when it runs again.
 - Every state or progress change fires NOTIFY through a trigger (see the migration).
 - Cancellation is cooperative: a queued job is cancelled at once, a running one is flagged and
   its handler stops at its next progress report or heartbeat.
@@ -24,13 +26,13 @@ from beatflow_platform.db.queries import fetch_all, fetch_one
 from beatflow_platform.errors import FailedPrecondition, InvalidArgument, NotFound
 from beatflow_platform.jobs import limits as user_limits
 from beatflow_platform.jobs.estimator import Estimator
-from beatflow_platform.jobs.model import Job, JobState, LeaseLost, NewJob, Priority
+from beatflow_platform.jobs.model import Job, JobState, LeaseLost, NewJob, Priority, RetryPolicy
 from beatflow_platform.pagination import PageTokens, page_size
 
 _COLUMNS = (
     "id::text AS job_id, kind, owner_id, state, payload, progress_fraction, progress_stage, progress_message,"
     " attempt, max_attempts, cancel_requested, result, error_code, error_message, created_at, updated_at,"
-    " started_at, ended_at, priority, audio_seconds, engine"
+    " started_at, ended_at, priority, audio_seconds, engine, run_after"
 )
 
 
@@ -59,11 +61,13 @@ class JobQueue:
         page_tokens: PageTokens,
         limits: user_limits.UserLimits | None = None,
         estimator: Estimator | None = None,
+        retries: RetryPolicy | None = None,
     ):
         self._pool = pool
         self._page_tokens = page_tokens
         self.limits = limits or user_limits.UserLimits()
         self._estimator = estimator or Estimator()
+        self.retries = retries or RetryPolicy()
 
     # ----- callers ---------------------------------------------------------------------------
 
@@ -293,32 +297,54 @@ class JobQueue:
             )
         return finished.rowcount == 1
 
-    async def retry_later(self, job_id: str, worker_id: str, error: str, delay_seconds: float) -> None:
-        """Gives a job that failed transiently back to the queue (the attempt counts)."""
+    async def seconds_until_due(self, kinds: list[str]) -> float | None:
+        """Seconds until the earliest job of `kinds` waiting out a back-off may be claimed; None if none waits."""
         async with self._pool.connection() as conn:
-            await conn.execute(
-                "UPDATE jobs.jobs SET state = CASE WHEN attempt < max_attempts THEN 'queued' ELSE 'failed' END,"
-                " error_code = CASE WHEN attempt < max_attempts THEN NULL ELSE 'UNAVAILABLE' END,"
-                " error_message = %s, run_after = now() + make_interval(secs => %s),"
-                " ended_at = CASE WHEN attempt < max_attempts THEN NULL ELSE now() END,"
-                " lease_owner = NULL, lease_expires_at = NULL, updated_at = now()"
-                " WHERE id = %s AND lease_owner = %s AND state = 'running'",
-                (error, delay_seconds, job_id, worker_id),
+            row = await fetch_one(
+                conn,
+                "SELECT extract(epoch FROM min(run_after) - now())::float8 AS seconds FROM jobs.jobs"
+                " WHERE state = 'queued' AND run_after > now() AND kind = ANY(%s)",
+                (kinds,),
             )
+        return row["seconds"]
+
+    async def _give_back(self, selection: str, params: dict, reason: str, code: str, message: str) -> int:
+        """Runs `jobs.give_back` (migrations/0003) on the running jobs `selection` locks."""
+        retries = self.retries
+        async with self._pool.connection() as conn:
+            row = await fetch_one(
+                conn,
+                f"SELECT jobs.give_back(ARRAY({selection}), %(reason)s, %(code)s, %(message)s,"
+                f" %(base)s, %(max)s, %(jitter)s) AS changed",
+                {
+                    **params,
+                    "reason": reason,
+                    "code": code,
+                    "message": message,
+                    "base": retries.base_seconds,
+                    "max": retries.max_seconds,
+                    "jitter": retries.jitter,
+                },
+            )
+        return row["changed"]
+
+    async def retry_later(self, job_id: str, worker_id: str, error: str) -> None:
+        """Gives a job that failed transiently back to the queue after a back-off (the attempt counts);
+        out of attempts it fails as UNAVAILABLE."""
+        await self._give_back(
+            "SELECT id FROM jobs.jobs WHERE id = %(id)s AND lease_owner = %(worker)s AND state = 'running' FOR UPDATE",
+            {"id": job_id, "worker": worker_id},
+            error,
+            "UNAVAILABLE",
+            error,
+        )
 
     async def requeue_expired(self) -> int:
-        """Jobs whose worker stopped renewing go back to the queue, or fail after max_attempts."""
-        async with self._pool.connection() as conn:
-            requeued = await conn.execute(
-                "UPDATE jobs.jobs SET"
-                " state = CASE WHEN cancel_requested THEN 'cancelled'"
-                "              WHEN attempt < max_attempts THEN 'queued' ELSE 'failed' END,"
-                " error_code = CASE WHEN NOT cancel_requested AND attempt >= max_attempts THEN 'ABORTED' END,"
-                " error_message = CASE WHEN NOT cancel_requested AND attempt >= max_attempts"
-                "                      THEN 'the job lost its worker too many times' END,"
-                " ended_at = CASE WHEN cancel_requested OR attempt >= max_attempts THEN now() END,"
-                " lease_owner = NULL, lease_expires_at = NULL, updated_at = now()"
-                " WHERE id IN (SELECT id FROM jobs.jobs WHERE state = 'running' AND lease_expires_at < now()"
-                "              FOR UPDATE SKIP LOCKED)"
-            )
-        return requeued.rowcount
+        """Jobs whose worker stopped renewing go back to the queue after a back-off, or fail after max_attempts."""
+        return await self._give_back(
+            "SELECT id FROM jobs.jobs WHERE state = 'running' AND lease_expires_at < now() FOR UPDATE SKIP LOCKED",
+            {},
+            "its worker stopped responding",
+            "ABORTED",
+            "the job lost its worker too many times",
+        )

@@ -22,6 +22,7 @@ from beatflow_platform.jobs import servicer as job_servicer
 from beatflow_platform.jobs.events import CHANGED_CHANNEL, QUEUED_CHANNEL, Notifications
 from beatflow_platform.jobs.limits import UserLimits
 from beatflow_platform.jobs.migrate import apply_job_migrations
+from beatflow_platform.jobs.model import RetryPolicy
 from beatflow_platform.jobs.queue import JobQueue
 from beatflow_platform.jobs.worker import BatchHandler, Handler, JobWorker
 from beatflow_platform.lifecycle import until_signalled
@@ -40,6 +41,11 @@ class JobServiceSettings(ServiceSettings):
     job_lease_seconds: float = Field(default=60.0, gt=0)
     job_heartbeat_seconds: float = Field(default=10.0, gt=0)
     job_max_attempts: int = Field(default=3, ge=1)
+    # A failed attempt (a passing fault, or a lost worker) is retried after base x 2^(attempt-1) seconds,
+    # at most job_retry_max_seconds, +- job_retry_jitter of that (0.25: +-25 %).
+    job_retry_base_seconds: float = Field(default=2.0, ge=0)
+    job_retry_max_seconds: float = Field(default=300.0, ge=0)
+    job_retry_jitter: float = Field(default=0.25, ge=0, lt=1)
     # Seconds running jobs get to finish after SIGTERM (an unfinished one is retried elsewhere).
     job_grace_seconds: float = Field(default=30.0, ge=0)
     # Per-user limits (0: none). Queued jobs and audio-seconds per rolling day are checked at submit
@@ -82,7 +88,10 @@ class JobRuntime:
             max_running_jobs=settings.user_max_running_jobs,
             max_audio_seconds_per_day=settings.user_max_audio_seconds_per_day,
         )
-        queue = JobQueue(pool, PageTokens(settings.auth.jwt_secret.get_secret_value()), limits)
+        retries = RetryPolicy(
+            settings.job_retry_base_seconds, settings.job_retry_max_seconds, settings.job_retry_jitter
+        )
+        queue = JobQueue(pool, PageTokens(settings.auth.jwt_secret.get_secret_value()), limits, retries=retries)
         return cls(
             settings,
             codec,

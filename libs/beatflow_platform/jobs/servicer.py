@@ -54,6 +54,7 @@ def job_to_proto(job: Job) -> jobs_pb2.Job:
         priority=PRIORITY_TO_PROTO[job.priority],
         queue_position=job.queue_position,
         eta_seconds=job.eta_seconds or 0.0,
+        next_attempt_time=_timestamp(job.run_after) if job.state == JobState.QUEUED and job.attempt > 0 else None,
         audio_seconds=job.audio_seconds,
     )
     message.request.SetInParent()  # present, if empty, for every kind: one shape for clients

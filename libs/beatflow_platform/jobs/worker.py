@@ -4,8 +4,11 @@ A handler is `async def handler(context: JobContext) -> jobs_pb2.JobResult`. It 
 progress with `await context.progress(...)` (or `context.progress_threadsafe(...)` from a
 worker thread), and either call raises `JobCancelled` once the job's owner cancelled it.
 Errors map to outcomes: a `BeatFlowError` fails the job with its code and message,
-`Unavailable` (a dependency is down) requeues it with back-off, anything else fails it as
-INTERNAL with a generic message (the traceback goes to the log).
+`Unavailable` (a dependency is down) requeues it after the queue's back-off, anything else fails
+it as INTERNAL with a generic message (the traceback goes to the log).
+
+Idle workers sleep until a `queued` notification names one of their kinds, the earliest job of
+their kinds waiting out a back-off is due, or the poll interval passes (a safety net).
 """
 
 from __future__ import annotations
@@ -96,7 +99,6 @@ class JobWorker:
         lease_seconds: float = 30.0,
         heartbeat_seconds: float = 10.0,
         poll_seconds: float = 5.0,
-        retry_delay_seconds: float = 5.0,
         worker_id: str | None = None,
     ):
         self._queue = queue
@@ -106,7 +108,6 @@ class JobWorker:
         self._lease = lease_seconds
         self._heartbeat = heartbeat_seconds
         self._poll = poll_seconds
-        self._retry_delay = retry_delay_seconds
         self.worker_id = worker_id or f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
         self._stopping = asyncio.Event()
         self.completed = 0
@@ -133,19 +134,21 @@ class JobWorker:
             task.cancel()
 
     async def _claim_loop(self, index: int) -> None:
-        subscription = self._notifications.subscribe("*") if self._notifications else contextlib.nullcontext()
+        kinds = list(self._handlers)
+        subscription = self._notifications.subscribe(*kinds) if self._notifications else contextlib.nullcontext()
         with subscription as queued:
             while not self._stopping.is_set():
                 if queued is not None:
                     queued.clear()
                 try:
-                    job = await self._queue.claim(list(self._handlers), self.worker_id, self._lease)
+                    job = await self._queue.claim(kinds, self.worker_id, self._lease)
+                    due = None if job else await self._queue.seconds_until_due(kinds)
                 except Exception as error:  # the database is down: wait and try again
                     _log.warning("claim failed", error=str(error))
                     await self._wait(self._poll)
                     continue
                 if job is None:
-                    await self._wait(self._poll, queued)
+                    await self._wait(self._poll if due is None else min(self._poll, due), queued)
                     continue
                 await self._execute(await self._with_batch(job))
 
@@ -200,7 +203,7 @@ class JobWorker:
             log.warning("job abandoned: its lease was lost")
         except Unavailable as error:
             for job in jobs:
-                await self._queue.retry_later(job.job_id, self.worker_id, error.message, self._retry_delay)
+                await self._queue.retry_later(job.job_id, self.worker_id, error.message)
             log.warning("job will be retried", error=error.message)
         except BeatFlowError as error:
             await self._finish_all(jobs, JobState.FAILED, error_code=error.code.name, error_message=error.message)

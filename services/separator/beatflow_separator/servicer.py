@@ -15,6 +15,7 @@ from beatflow_audio.proto import FORMAT_FROM_PROTO
 from beatflow_platform.auth import current_principal
 from beatflow_platform.blob_client import BlobClient
 from beatflow_platform.errors import FailedPrecondition, FieldViolation, InvalidArgument
+from beatflow_platform.jobs.model import Priority
 from beatflow_platform.jobs.queue import JobQueue
 from beatflow_platform.jobs.servicer import job_to_proto
 from beatflow_platform.objectstore import is_blob_id
@@ -78,13 +79,23 @@ class SeparatorServicer(separator_pb2_grpc.SeparatorServiceServicer):
         self._settings = settings
         self._cache = cache
 
-    async def _submit(self, kind: str, payload: dict, request_id: str):
+    async def _submit(
+        self,
+        kind: str,
+        payload: dict,
+        request_id: str,
+        *,
+        audio_seconds: float = 0.0,
+        priority: Priority = Priority.INTERACTIVE,
+    ):
         job = await self._queue.submit(
             kind,
             current_principal().subject_id,
             payload,
             request_id=request_id,
             max_attempts=self._settings.job_max_attempts,
+            priority=priority,
+            audio_seconds=audio_seconds,  # counted against the owner's audio-seconds per day
             engine=payload.get("engine", ""),  # its real-time factor estimates the job's ETA
         )
         return job_to_proto(job)
@@ -117,6 +128,7 @@ class SeparatorServicer(separator_pb2_grpc.SeparatorServiceServicer):
         owner_id = current_principal().subject_id
         if (job_id := await self._cache.find(owner_id, key)) is not None:
             return separator_pb2.SeparateStemsResponse(job=job_to_proto(await self._queue.get(job_id, owner_id)))
+        seconds = await self._source_seconds(request.source_blob_id, owner_id)
         payload = {
             "source_blob_id": request.source_blob_id,
             "engine": engine.name,
@@ -124,7 +136,20 @@ class SeparatorServicer(separator_pb2_grpc.SeparatorServiceServicer):
             "revision": revision,
             "cache_key": key,
         }
-        return separator_pb2.SeparateStemsResponse(job=await self._submit(SEPARATE, payload, request.request_id))
+        priority = Priority.BATCH if seconds > self._settings.batch_above_audio_seconds else Priority.INTERACTIVE
+        job = await self._submit(SEPARATE, payload, request.request_id, audio_seconds=seconds, priority=priority)
+        return separator_pb2.SeparateStemsResponse(job=job)
+
+    async def _source_seconds(self, blob_id: str, owner_id: str) -> float:
+        """The source's length from its blob record (0 when vcs never decoded it); too long is refused here,
+        before it is queued."""
+        seconds = (await self._blobs.describe(blob_id, owner_id=owner_id)).audio.duration_seconds
+        if seconds > self._settings.max_audio_seconds:
+            raise InvalidArgument.for_field(
+                "source_blob_id",
+                f"the audio is {seconds:.0f} s long; the limit is {self._settings.max_audio_seconds:.0f} s",
+            )
+        return seconds
 
     async def ListSeparationModels(self, request, context):
         models = await asyncio.to_thread(self._separators.models)

@@ -23,6 +23,8 @@ class SeparatorSettings(JobServiceSettings):
     demucs_batch_size: int = Field(default=0, ge=0, le=64)
     # Longer audio is refused outright (a 6-hour file is an error, not a job).
     max_audio_seconds: float = Field(default=1800.0, gt=0)
+    # Separations of longer audio are batch jobs: every interactive job is claimed before them.
+    batch_above_audio_seconds: float = Field(default=600.0, gt=0)
     # Longer audio must go through SubmitAnalysis (a job) rather than the unary AnalyzeAudio.
     max_unary_analysis_seconds: float = Field(default=600.0, gt=0)
     max_input_bytes: int = Field(default=1024**3, ge=1024)
