@@ -10,11 +10,12 @@ the engine was never tuned on, each beside the naive baseline (always 120 bpm, a
 Variety: 16 style prompts at one tempo and key; a piece counts as distinct when its nearest
 neighbour, by MFCC means plus the onset-strength autocorrelation, is farther than VARIETY_FLOOR.
 Creative operations: the time to continue or repaint 8 bars of a 3-minute piece (wall clock and
-CPU, FluidSynth's included; the source's re-render included, and the source rendered new timed
-beside it), and the joins they make, by the engine's seam measures (`seams`), over the 16 style
-prompts, each beside a naive splice: a loop cut out of the source without wrapping its tails, and
-a continuation appended to the source's faded end. `python -m bench.generator operations`
-re-takes only these.
+CPU, FluidSynth's included) as the service runs them, from the source commit's stored stems (their
+FLAC decoding included), beside the same operations re-rendering the source from its spec and the
+source rendered new, all in one run; and the joins they make, by the engine's seam measures
+(`seams`), over the 16 style prompts, each beside a naive splice: a loop cut out of the source
+without wrapping its tails, and a continuation appended to the source's faded end.
+`python -m bench.generator operations` re-takes only these.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from beatflow_audio.analysis import ANALYSIS_RATE, analysis_signal
 from beatflow_audio.theory import Key
 from beatflow_devtools.network import free_port
 from beatflow_devtools.postgres import LocalPostgres, reachable_tempdir
+from beatflow_generator.engines.base import SourceAudio
 from beatflow_generator.engines.procedural.engine import SAMPLE_RATE, ProceduralEngine
 from beatflow_generator.engines.procedural.seams import join_figures, seam_figures
 from beatflow_generator.engines.procedural.styles import STYLES
@@ -83,7 +85,7 @@ VARIETY_STYLES = [
 VARIETY_FLOOR = 0.5
 OPERATION_SOURCE_SECONDS = 180.0
 OPERATION_BARS = 8
-OPERATION_RUNS = 3
+OPERATION_RUNS = 5
 SEAM_BPM, SEAM_SOURCE_BARS, SEAM_LOOP_BARS = 120, 12, 4
 THROUGHPUT_JOBS = 400
 LATENCY_JOBS = 60
@@ -201,29 +203,47 @@ def procedural_figures() -> dict[str, float]:
 
 
 def operation_figures() -> dict[str, float]:
+    """Each operation as the service runs it: the source commit's stems (FLAC, as stored) decoded and
+    spliced into, decoding timed; beside it, in the same run, the same operation re-rendering its
+    source from its spec (`_from_spec`, the path without the source's audio) and the source itself."""
     engine = ProceduralEngine()
     source = _spec("boom bap hip-hop", 92, Key.parse("A minor"), OPERATION_SOURCE_SECONDS, 1)
     bar = 240 / source.bpm
     middle = round(OPERATION_SOURCE_SECONDS / 2 / bar) * bar
     operations = {
-        "source_render_3min": None,
         "continue_8_bars": Operation(CONTINUE, bars=OPERATION_BARS),
         "repaint_8_bars": Operation(REPAINT, start_seconds=middle, end_seconds=middle + OPERATION_BARS * bar),
     }
     engine.render(_spec("boom bap hip-hop", 92, Key.parse("A minor"), 10.0, 1), _quiet)  # warm-up
-    figures = {}
+    rendered = engine.render(source, _quiet)
+    stored = {name: codec.encode(stem, SAMPLE_RATE, "FLAC") for name, stem in rendered.stems.items() if name != "mix"}
+
+    def committed_source() -> SourceAudio:
+        return SourceAudio(
+            {name: codec.decode(data)[0] for name, data in stored.items()}, SAMPLE_RATE, rendered.mix_scale
+        )
+
+    runs = {"source_render_3min": lambda seed: engine.render(source, _quiet)}
     for name, operation in operations.items():
+        runs[name] = lambda seed, op=operation: engine.render(
+            derive(source, op, seed=seed), _quiet, None, committed_source()
+        )
+        runs[f"{name}_from_spec"] = lambda seed, op=operation: engine.render(derive(source, op, seed=seed), _quiet)
+    figures = {}
+    for name, run_once in runs.items():
         times, cpu = [], []
         for seed in range(2, 2 + OPERATION_RUNS):
-            request = derive(source, operation, seed=seed) if operation else source
             started, cpu_started = time.perf_counter(), _cpu_seconds()
-            engine.render(request, _quiet)
+            run_once(seed)
             times.append(time.perf_counter() - started)
             cpu.append(_cpu_seconds() - cpu_started)
         figures[f"{name}_s"] = round(statistics.median(times), 2)
         figures[f"{name}_cpu_s"] = round(statistics.median(cpu), 2)
-    for name in ("continue_8_bars", "repaint_8_bars"):
+    for name in operations:
         figures[f"{name}_over_source_render_ratio"] = round(figures[f"{name}_s"] / figures["source_render_3min_s"], 2)
+        figures[f"{name}_from_spec_over_source_render_ratio"] = round(
+            figures[f"{name}_from_spec_s"] / figures["source_render_3min_s"], 2
+        )
     return figures | _seam_figures(engine)
 
 

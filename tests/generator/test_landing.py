@@ -146,16 +146,16 @@ async def test_operations_build_on_a_generated_commit(studio):
     seconds = [stem.audio.duration_seconds for stem in continued.stems]
     assert seconds == [pytest.approx(8 + 2 * 4 * 60 / 92, abs=0.01)] * len(GENERATED)
 
-    # Repaint 2.7-5.1 s, snapped outwards to bars 2-3: outside them the mix is the source's, sample for sample.
+    # Repaint 2.7-5.1 s, snapped outwards to bars 2-3: outside them every committed stem is the
+    # source commit's, sample for sample (the service splices into the source's stored stems).
     repaint = await land(studio, alice, on_source(kind="repaint", start_seconds=2.7, end_seconds=5.1))
-    before, after = [
-        codec.decode(await download(alice, next(a for a in stems if a.name == "mix").blob.blob_id))[0]
-        for stems in (source.stems, repaint.stems)
-    ]
+    repainted_stems = stems_of(await commit_of(alice, repo.repo_id, repaint.commit_id))
     bar_frames = 4 * 60 / 92 * 44100
     head, tail = int(bar_frames - 0.1 * 44100), int(3 * bar_frames + 0.1 * 44100)
-    assert len(before) == len(after) and not (before == after).all()
-    assert (before[:head] == after[:head]).all() and (before[tail:] == after[tail:]).all()
+    for name, blob_id in source_stems.items():
+        before, after = [codec.decode(await download(alice, blob))[0] for blob in (blob_id, repainted_stems[name])]
+        assert len(before) == len(after) and not (before == after).all(), name
+        assert (before[:head] == after[:head]).all() and (before[tail:] == after[tail:]).all(), name
 
     # A loop of 2 bars reports its seam.
     loop = await land(studio, alice, on_source(kind="loop", bars=2))

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from beatflow_audio.theory import Key
+from beatflow_generator.engines.base import SourceAudio
 from beatflow_generator.engines.musicgen import MusicgenEngine, describe
 from beatflow_generator.engines.registry import Engines
 from beatflow_generator.spec import CONTINUE, REPAINT, GenerationSpec, Operation, derive
@@ -119,7 +120,9 @@ def test_continues_the_source_audio_by_bars(engine):
     source = spec(duration=1.0, bpm=240)
     request = derive(source, Operation(CONTINUE, bars=1), seed=5)
     stages = []
-    rendering = engine.render(request, lambda f, stage, m: stages.append(stage), source_audio=(source_mix, rate))
+    rendering = engine.render(
+        request, lambda f, stage, m: stages.append(stage), source_audio=SourceAudio({"mix": source_mix}, rate)
+    )
     mix = rendering.stems["mix"]
     assert rendering.sample_rate == 16000 and mix.shape == (16000 + 16000, 2)
     resampled = librosa.resample(source_mix.T, orig_sr=rate, target_sr=16000).T

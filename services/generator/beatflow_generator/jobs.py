@@ -8,7 +8,7 @@ import io
 
 import numpy as np
 import pretty_midi
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, json_format
 
 from beatflow.common.v1 import artifact_pb2
 from beatflow.generator.v1 import generator_pb2
@@ -17,11 +17,11 @@ from beatflow_audio import codec
 from beatflow_audio.proto import key_to_proto
 from beatflow_audio.transcription import Transcription, to_midi
 from beatflow_generator import hum
-from beatflow_generator.engines.base import Engine, Rendering
+from beatflow_generator.engines.base import Engine, Rendering, SourceAudio
 from beatflow_generator.engines.registry import Engines
 from beatflow_generator.landing import Destination, Landing, VersionControl
-from beatflow_generator.provenance import PACKAGE_VERSION, Provenance, commit_message
-from beatflow_generator.spec import GenerationSpec
+from beatflow_generator.provenance import PACKAGE_VERSION, Provenance, commit_message, recorded_mix_scale
+from beatflow_generator.spec import LOOP, GenerationSpec
 from beatflow_platform.blob_client import BlobClient
 from beatflow_platform.jobs.model import Job
 from beatflow_platform.jobs.worker import BatchHandler, JobContext, progress_all_threadsafe
@@ -52,20 +52,14 @@ def midi_bytes(midi: pretty_midi.PrettyMIDI) -> bytes:
     return buffer.getvalue()
 
 
-def mixdown(tracks: list[tuple[np.ndarray, int]]) -> tuple[np.ndarray, int]:
-    """Stems of one commit summed as stereo float32 at the first stem's rate (equal rates expected)."""
-    rate = tracks[0][1]
-    frames = max(len(samples) for samples, _ in tracks)
-    total = np.zeros((frames, 2), dtype=np.float32)
-    for samples, _ in tracks:
-        total[: len(samples)] += samples if samples.shape[1] == 2 else np.repeat(samples, 2, axis=1)
-    return total, rate
-
-
-def takes_source_audio(engine: Engine) -> bool:
-    """Engines that compose notes (they follow a melody as notes) re-render an operation's source
-    from its spec; audio models continue from the source's sound."""
-    return engine.melody_input != "notes"
+def takes_source_audio(engine: Engine, spec: GenerationSpec) -> bool:
+    """Whether `spec`, an operation, is rendered from its source commit's audio: engines that take
+    it as audio do, except for a loop, which only needs the source's notes."""
+    return (
+        spec.source is not None
+        and engine.source_input == "audio"
+        and (spec.operation is None or spec.operation.kind != LOOP)
+    )
 
 
 class GenerationJobs:
@@ -119,7 +113,7 @@ class GenerationJobs:
         melody_audio = source_audio = None
         if context.job.payload.get("hum_blob_id") and engine.melody_input == "audio":  # a re-rendered hum-to-beat
             melody_audio = await self._hum_recording(context)
-        if spec.source is not None and takes_source_audio(engine):
+        if takes_source_audio(engine, spec):
             source_audio = await self._source_audio(context)
         return await self._render_and_publish(context, spec, melody_audio=melody_audio, source_audio=source_audio)
 
@@ -144,16 +138,17 @@ class GenerationJobs:
         data = await self._download_hum(context)
         return await asyncio.to_thread(hum.load_recording, data, max_seconds=self._max_hum_seconds)
 
-    async def _source_audio(self, context: JobContext) -> tuple[np.ndarray, int]:
-        """The source commit's stems summed, read as the job's owner."""
+    async def _source_audio(self, context: JobContext) -> SourceAudio:
+        """The source commit's stems decoded and the mix scale its provenance records, read as the job's owner."""
         await context.progress(0.02, "loading_source")
         source, owner = context.job.payload["source"], context.job.owner_id
         commit = await self._versions.commit(source["repo_id"], source["commit_id"], owner_id=owner)
-        tracks = []
+        stems, rate = {}, 0
         for stem in commit.stems:
             data = await self._blobs.download(stem.blob_id, owner_id=owner, max_bytes=self._max_source_bytes)
-            tracks.append(await asyncio.to_thread(codec.decode, data))
-        return mixdown(tracks)
+            stems[stem.name], rate = await asyncio.to_thread(codec.decode, data)
+        params = json_format.MessageToDict(commit.generation_params)
+        return SourceAudio(stems, rate, recorded_mix_scale(params))
 
     async def _render_and_publish(
         self,
@@ -244,6 +239,7 @@ class GenerationJobs:
             source_commit_id=source_commit,
             midi={a.name: a.blob.blob_id for a in midi},
             hum_blob_id=payload.get("hum_blob_id", ""),
+            mix_scale=rendering.mix_scale,
         )
         landing = Landing(
             stems=stems,

@@ -29,6 +29,7 @@ class Provenance:
     source_commit_id: str  # the commit an operation worked on (or the request's context commit)
     midi: dict[str, str]  # stem -> blob id of its Standard MIDI File
     hum_blob_id: str = ""  # the recording a hum-to-beat followed
+    mix_scale: float = 0.0  # the engine's one gain over the stems (Rendering.mix_scale); an edit levels with it
 
     def as_params(self) -> dict:
         """JSON for a commit's generation_params."""
@@ -44,6 +45,7 @@ class Provenance:
             "source_commit_id": self.source_commit_id,
             "midi": dict(self.midi),
             "hum_blob_id": self.hum_blob_id,
+            "mix_scale": self.mix_scale,
             "spec": _seeds_as_text(spec),
         }
 
@@ -65,7 +67,14 @@ class Provenance:
             source_commit_id=params.get("source_commit_id", ""),
             midi=dict(params.get("midi") or {}),
             hum_blob_id=params.get("hum_blob_id", ""),
+            mix_scale=recorded_mix_scale(params),
         )
+
+
+def recorded_mix_scale(params: dict) -> float:
+    """The mix scale a commit's generation_params record; 0.0 where none is (a commit this service did
+    not make, or made before the scale was recorded). A double holds a float32 scale exactly."""
+    return float(params.get("mix_scale", 0.0)) if params.get("generated_by") == MARK else 0.0
 
 
 def weights_revision(directory: Path) -> str:

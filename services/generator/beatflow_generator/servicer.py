@@ -148,6 +148,7 @@ class GeneratorServicer(generator_pb2_grpc.GeneratorServiceServicer):
             source_seconds=max((stem.audio.duration_seconds for stem in commit.stems), default=0.0),
             stems=[stem.name for stem in commit.stems],
             bpm=commit.bpm,
+            max_seconds=engine.max_duration_seconds,
             field_prefix=f"{prefix}.operation",
         )
         return specs.derive(provenance.spec, operation, seed=params.seed or None)

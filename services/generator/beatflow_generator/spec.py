@@ -187,12 +187,13 @@ def check_operation(
     source_seconds: float,
     stems: Collection[str],
     bpm: float = 0.0,
+    max_seconds: float = math.inf,
     field_prefix: str = "operation",
 ) -> Operation:
     """Validates an operation on a source generation `source_seconds` long at `bpm` (0: not known
-    yet) with these `stems` (the source commit's, or the engine's arrangement of `source`). Every
-    kind but "loop" needs a source; a loop without one loops a new piece. Raises InvalidArgument
-    with every violation."""
+    yet) with these `stems` (the source commit's, or the engine's arrangement of `source`), for an
+    engine that renders at most `max_seconds`. Every kind but "loop" needs a source; a loop without
+    one loops a new piece. Raises InvalidArgument with every violation."""
     violations = []
 
     def bad(name: str, description: str) -> None:
@@ -207,6 +208,14 @@ def check_operation(
         bad("kind", LOOP_SOURCE)
     if operation.kind in (CONTINUE, LOOP) and not MIN_OPERATION_BARS <= operation.bars <= MAX_OPERATION_BARS:
         bad("bars", f"must be {MIN_OPERATION_BARS} to {MAX_OPERATION_BARS}")
+    bar = 240.0 / bpm if bpm > 0 else 0.0  # the engines' bars are four beats
+    if operation.kind == CONTINUE and bar and source_seconds + operation.bars * bar > max_seconds + 1e-6:
+        fit = max(0, math.floor((max_seconds - source_seconds + 1e-6) / bar))
+        bad(
+            "bars",
+            f"{operation.bars} bars after the source's {source_seconds:g} s run past the engine's"
+            f" {max_seconds:g} s limit ({fit} bars fit)",
+        )
     start, end = operation.start_seconds, operation.end_seconds
     if operation.kind == REPAINT and not (
         math.isfinite(start) and math.isfinite(end) and 0 <= start < end <= source_seconds
@@ -217,10 +226,13 @@ def check_operation(
         )
     if operation.kind == LOOP and not (math.isfinite(start) and 0 <= start < max(source_seconds, 1e-9)):
         bad("start_seconds", f"must be 0 to under {source_seconds:g} seconds (the piece's length)")
-    elif operation.kind == LOOP and source is not None and bpm > 0:
-        bar = 240.0 / bpm  # the engines' bars are four beats
-        if (math.floor(start / bar + 1e-9) + operation.bars) * bar > source_seconds + 1e-6:
-            bad("bars", f"{operation.bars} bars from {start:g} s run past the source's end ({source_seconds:g} s)")
+    elif (
+        operation.kind == LOOP
+        and source is not None
+        and bar
+        and (math.floor(start / bar + 1e-9) + operation.bars) * bar > source_seconds + 1e-6
+    ):
+        bad("bars", f"{operation.bars} bars from {start:g} s run past the source's end ({source_seconds:g} s)")
     if operation.kind == REDO_STEM and operation.stem not in stems:
         bad("stem", f"must be one of the source's stems: {', '.join(sorted(stems)) or 'none'}")
     if violations:

@@ -33,6 +33,25 @@ class Rendering:
     midi: dict = field(default_factory=dict)  # stem name -> pretty_midi.PrettyMIDI
     prompt_reading: dict = field(default_factory=dict)
     report: dict = field(default_factory=dict)
+    mix_scale: float = 0.0  # the one gain the stems were levelled by (0: none); recorded so an edit can match it
+
+
+@dataclass(frozen=True)
+class SourceAudio:
+    """An operation's source as committed: its stems decoded (float32 [frames, channels]) and the
+    mix scale its engine recorded (0.0 when the commit has none)."""
+
+    stems: dict[str, np.ndarray]
+    sample_rate: int
+    mix_scale: float = 0.0
+
+    def mix(self) -> np.ndarray:
+        """The stems summed as stereo float32 (mono stems on both sides, shorter ones padded)."""
+        frames = max(len(samples) for samples in self.stems.values())
+        total = np.zeros((frames, 2), dtype=np.float32)
+        for samples in self.stems.values():
+            total[: len(samples)] += samples if samples.shape[1] == 2 else np.repeat(samples, 2, axis=1)
+        return total
 
 
 class Engine(Protocol):
@@ -44,14 +63,17 @@ class Engine(Protocol):
     max_batch: int
     # The creative operations (spec.OPERATION_KINDS) it performs; the service refuses the others.
     operations: frozenset[str]
+    # What an operation's source is given as: "audio" (render's source_audio, the source commit's
+    # stems) or "spec" (it re-renders the source from its spec alone).
+    source_input: str
 
     def available(self) -> tuple[bool, str]:
         """Whether it can run here, and why not."""
 
     def render(self, spec: GenerationSpec, progress: Progress, melody_audio=None, source_audio=None) -> Rendering:
         """Blocking; runs in a worker thread. `melody_audio` is (samples, rate) for "audio" engines.
-        `source_audio` is (mix samples float32 [frames, 2], rate) of `spec.source`'s rendering, for
-        engines that continue from audio; engines that re-render the source from its spec ignore it."""
+        `source_audio` is the source commit's `SourceAudio` for engines whose `source_input` is
+        "audio" (None when there is none, e.g. offline)."""
 
     def render_batch(self, specs: list[GenerationSpec], progress: Progress) -> list[Rendering]:
         """Several variations in one pass; only engines with max_batch > 1 are asked."""

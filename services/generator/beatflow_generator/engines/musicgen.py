@@ -69,6 +69,7 @@ class MusicgenEngine:
     melody_input = ""
     max_duration_seconds = 300.0
     operations = frozenset({CONTINUE})
+    source_input = "audio"
 
     def __init__(
         self,
@@ -115,7 +116,7 @@ class MusicgenEngine:
                     f"engine {self.name!r} can only continue from the source's audio, not {spec.operation.kind}",
                     reason="OPERATION_UNSUPPORTED",
                 )
-            return self._continue(spec, progress, *source_audio)
+            return self._continue(spec, progress, source_audio.mix(), source_audio.sample_rate)
         config = self._model.config
         silence = np.zeros((config.decoder.audio_channels, 0), dtype=np.float32)
         audio = self._generate(spec, progress, silence, spec.duration_seconds)

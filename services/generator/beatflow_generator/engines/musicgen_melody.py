@@ -77,6 +77,7 @@ class MusicgenMelodyEngine:
     max_batch = 1
     max_duration_seconds = 30.0
     operations = frozenset()
+    source_input = "audio"
 
     def __init__(self, model_dir: Path | None, *, device: str = "cpu"):
         self._dir = model_dir

@@ -4,7 +4,7 @@ same bytes. Its creative operations (continue, repaint, redo one stem, loop) liv
 
 from __future__ import annotations
 
-from beatflow_generator.engines.base import Progress, Rendering
+from beatflow_generator.engines.base import Progress, Rendering, SourceAudio
 from beatflow_generator.engines.procedural import mixing, operations
 from beatflow_generator.engines.procedural.arrangement import Arrangement
 from beatflow_generator.engines.procedural.render import renderer_available
@@ -19,6 +19,7 @@ class ProceduralEngine:
     melody_input = "notes"
     max_batch = 1
     operations = frozenset(OPERATION_KINDS)
+    source_input = "audio"  # splices into the source commit's stems; re-renders the source from its spec without them
 
     def available(self) -> tuple[bool, str]:
         return True, f"built in; renders with {renderer_available()[1]}"
@@ -31,8 +32,10 @@ class ProceduralEngine:
         """The stems `spec` renders, "mix" aside (what a redo_stem on it may name)."""
         return tuple(operations.piece(spec).parts)
 
-    def render(self, spec: GenerationSpec, progress: Progress, melody_audio=None, source_audio=None) -> Rendering:
-        performance = operations.perform(spec, progress)
+    def render(
+        self, spec: GenerationSpec, progress: Progress, melody_audio=None, source_audio: SourceAudio | None = None
+    ) -> Rendering:
+        performance = operations.perform(spec, progress, source_audio)
         piece = performance.piece
         return Rendering(
             stems=mixing.with_mix(performance.stems),
@@ -44,4 +47,5 @@ class ProceduralEngine:
             midi=piece.midi(),
             prompt_reading=piece.reading.as_dict(),
             report=performance.report,
+            mix_scale=float(performance.scale),
         )

@@ -1,9 +1,11 @@
 """Creative operations on an earlier generation: continue, repaint, redo one stem, loop.
 
-The source is re-rendered from its spec (bit-identical), so what an operation keeps is the
-source's own samples. New material is composed in the source's reading (style, tempo, key,
-instruments) with the new spec's seed, rendered in a window that starts bars before it (so
-notes ringing into it are heard), levelled with the source's scale and spliced in:
+What an operation keeps is the source's own samples: the source commit's decoded stems when the
+service gives them with the mix scale the source was levelled by (only the new bars are rendered),
+else the source re-rendered from its spec (bit-identical, the whole piece). New material is composed
+in the source's reading (style, tempo, key, instruments) with the new spec's seed, rendered in a
+window that starts bars before it (so notes ringing into it are heard), levelled with the source's
+scale and spliced in:
 - continue: the source up to its end fade, which becomes a crossfade into the extension;
 - repaint: new bars between the bar lines around [start, end], entered and left by short
   equal-power fades inside the repainted bars;
@@ -22,11 +24,11 @@ import zlib
 import numpy as np
 import pretty_midi
 
-from beatflow_generator.engines.base import Progress
+from beatflow_generator.engines.base import Progress, SourceAudio
 from beatflow_generator.engines.procedural import mixing, seams
 from beatflow_generator.engines.procedural.arrangement import Arrangement, arrange, progression_for
 from beatflow_generator.engines.procedural.performance import Performance, compose, play, seed_of
-from beatflow_generator.engines.procedural.render import render_stems
+from beatflow_generator.engines.procedural.render import render_stems, renderer_available
 from beatflow_generator.engines.procedural.styles import BY_NAME
 from beatflow_generator.engines.procedural.variation import varied
 from beatflow_generator.spec import CONTINUE, LOOP, LOOP_SOURCE, REDO_STEM, REPAINT, GenerationSpec, Note
@@ -47,8 +49,9 @@ def piece(spec: GenerationSpec) -> Arrangement:
     return _EDITS[spec.operation.kind](piece(spec.source), spec)[0]
 
 
-def perform(spec: GenerationSpec, progress: Progress) -> Performance:
-    """The notes and levelled stems of `spec`, a new piece or an operation on `spec.source`."""
+def perform(spec: GenerationSpec, progress: Progress, source_audio: SourceAudio | None = None) -> Performance:
+    """The notes and levelled stems of `spec`, a new piece or an operation on `spec.source` (whose
+    committed audio `source_audio` is, when given)."""
     if spec.operation is None:
         return play(spec, progress)
     kind = spec.operation.kind
@@ -56,13 +59,30 @@ def perform(spec: GenerationSpec, progress: Progress) -> Performance:
         return _loop(spec, progress)
     if spec.source.operation is not None and spec.source.operation.kind == LOOP:
         raise InvalidArgument.for_field("operation.kind", LOOP_SOURCE)
-    progress(0.05, "rendering source", f"the {spec.source.engine} piece this {kind} works on")
-    source = perform(spec.source, lambda fraction, stage, message: progress(0.05 + 0.45 * fraction, stage, message))
+    source = _source(spec.source, source_audio, progress)
     progress(0.5, kind, _describe(spec))
     edited, report = _EDITS[kind](source.piece, spec)
     stems = _SPLICES[kind](source, edited, spec, report)
     progress(0.95, "mixing", source.renderer)
     return Performance(edited, stems, source.scale, source.renderer, {"operation": kind, **report})
+
+
+def _source(spec: GenerationSpec, audio: SourceAudio | None, progress: Progress) -> Performance:
+    """The source as committed when `audio` holds a stem for each of its parts (the commit may hold
+    others, kept from the branch it landed on), full length, at our rate, with its mix scale; else
+    the source re-rendered from `spec`."""
+    notes = piece(spec)
+    frames = round(notes.seconds * RATE)
+    if (
+        audio is not None
+        and audio.mix_scale > 0
+        and audio.sample_rate == RATE
+        and all(audio.stems.get(name, np.empty(0)).shape == (frames, 2) for name in notes.parts)
+    ):
+        stems = {name: audio.stems[name] for name in notes.parts}
+        return Performance(notes, stems, np.float32(audio.mix_scale), renderer_available()[0])
+    progress(0.05, "rendering source", f"the {spec.engine} piece this operation works on")
+    return perform(spec, lambda fraction, stage, message: progress(0.05 + 0.45 * fraction, stage, message))
 
 
 def _describe(spec: GenerationSpec) -> str:
