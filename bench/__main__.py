@@ -16,8 +16,9 @@ from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = BENCH_DIR / "results"
-# Areas that take long enough to run only when named (`make soak`; `python -m bench demucs`, an hour).
-SLOW_AREAS = {"soak", "demucs"}
+# Areas run only when named: long ones (`make soak`; `python -m bench demucs`, an hour) and
+# `musicgen_gpu`, which needs a CUDA device.
+SLOW_AREAS = {"soak", "demucs", "musicgen_gpu"}
 # Areas computed from the others' results, so they run after them.
 DERIVED_AREAS = ("capacity",)
 
