@@ -11,7 +11,6 @@ from google.rpc import error_details_pb2
 from beatflow.jobs.v1 import jobs_pb2
 from beatflow_generator.app import build_app
 from beatflow_generator.settings import GeneratorSettings
-from beatflow_platform.db.pool import open_pool
 from beatflow_platform.jobs.estimates import Rates
 from beatflow_platform.jobs.estimator import Estimator
 from beatflow_platform.jobs.limits import LimitExceeded, UserLimits, check_audio_seconds
@@ -19,17 +18,9 @@ from beatflow_platform.jobs.model import JobState, NewJob, Priority, RetryPolicy
 from beatflow_platform.jobs.queue import JobQueue
 from beatflow_platform.jobs.servicer import job_to_proto
 from beatflow_platform.pagination import PageTokens
-from beatflow_platform.settings import DatabaseSettings
 from tests.gateway.conftest import in_process_gateway, signed_in
 
 KIND = "test.render"
-
-
-@pytest.fixture
-async def pool(database_dsn):
-    pool = await open_pool(DatabaseSettings(url=database_dsn, pool_max_size=8), application_name="fair-tests")
-    yield pool
-    await pool.close()
 
 
 def make_queue(pool, **limits) -> JobQueue:

@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 
 import pytest
 
-from beatflow_platform.db.pool import open_pool
 from beatflow_platform.db.queries import fetch_all
 from beatflow_platform.errors import Unavailable
 from beatflow_platform.jobs.events import QUEUED_CHANNEL, Notifications
@@ -20,17 +19,9 @@ from beatflow_platform.jobs.model import JobState, RetryPolicy
 from beatflow_platform.jobs.queue import JobQueue
 from beatflow_platform.jobs.worker import JobWorker
 from beatflow_platform.pagination import PageTokens
-from beatflow_platform.settings import DatabaseSettings
 from tests.platform.test_jobs import wait_for
 
 KIND = "test.flaky"
-
-
-@pytest.fixture
-async def pool(database_dsn):
-    pool = await open_pool(DatabaseSettings(url=database_dsn, pool_max_size=6), application_name="retry-tests")
-    yield pool
-    await pool.close()
 
 
 def make_queue(pool, **policy) -> JobQueue:

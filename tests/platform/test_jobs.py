@@ -11,7 +11,6 @@ import pytest
 from google.protobuf import json_format
 
 from beatflow.jobs.v1 import jobs_pb2
-from beatflow_platform.db.pool import open_pool
 from beatflow_platform.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
 from beatflow_platform.jobs.events import CHANGED_CHANNEL, QUEUED_CHANNEL, Notifications, watch
 from beatflow_platform.jobs.model import JobState, RetryPolicy
@@ -19,14 +18,6 @@ from beatflow_platform.jobs.queue import JobQueue
 from beatflow_platform.jobs.servicer import job_to_proto
 from beatflow_platform.jobs.worker import JobWorker
 from beatflow_platform.pagination import PageTokens
-from beatflow_platform.settings import DatabaseSettings
-
-
-@pytest.fixture
-async def pool(database_dsn):
-    pool = await open_pool(DatabaseSettings(url=database_dsn, pool_max_size=12), application_name="job-tests")
-    yield pool
-    await pool.close()
 
 
 @pytest.fixture
