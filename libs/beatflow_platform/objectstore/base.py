@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from beatflow_platform import naming
 from beatflow_platform.errors import DataLoss, InvalidArgument, NotFound, OutOfRange
@@ -139,6 +139,16 @@ async def drain_verified(chunks: AsyncIterable[bytes], expected_sha256: str) -> 
     if (actual := digest.hexdigest()) != expected_sha256:
         raise ChecksumMismatch(expected_sha256, actual)
     return size
+
+
+def file_address(handle: BinaryIO) -> tuple[str, int]:
+    """(sha256, size) of a seekable file read from its start, left rewound: what `put` takes as
+    `expected_sha256` and `size` so the bytes are written once, straight to their address."""
+    handle.seek(0)
+    digest = hashlib.file_digest(handle, "sha256")
+    size = handle.tell()
+    handle.seek(0)
+    return digest.hexdigest(), size
 
 
 async def single_chunk(data: bytes) -> AsyncIterator[bytes]:

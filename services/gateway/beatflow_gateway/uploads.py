@@ -7,7 +7,6 @@ that vcs can write them once, straight to their content address, verifying as th
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from collections.abc import AsyncIterator
 
 import grpc
@@ -19,6 +18,7 @@ from beatflow_gateway.backends import Backends
 from beatflow_gateway.context import Call
 from beatflow_gateway.errors import ApiError, error_reason, grpc_details
 from beatflow_platform.blob_client import upload_size_metadata
+from beatflow_platform.objectstore.base import file_address
 
 CHUNK_BYTES = 1024 * 1024
 
@@ -28,10 +28,9 @@ async def store_upload(file: UploadFile, call: Call, services: Backends, max_byt
     details; anything else as the backend says. vcs decodes the whole file before it answers."""
     if file.size is not None and file.size > max_bytes:
         raise ApiError(413, "PAYLOAD_TOO_LARGE", f"uploads are limited to {max_bytes} bytes")
-    digest, size = await asyncio.to_thread(_sha256_and_size, file)
+    digest, size = await asyncio.to_thread(file_address, file.file)  # a read, not another copy
     if size > max_bytes:
         raise ApiError(413, "PAYLOAD_TOO_LARGE", f"uploads are limited to {max_bytes} bytes")
-    await file.seek(0)
 
     async def requests() -> AsyncIterator[blobs_pb2.UploadBlobRequest]:
         filename = (file.filename or "upload").replace("\x00", "")[-255:]
@@ -54,10 +53,3 @@ async def store_upload(file: UploadFile, call: Call, services: Backends, max_byt
             raise ApiError(413, "PAYLOAD_TOO_LARGE", error.details()) from None
         raise
     return response.blob
-
-
-def _sha256_and_size(file: UploadFile) -> tuple[str, int]:
-    """Reads the spooled file once (a read, not another copy)."""
-    file.file.seek(0)
-    digest = hashlib.file_digest(file.file, "sha256")
-    return digest.hexdigest(), file.file.tell()

@@ -30,7 +30,7 @@ from beatflow_audio import codec
 from beatflow_platform.auth import Principal
 from beatflow_platform.errors import Aborted, FailedPrecondition, FieldViolation, InvalidArgument
 from beatflow_platform.objectstore import ObjectStore
-from beatflow_platform.objectstore.base import READ_CHUNK_BYTES
+from beatflow_platform.objectstore.base import READ_CHUNK_BYTES, file_address
 from beatflow_platform.objectstore.pipe import iterate_in_thread
 from beatflow_vcs import mixdown
 from beatflow_vcs.commits import Tree
@@ -214,7 +214,7 @@ class Renders:
                     min_channels=timeline.channels,
                     min_seconds=timeline.seconds,
                 )
-                digest, size = await asyncio.to_thread(_sha256_and_size, out)
+                digest, size = await asyncio.to_thread(file_address, out)
                 stored = await self._store.put(
                     iterate_in_thread(iter(lambda: out.read(READ_CHUNK_BYTES), b"")), expected_sha256=digest, size=size
                 )
@@ -226,14 +226,3 @@ class Renders:
         async for chunk in self._store.read(blob_id):
             await asyncio.to_thread(spool.write, chunk)
         await asyncio.to_thread(spool.seek, 0)
-
-
-def _sha256_and_size(handle: BinaryIO) -> tuple[str, int]:
-    """The file's hash and length, read from the start; leaves it rewound (the store then writes it once, in place)."""
-    handle.seek(0)
-    digest, size = hashlib.sha256(), 0
-    for chunk in iter(lambda: handle.read(READ_CHUNK_BYTES), b""):
-        digest.update(chunk)
-        size += len(chunk)
-    handle.seek(0)
-    return digest.hexdigest(), size
