@@ -19,8 +19,11 @@ class AdminSettings(BaseSettings):
     # Databases holding the vcs schema and the jobs schema (the same one in the Helm chart).
     vcs_database_url: SecretStr = _DEFAULT_DATABASE_URL
     jobs_database_url: SecretStr = _DEFAULT_DATABASE_URL
-    # A write retried with the same request id after this long is executed again.
-    idempotency_key_ttl_seconds: int = Field(default=24 * 3600, ge=60)
+    # Keys older than the vcs service's BEATFLOW_VCS_IDEMPOTENCY_KEY_TTL_SECONDS are no longer recalled
+    # (its default is taken); pruning them only frees the rows.
+    idempotency_key_ttl_seconds: int = Field(
+        default=VcsSettings.model_fields["idempotency_key_ttl_seconds"].default, ge=60
+    )
     # Must be at least the vcs service's BEATFLOW_VCS_LOGIN_FAILURE_WINDOW_SECONDS (its default is taken).
     login_failure_window_seconds: int = Field(
         default=VcsSettings.model_fields["login_failure_window_seconds"].default, ge=1

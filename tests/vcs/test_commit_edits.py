@@ -11,6 +11,7 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from beatflow.vcs.v1 import version_control_pb2 as pb
+from beatflow_platform.db.pool import connect
 from tests.audio import tone
 from tests.fixtures.vcs import Caller, VcsUnderTest, rpc_error
 
@@ -177,3 +178,20 @@ async def test_retries_with_one_request_id_land_once(band):
     assert {c.commit_id for c in (*twins, again)} == {first.commit_id}
     log = (await owner.vc.GetLog(pb.GetLogRequest(repo_id=repo_id))).commits
     assert [c.commit_id for c in log] == [first.commit_id, base.commit_id]
+
+
+async def test_a_retry_after_the_request_id_expired_is_a_new_write(band, database_dsn):
+    """The key is past its TTL but not yet pruned: the retry is executed again, not answered from it."""
+    owner, repo_id, blobs, base = band
+    first = await owner.commit(repo_id, {"guitar": blobs["guitar"]}, message="guitar", request_id="add-guitar")
+    async with await connect(database_dsn) as db:
+        await db.execute(
+            "UPDATE vcs.idempotent_requests SET created_at = now() - interval '25 hours'"
+            " WHERE request_id = 'add-guitar'"
+        )
+    again = await owner.commit(repo_id, {"vox": blobs["vox"]}, message="vox", request_id="add-guitar")
+    assert again.commit_id != first.commit_id and list(again.parent_ids) == [first.commit_id]
+    retried = await owner.commit(repo_id, {"vox": blobs["vox"]}, message="vox", request_id="add-guitar")
+    assert retried.commit_id == again.commit_id, "the new write is remembered in its turn"
+    log = (await owner.vc.GetLog(pb.GetLogRequest(repo_id=repo_id))).commits
+    assert [c.commit_id for c in log] == [again.commit_id, first.commit_id, base.commit_id]

@@ -63,10 +63,10 @@ async def test_expired_idempotency_keys_go_and_live_ones_are_still_recalled(db):
     await add_keys(db, 0.5, 23, 25, 24 * 40)
     report = await prune_idempotency_keys(db, DAY)
     assert (report.table, report.rows, report.dry_run) == ("vcs.idempotent_requests", 2, False)
-    assert await idempotency.recall(db, "alice", "CreateCommit", "request-0") == "result-0"
-    assert await idempotency.recall(db, "alice", "CreateCommit", "request-1") == "result-1"
-    assert await idempotency.recall(db, "alice", "CreateCommit", "request-2") is None
-    assert await idempotency.recall(db, "alice", "CreateCommit", "request-3") is None
+    assert await idempotency.recall(db, "alice", "CreateCommit", "request-0", 40 * DAY) == "result-0"
+    assert await idempotency.recall(db, "alice", "CreateCommit", "request-1", 40 * DAY) == "result-1"
+    assert await idempotency.recall(db, "alice", "CreateCommit", "request-2", 40 * DAY) is None
+    assert await idempotency.recall(db, "alice", "CreateCommit", "request-3", 40 * DAY) is None
 
 
 async def test_login_failures_older_than_the_window_are_deleted(db):

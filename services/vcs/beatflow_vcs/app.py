@@ -72,13 +72,14 @@ async def build_app(settings: VcsSettings) -> VcsApp:
         address_max_failures=settings.login_address_max_failures,
         max_delay=timedelta(seconds=settings.login_max_delay_seconds),
     )
-    repositories = Repositories(pool, accounts, page_tokens)
+    request_ttl = timedelta(seconds=settings.idempotency_key_ttl_seconds)
+    repositories = Repositories(pool, accounts, page_tokens, request_ttl=request_ttl)
     blobs = Blobs(pool, store, max_bytes=settings.max_blob_bytes, max_audio_seconds=settings.max_audio_seconds)
     stem_diffs = StemDiffs(
         store, max_audio_seconds=settings.diff_max_audio_seconds, concurrency=settings.diff_concurrency
     )
     history = History(pool, repositories, page_tokens, stem_diffs)
-    versions = VersionControl(pool, repositories, blobs, store)
+    versions = VersionControl(pool, repositories, blobs, store, request_ttl=request_ttl)
     stem_merges = StemMerges(
         store, blobs, max_audio_seconds=settings.diff_max_audio_seconds, concurrency=settings.diff_concurrency
     )

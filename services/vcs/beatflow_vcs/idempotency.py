@@ -1,6 +1,12 @@
-"""Request ids of retried writes: the first result is remembered and returned again."""
+"""Request ids of retried writes: the first result is remembered and returned again for a TTL.
+
+After the TTL a retried write is executed again, whether or not `beatflow-admin prune` has deleted
+the key yet: an expired key is deleted here, in the caller's transaction, before it could be recalled.
+"""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 from psycopg import AsyncConnection
 
@@ -14,10 +20,15 @@ def check_request_id(request_id: str) -> str:
     return request_id
 
 
-async def recall(conn: AsyncConnection, principal_id: str, method: str, request_id: str) -> str | None:
-    """The id of what an earlier call with this request id created, if any."""
+async def recall(conn: AsyncConnection, principal_id: str, method: str, request_id: str, ttl: timedelta) -> str | None:
+    """The id of what an earlier call with this request id created less than `ttl` ago, if any."""
     if not request_id:
         return None
+    await conn.execute(
+        "DELETE FROM vcs.idempotent_requests"
+        " WHERE principal_id = %s AND method = %s AND request_id = %s AND created_at <= now() - %s",
+        (principal_id, method, request_id, ttl),
+    )
     row = await fetch_one(
         conn,
         "SELECT result_id FROM vcs.idempotent_requests WHERE principal_id = %s AND method = %s AND request_id = %s",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import psycopg
 from psycopg import AsyncConnection
@@ -113,10 +113,13 @@ def _to_repository(row: dict) -> Repository:
 
 
 class Repositories:
-    def __init__(self, pool: AsyncConnectionPool, accounts: Accounts, page_tokens: PageTokens):
+    def __init__(
+        self, pool: AsyncConnectionPool, accounts: Accounts, page_tokens: PageTokens, *, request_ttl: timedelta
+    ):
         self._pool = pool
         self._accounts = accounts
         self._page_tokens = page_tokens
+        self._request_ttl = request_ttl
 
     async def fetch(self, conn: AsyncConnection, principal: Principal, repo_id: str, need: Access) -> Repository:
         """The repository if the caller has `need` access: NOT_FOUND when they cannot read it."""
@@ -178,7 +181,9 @@ class Repositories:
             try:
                 async with self._pool.connection() as conn:
                     async with conn.transaction():
-                        earlier = await idempotency.recall(conn, principal.subject_id, method, request_id)
+                        earlier = await idempotency.recall(
+                            conn, principal.subject_id, method, request_id, self._request_ttl
+                        )
                         if earlier is None:
                             repo_id = await insert(conn)
                             await idempotency.remember(conn, principal.subject_id, method, request_id, repo_id)

@@ -14,6 +14,8 @@ class VcsSettings(ServiceSettings):
     service_name: str = "vcs"
     grpc_port: int = Field(default=50061, ge=0, le=65535)
     refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=60)
+    # A write retried with the same request id after this long is executed again.
+    idempotency_key_ttl_seconds: int = Field(default=24 * 3600, ge=60)
     # Largest blob UploadBlob accepts.
     max_blob_bytes: int = Field(default=2 * 1024**3, ge=1024)
     # Longest audio a blob may hold (6-hour files are refused).

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
+from datetime import timedelta
 
 import psycopg
 from psycopg import AsyncConnection
@@ -42,11 +43,20 @@ from beatflow_vcs.store import (
 
 
 class VersionControl:
-    def __init__(self, pool: AsyncConnectionPool, repositories: Repositories, blobs: Blobs, store: ObjectStore):
+    def __init__(
+        self,
+        pool: AsyncConnectionPool,
+        repositories: Repositories,
+        blobs: Blobs,
+        store: ObjectStore,
+        *,
+        request_ttl: timedelta,
+    ):
         self._pool = pool
         self._repositories = repositories
         self._blobs = blobs
         self._store = store
+        self._request_ttl = request_ttl
 
     async def _absent_from_store(self, stems: tuple[StemSpec, ...]) -> set[str]:
         """Blob ids of `stems` the object store lacks, asked all at once and before any transaction opens."""
@@ -134,7 +144,9 @@ class VersionControl:
         async with self._pool.connection() as conn, conn.transaction():
             repo = await self._repositories.fetch(conn, principal, repo_id, Access.WRITE)
             branch = branch or repo.default_branch
-            earlier = await idempotency.recall(conn, principal.subject_id, "CreateCommit", request_id)
+            earlier = await idempotency.recall(
+                conn, principal.subject_id, "CreateCommit", request_id, self._request_ttl
+            )
             if earlier is not None:
                 return await load_commit(conn, earlier), branch
             head = await lock_branch_head(conn, repo_id, branch)
