@@ -123,7 +123,9 @@ class Accounts:
 
     async def _record_attempt(self, key: str, address: str) -> None:
         """Refuses the attempt if the throttle says wait; otherwise records it as a failure (for now)
-        and deletes failures older than the window. One address's attempts take turns here."""
+        and deletes this address's failures older than the window (`beatflow-admin prune` deletes
+        those of addresses that do not come back). One address's attempts take turns here, so the
+        delete is small and never waits for another address's."""
         window = f"{int(self._throttle.window.total_seconds())} seconds"
         async with self._pool.connection() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext('beatflow.login:' || %s))", (address,))
@@ -140,7 +142,10 @@ class Accounts:
             if wait > timedelta(0):
                 raise LoginThrottled(wait)
             await conn.execute("INSERT INTO vcs.login_failures (login, client_address) VALUES (%s, %s)", (key, address))
-            await conn.execute("DELETE FROM vcs.login_failures WHERE failed_at <= now() - %s::interval", (window,))
+            await conn.execute(
+                "DELETE FROM vcs.login_failures WHERE client_address = %s AND failed_at <= now() - %s::interval",
+                (address, window),
+            )
 
     async def _start_session(self, user_id: str) -> TokenPair:
         session_id = uuid.uuid4()

@@ -3,8 +3,8 @@
 - Idempotency keys (vcs.idempotent_requests) are kept for a TTL: a write retried after that is
   executed again. The TTL must outlast any client's retries (a day by default).
 - Login failures older than the throttle window count for nothing (login_throttle.py). Accounts
-  deletes them as new failures are written, but nothing deletes those of a login that nobody tries
-  again; this does.
+  deletes an address's old failures when that address fails again, but nothing deletes those of an
+  address that never comes back; this does.
 """
 
 from __future__ import annotations
