@@ -13,7 +13,7 @@ PROTO_SOURCES := $(shell find protos/beatflow -name '*.proto' 2>/dev/null)
 # googleapis protos the contracts import, copied from the pinned googleapis-common-protos package.
 GOOGLEAPIS_PROTOS := google/api/annotations.proto google/api/http.proto
 
-.PHONY: help setup system-packages protos lint lint-protos breaking-protos test bench soak run clean
+.PHONY: help setup system-packages protos lint lint-protos breaking-protos test bench soak run client-wheel clean
 
 help:
 	@echo "make run    - set up and run the whole local stack, restarting what crashes (ARGS='--scale generator=2')"
@@ -22,6 +22,7 @@ help:
 	@echo "make protos - regenerate Python stubs and the Envoy descriptor set"
 	@echo "make bench  - run the benchmarks, writing bench/results/<area>.json"
 	@echo "make soak   - run the load mix for 15 minutes (bench/results/soak.json)"
+	@echo "make client-wheel - build dist/beatflow_client-*.whl (stubs, SDK and CLI; docs/clients.md)"
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -85,6 +86,9 @@ soak: setup
 # ARGS go to the launcher, e.g. make run ARGS='--scale generator=2' (see --help).
 run: setup
 	$(PY) -m beatflow_devtools.stack $(ARGS)
+
+client-wheel: setup
+	$(PY) -m pip wheel --quiet --no-deps --no-build-isolation --wheel-dir dist clients/python
 
 clean:
 	rm -rf gen $(THIRD_PARTY) $(VENV)/.installed

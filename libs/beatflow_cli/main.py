@@ -5,18 +5,20 @@ from __future__ import annotations
 import csv
 import getpass
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from beatflow_sdk.ids import is_sha256_id
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from beatflow_cli import render
 from beatflow_cli.api import EXIT_INVALID, EXIT_JOB_FAILED, Api, CliError
 from beatflow_cli.config import Credentials
-from beatflow_platform.objectstore import is_blob_id
 
 app = typer.Typer(
     help="BeatFlow: generate, separate, analyse, and keep a Git-like history of your music.",
@@ -49,9 +51,22 @@ def client() -> Api:
     return Api(Credentials.load(), state.api)
 
 
+@contextmanager
+def _full_install() -> Iterator[None]:
+    """--offline runs the engines in this process; the beatflow-client package alone has none."""
+    try:
+        yield
+    except ModuleNotFoundError as missing:
+        raise CliError(
+            f"--offline needs the full BeatFlow install (module {missing.name} is missing); "
+            "the beatflow-client package only talks to a server",
+            EXIT_INVALID,
+        ) from None
+
+
 def _blob_for(api: Api, source: str) -> str:
     """A blob id as given, or the blob id of a local file uploaded now."""
-    if is_blob_id(source):
+    if is_sha256_id(source):
         return source
     path = Path(source)
     if not path.is_file():
@@ -268,8 +283,9 @@ def _generate_offline(
     operation: dict | None,
     source: Path | None,
 ) -> None:
-    from beatflow_cli.offline import generate_files
-    from beatflow_platform.errors import InvalidArgument
+    with _full_install():
+        from beatflow_cli.offline import generate_files
+        from beatflow_platform.errors import InvalidArgument
 
     if out is None:
         raise CliError("--offline needs --out DIR", EXIT_INVALID)
@@ -348,8 +364,9 @@ def separate(
 
 
 def _separate_offline(mixture: Path, out: Path | None, engine: str, model: str, weights: Path | None) -> None:
-    from beatflow_platform.errors import BeatFlowError
-    from beatflow_separator.offline import separate_file
+    with _full_install():
+        from beatflow_platform.errors import BeatFlowError
+        from beatflow_separator.offline import separate_file
 
     if out is None:
         raise CliError("--offline needs --out DIR", EXIT_INVALID)
@@ -446,8 +463,9 @@ def _analyse_everywhere(sources: list[str], offline: bool) -> tuple[list[dict], 
     """Analysis documents of the sources that could be analysed, and how many failed (each said on stderr)."""
     documents, failed = [], 0
     if offline:
-        from beatflow_cli.offline import analyze_file  # loads the audio stack only when asked for
-        from beatflow_platform.errors import InvalidArgument
+        with _full_install():  # loads the audio stack only when asked for
+            from beatflow_cli.offline import analyze_file
+            from beatflow_platform.errors import InvalidArgument
 
         for source in sources:
             try:
@@ -842,7 +860,7 @@ def _comment_line(comment: dict, depth: int) -> str:
 
 def _commit_id(api: Api, repo_id: str, revision: str) -> str:
     """A commit id as given, or the commit a branch or tag points at."""
-    if is_blob_id(revision):
+    if is_sha256_id(revision):
         return revision
     log = api.json("GET", f"/api/vcs/repos/{repo_id}/log", params={"ref": revision, "page_size": 1})
     return log["commits"][0]["id"]
