@@ -1,8 +1,9 @@
 """A benchmark corpus of audio the project did not generate, with exact ground truth.
 
 Excerpts of about 30 s of music21 corpus scores (many composers and styles), performed by the bench at
-a tempo, instrument set and drum part fixed by a hash of the score (`bench.corpus.catalogue`), rendered
-with FluidSynth and the General MIDI soundfont. The truth is what was rendered (`bench.corpus.scores`
+a tempo, instrument set and drum part fixed by a hash of the score (`bench.corpus.catalogue`; the tempo
+within what the score's tempo marking asks for, where it has one), rendered with FluidSynth and the
+General MIDI soundfont. The truth is what was rendered (`bench.corpus.scores`
 states the rules). Truth, MIDI and audio are cached under `bench/.cache/corpus/`, so a second run
 neither parses nor renders again.
 
@@ -26,11 +27,11 @@ from music21 import corpus
 
 from beatflow_audio import soundfont
 from beatflow_audio.theory import Key
-from bench.corpus import catalogue
+from bench.corpus import catalogue, tempo_marks
 from bench.corpus.arrangement import seconds_per_quarter, to_midi
-from bench.corpus.scores import Unusable, extract, is_compound, meter_of
+from bench.corpus.scores import Unusable, excerpt_start, extract, is_compound, meter_of
 
-CACHE_DIR = Path(__file__).resolve().parents[1] / ".cache" / "corpus" / "v1"
+CACHE_DIR = Path(__file__).resolve().parents[1] / ".cache" / "corpus" / "v2"  # v2: tempo marks read
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,9 @@ def _build(source: catalogue.Source) -> None:
             raise Unusable(f"music21 cannot read it: {error}") from error
         score = score.toSoundingPitch()  # transposing instruments (clarinet in B-flat, horns) as heard
         beat_length, _ = meter_of(score)
-        arrangement = source.arrangement(beat_length, is_compound(beat_length))
+        notes = tempo_marks.abc_notes(Path(str(corpus.getWork(source.path))), source.number) if source.from_abc else ""
+        marked = tempo_marks.marked_range(score, excerpt_start(score), beat_length, notes)
+        arrangement = source.arrangement(beat_length, is_compound(beat_length), marked)
         excerpt = extract(score, 30.0 * arrangement.bpm / 60.0 * beat_length, from_abc=source.from_abc)
         if excerpt.length * seconds_per_quarter(excerpt, arrangement.bpm) < 15.0:
             raise Unusable("shorter than 15 s")

@@ -1,8 +1,9 @@
 """Which music21 corpus scores the bench uses, and how each is performed (tempo, instruments, drums).
 
 Every choice is a fixed function of the source id (a hash), so the corpus is the same on every machine
-and a piece never changes split. Sources the truth rules reject (see `bench.corpus.scores`) are
-dropped, and the reason is kept in the cache.
+and a piece never changes split. The tempo is drawn from a range per beat unit (and per style), narrowed
+to the range the score marks where it marks one (`bench.corpus.tempo_marks`). Sources the truth rules
+reject (see `bench.corpus.scores`) are dropped, and the reason is kept in the cache.
 """
 
 from __future__ import annotations
@@ -48,8 +49,11 @@ class Source:
     def split(self) -> str:
         return "tune" if unit(self.id, "split") < 0.5 else "test"
 
-    def arrangement(self, beat_length: float, compound: bool) -> Arrangement:
+    def arrangement(self, beat_length: float, compound: bool, marked: tuple[float, float] | None = None) -> Arrangement:
+        """How the bench performs the source; `marked` is the tempo range (bpm) the score asks for."""
         low, high = STYLE_TEMPO_RANGES.get(self.style, TEMPO_RANGES.get(beat_length, (50, 180)))
+        if marked is not None:
+            low, high = _within((low, high), marked)
         bpm = float(round(low + unit(self.id, "tempo") * (high - low)))
         drum_styles = drums.styles_for(compound)
         drum_style = (
@@ -62,6 +66,16 @@ class Source:
             drum_style=drum_style,
             accompaniment=accompaniments[int(unit(self.id, "accompaniment") * len(accompaniments))],
         )
+
+
+def _within(allowed: tuple[float, float], marked: tuple[float, float]) -> tuple[float, float]:
+    """The part of the marked range inside the allowed one; the allowed end nearest the marking where
+    the two do not overlap (a metronome mark far outside the bench's range for the beat unit)."""
+    low, high = max(allowed[0], marked[0]), min(allowed[1], marked[1])
+    if low <= high:
+        return low, high
+    nearest = allowed[0] if marked[1] < allowed[0] else allowed[1]
+    return nearest, nearest
 
 
 def unit(text: str, salt: str) -> float:

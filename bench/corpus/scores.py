@@ -6,8 +6,9 @@ Rules (what the bench counts as truth, and what it skips):
 - Excerpt: starts at the first full bar (a pickup is skipped), runs bar by bar until the wanted length,
   and stops early at a change of time or key signature or where a full bar leaves the bar grid (partial
   bars at repeats are fine while the grid holds). Notes tied in from before the start are dropped,
-  notes sounding past the end are cut. The score's own tempo marks are ignored: the bench renders at
-  one constant tempo, so tempo changes in the score do not matter.
+  notes sounding past the end are cut. The bench renders at one constant tempo, within the range the
+  score marks at the excerpt start where it marks one (`bench.corpus.tempo_marks`); tempo changes
+  later in the score do not matter.
 - Key: the key signature at the excerpt start. The mode comes from an ABC `K:` field where the source
   has one; otherwise from the last bass note of the whole piece (the lowest note sounding in its last
   quarter note), which must be the tonic of the signature's major key or of its relative minor
@@ -127,10 +128,7 @@ def extract(score: stream.Score, max_length: float, *, from_abc: bool) -> Excerp
 def _span(score: stream.Score, max_length: float, bar: float) -> tuple[float, float]:
     """Start and end offsets of the excerpt in the score (see the module rules)."""
     measures = list(score.parts[0].getElementsByClass(stream.Measure))
-    full = [m for m in measures if abs(m.duration.quarterLength - bar) < 1e-6]
-    if not full:
-        raise Unusable("no full bar")
-    first = full[0]
+    first = _first_full_bar(measures, bar)
     start = float(first.offset)
     signature, key_signature = _signatures_at(score, start)
     if signature != score.recurse().getElementsByClass(meter.TimeSignature).first().ratioString:
@@ -153,6 +151,20 @@ def _span(score: stream.Score, max_length: float, bar: float) -> tuple[float, fl
         if end - start >= max_length:
             break
     return start, end
+
+
+def excerpt_start(score: stream.Score) -> float:
+    """Offset of the excerpt's first bar in the score (quarter lengths): its first full bar."""
+    beat_length, beats_per_bar = meter_of(score)
+    measures = list(score.parts[0].getElementsByClass(stream.Measure))
+    return float(_first_full_bar(measures, beat_length * beats_per_bar).offset)
+
+
+def _first_full_bar(measures: list[stream.Measure], bar: float) -> stream.Measure:
+    full = [m for m in measures if abs(m.duration.quarterLength - bar) < 1e-6]
+    if not full:
+        raise Unusable("no full bar")
+    return full[0]
 
 
 def _signatures_at(score: stream.Score, offset: float) -> tuple[str, int]:

@@ -9,9 +9,9 @@
    strongest peak under a log-normal tempo prior is tracked; then the level a listener taps (a quarter
    to four times that tempo) is chosen by comparing neighbouring levels (`beatflow_audio.tactus`).
 3. Beats: librosa's dynamic-programming tracker, driven by the local tempo (which follows drift).
-4. Meter and downbeats: beat-synchronous accents (a bass note starts, loud bass, the harmony changes
-   and then holds) are folded every 3 and 4 beats; the bar length and phase whose first beat stands out
-   most win.
+4. Meter and downbeats: beat-synchronous accents, which depend on whether drums play, are folded
+   every 3 and 4 beats; the bar length and phase whose first beat stands out most win
+   (`beatflow_audio.bars`).
 
 The tracked pulse's prior median, 90 bpm (667 ms), is at the slow end of the 500-700 ms beat periods
 listeners prefer (Fraisse 1982: spontaneous tapping about 600 ms; Parncutt 1994; Moelants 2002: about
@@ -31,7 +31,8 @@ import numpy as np
 import scipy.ndimage
 import scipy.signal
 
-from beatflow_audio.tactus import choose_tactus, peak_near
+from beatflow_audio.bars import BarCues, is_percussive, meter_and_phase
+from beatflow_audio.tactus import Envelopes, choose_tactus
 
 HOP = 512
 N_FFT = 2048
@@ -49,7 +50,6 @@ FOURIER_EXPONENT = 0.5  # the Fourier tempogram favours fast levels: it only sha
 HARMONIC_WEIGHT = 1.0  # of the chroma novelty against the spectral flux, both scaled to unit deviation
 DRIFT_THRESHOLD = 0.1  # relative spread (p90 - p10 over median) of the local tempo that counts as drifting
 LOCAL_TEMPO_RANGE = 0.15  # the local tempo is sought within +-15 % of the global one
-TRIPLE_METER_WEIGHT = 0.5  # see _meter
 # Periodicity: how far the chosen tempo's salience peak rises above the curve's mean. White noise gives
 # about 1.2, 95 % of the tuning pieces exceed 1.4. Above that, how much stronger the peak is says little
 # about whether its level is right; the weight against the alternative level says more.
@@ -106,7 +106,9 @@ def _rhythm_of(features: _Features, rate: int) -> Rhythm:
     beat_times = _track_beats(features.novelty, local, rate)
     if len(beat_times) >= MIN_BEATS:
         salience_at = functools.partial(_salience_at, np.log(bpms), salience)
-        tactus = choose_tactus(features.novelty, features.harmony, beat_times, bpm, salience_at, frame_rate)
+        cues = features.bar_cues
+        envelopes = Envelopes(features.novelty, features.harmony, cues.bass_flux, cues.percussive, frame_rate)
+        tactus = choose_tactus(envelopes, beat_times, bpm, salience_at)
         alternative, weight = tactus.alternative_factor * bpm, tactus.weight
         if tactus.factor != 1.0:
             bpm, local = tactus.factor * bpm, tactus.factor * local
@@ -114,7 +116,7 @@ def _rhythm_of(features: _Features, rate: int) -> Rhythm:
     confidence = periodicity * weight  # a pulse at all, and a clear choice of its level
     beat_frames = np.minimum(librosa.time_to_frames(beat_times, sr=rate, hop_length=HOP), len(features.novelty) - 1)
     bpm = _refined_bpm(beat_times, bpm)
-    beats_per_bar, phase = _meter(features, beat_frames)
+    beats_per_bar, phase = meter_and_phase(features.bar_cues, beat_frames)
     drift = _relative_spread(local)
     return Rhythm(
         bpm=round(bpm, 2),
@@ -133,9 +135,7 @@ def _rhythm_of(features: _Features, rate: int) -> Rhythm:
 class _Features:
     novelty: np.ndarray  # [frames], onset strength plus harmonic change
     harmony: np.ndarray  # [frames], harmonic change (new pitch classes sounding), unit deviation
-    bass_flux: np.ndarray  # [frames], onset strength below BASS_HZ
-    chroma: np.ndarray  # [12, frames], whole range
-    bass_energy: np.ndarray  # [frames], power below BASS_HZ
+    bar_cues: BarCues
     has_onsets: bool  # anything rises at all (not a steady tone, hum or DC)
 
     @staticmethod
@@ -153,7 +153,8 @@ class _Features:
         novelty = _unit_deviation(flux) + HARMONIC_WEIGHT * harmony
         rise = np.maximum(0.0, np.diff(log_mel[:, EDGE_FRAMES:-EDGE_FRAMES], axis=1)).mean(axis=0)
         has_onsets = rise.size > 0 and float(rise.max()) > MIN_ONSET_DB
-        return _Features(novelty, harmony, bass_flux, chroma, bass_energy, has_onsets)
+        bar_cues = BarCues(novelty, bass_flux, chroma, bass_energy, is_percussive(log_mel, rate))
+        return _Features(novelty, harmony, bar_cues, has_onsets)
 
 
 @functools.cache
@@ -265,52 +266,3 @@ def _refined_bpm(beat_times: np.ndarray, bpm: float) -> float:
     interval = float(np.median(np.diff(beat_times)))
     refined = 60.0 / interval if interval > 0 else bpm
     return refined if abs(refined - bpm) / bpm < 0.06 else bpm
-
-
-def _meter(features: _Features, beat_frames: np.ndarray) -> tuple[int, int]:
-    """(beats per bar, index of the first downbeat among the beats): the bar length and phase whose
-    beats stand out most from the others by their accents. Three beats a bar must stand out
-    1 / TRIPLE_METER_WEIGHT times more than four, since four is the more common bar and the more
-    often right when the evidence is weak."""
-    if len(beat_frames) < MIN_BEATS:
-        return 4, 0
-    accents = _beat_accents(features, beat_frames)
-    best = (-np.inf, 4, 0)
-    for meter, weight in ((4, 1.0), (3, TRIPLE_METER_WEIGHT)):
-        for phase in range(meter):
-            score = weight * float(accents[phase::meter].mean() - accents.mean())
-            if score > best[0]:
-                best = (score, meter, phase)
-    return best[1], best[2]
-
-
-def _beat_accents(features: _Features, beat_frames: np.ndarray) -> np.ndarray:
-    """How much each beat sounds like the start of a bar: a bass note starts, the bass is loud, and the
-    harmony changes and then holds (weights fitted on the tuning half of the bench corpus)."""
-    bass_onset = peak_near(features.bass_flux, beat_frames)
-    harmony_change = _change(_per_beat(features.chroma, beat_frames))
-    bass_energy = _per_beat(features.bass_energy, beat_frames)
-    return (
-        _zscore(bass_onset)
-        + _zscore(np.log1p(bass_energy / (bass_energy.mean() + 1e-12)))
-        + 0.5 * _zscore(harmony_change)
-        - 0.5 * _zscore(np.append(harmony_change[1:], 0.0))  # the harmony holds after a downbeat
-    )
-
-
-def _per_beat(values: np.ndarray, beat_frames: np.ndarray) -> np.ndarray:
-    """Mean of `values` (frames last) from each beat to the next, the last beat's to the end."""
-    lengths = np.diff(np.append(beat_frames, values.shape[-1]))
-    return np.add.reduceat(values, beat_frames, axis=-1) / np.maximum(lengths, 1)
-
-
-def _change(beat_chroma: np.ndarray) -> np.ndarray:
-    """Cosine distance of each beat's chroma to the previous beat's (0 for the first)."""
-    unit = beat_chroma / (np.linalg.norm(beat_chroma, axis=0, keepdims=True) + 1e-9)
-    distance = 1.0 - np.sum(unit[:, 1:] * unit[:, :-1], axis=0)
-    return np.concatenate([[0.0], distance])
-
-
-def _zscore(values: np.ndarray) -> np.ndarray:
-    deviation = values.std()
-    return (values - values.mean()) / deviation if deviation > 0 else np.zeros_like(values)
