@@ -3,7 +3,7 @@ that suits what it takes out of what the passes before it left.
 
 1. Lead voice (~46 ms window): harmonic energy of the vocal band (above the bass) that stands out
    from its background over a few seconds (a running median, which repeating accompaniment
-   dominates) -> vocals.
+   dominates) and sounds from the centre of a stereo pair -> vocals.
 2. Tonal (~93 ms window, below 5 kHz): partials that hold still for a few tenths of a second (the
    horizontal median beats twice the vertical one). Tonal energy below ~250 Hz, and on the
    harmonics of the strongest low fundamental up to 800 Hz, is the bass where it sounds from the
@@ -38,6 +38,11 @@ BASS_F0_RANGE_HZ = (35.0, 250.0)
 BASS_HARMONICS_TOP_HZ = 800.0
 LEAD_KERNEL = 17  # frames and bins of the lead pass's median filters
 BACKGROUND_SECONDS = 3.0
+# The voice's share of the harmonic part is its Wiener share against this many times the background.
+FOREGROUND_MARGIN = 2.0
+# The lead's centre weighting is raised to this power: only bins clearly in the centre stay vocals (a
+# bin that a panned instrument shares with the voice goes to the later passes), tuned on the tune half.
+LEAD_CENTRE_EXPONENT = 3.0
 TONAL_TOP_HZ = 5000.0
 TONAL_SECONDS = 0.4
 TONAL_SPAN_HZ = 250.0
@@ -83,16 +88,15 @@ def lead_voice(spectra: list[np.ndarray], grid: Grid) -> dict[str, np.ndarray]:
     low = m.mono_magnitude(low_spectra)
     harmonic_share = m.share(m.along_time(low, LEAD_KERNEL), m.along_frequency(low, LEAD_KERNEL))
     harmonic = low * harmonic_share
-    foreground = np.clip(harmonic - m.background(harmonic, grid.frames(BACKGROUND_SECONDS)), 0, None)
+    foreground_share = m.share(harmonic, m.background(harmonic, grid.frames(BACKGROUND_SECONDS)), FOREGROUND_MARGIN)
     frequencies = grid.frequencies[:top]
     vocals = np.zeros(spectra[0].shape, dtype=np.float32)
     vocals[:top] = (
         harmonic_share
-        * m.centre(low_spectra)
+        * m.centre(low_spectra) ** LEAD_CENTRE_EXPONENT
         * m.band(frequencies, *VOCAL_BAND_HZ)
         * (1 - m.low_pass(frequencies, BASS_CUTOFF_HZ, 15.0))
-        * foreground
-        / (harmonic + m.EPS)
+        * foreground_share
     )
     return {"vocals": vocals}
 
