@@ -14,6 +14,24 @@ class BenchVcs:
     dsn: str
 
 
+def _issuer_keys() -> dict:
+    """A fresh Ed25519 token key for vcs, built here because older checkouts have no beatflow_platform.keys
+    (their AuthSettings ignore these fields and sign with jwt_secret)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = Ed25519PrivateKey.generate()
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    return {"token_signing_key": private, "token_signing_key_id": "bench", "token_public_keys": {"bench": public}}
+
+
 @contextlib.asynccontextmanager
 async def bench_vcs(base: Path, object_store) -> AsyncIterator[BenchVcs]:
     """vcs on 127.0.0.1 (its port and database DSN) over a PostgreSQL cluster under `base`;
@@ -34,7 +52,7 @@ async def bench_vcs(base: Path, object_store) -> AsyncIterator[BenchVcs]:
             grpc_port=0,
             database=DatabaseSettings(url=cluster.dsn()),
             object_store=object_store,
-            auth=AuthSettings(jwt_secret="bench-secret-that-is-long-enough-0123456789"),
+            auth=AuthSettings(jwt_secret="bench-secret-that-is-long-enough-0123456789", **_issuer_keys()),
             shutdown_grace_seconds=1,
             log_level="WARNING",
         )

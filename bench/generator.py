@@ -40,12 +40,13 @@ from beatflow_audio.analysis import ANALYSIS_RATE, analysis_signal
 from beatflow_audio.theory import Key
 from beatflow_devtools.network import free_port
 from beatflow_devtools.postgres import LocalPostgres, reachable_tempdir
+from beatflow_devtools.signing_keys import StackKeys
 from beatflow_generator.engines.base import SourceAudio
 from beatflow_generator.engines.procedural.engine import SAMPLE_RATE, ProceduralEngine
 from beatflow_generator.engines.procedural.seams import join_figures, seam_figures
 from beatflow_generator.engines.procedural.styles import STYLES
 from beatflow_generator.spec import CONTINUE, LOOP, REPAINT, GenerationSpec, Operation, derive
-from beatflow_platform.auth import TokenCodec
+from beatflow_platform.auth import TokenIssuer, TokenVerifier
 from beatflow_platform.db.pool import open_pool
 from beatflow_platform.grpc.interceptors import AuthScope, rpc_outcome_scope
 from beatflow_platform.grpc.server import GrpcHost, ServiceRegistration
@@ -90,7 +91,9 @@ SEAM_BPM, SEAM_SOURCE_BARS, SEAM_LOOP_BARS = 120, 12, 4
 THROUGHPUT_JOBS = 400
 LATENCY_JOBS = 60
 WATCH_EVENTS = 60
-AUTH = AuthSettings(jwt_secret="bench-secret-that-is-long-enough-0123456789")
+AUTH = AuthSettings(
+    jwt_secret="bench-secret-that-is-long-enough-0123456789", **StackKeys.generate([]).auth_settings("vcs")
+)
 
 
 def _p99(values: list[float]) -> float:
@@ -335,7 +338,6 @@ async def _queue_figures(dsn: str) -> dict[str, float]:
 
 async def _watch_latency(queue: JobQueue, changes: Notifications, ticks: list[float]) -> dict[str, float]:
     """Time from a worker's progress report to the WatchJob message reaching a gRPC client."""
-    codec = TokenCodec(AUTH)
     jobs = job_servicer.JobServicer(queue, changes)
     host = GrpcHost(
         ServiceSettings(grpc_port=0, auth=AUTH, shutdown_grace_seconds=1),
@@ -344,7 +346,7 @@ async def _watch_latency(queue: JobQueue, changes: Notifications, ticks: list[fl
                 job_servicer.SERVICE_NAME, lambda s: jobs_pb2_grpc.add_JobServiceServicer_to_server(jobs, s)
             )
         ],
-        scopes=[rpc_outcome_scope, AuthScope(codec)],
+        scopes=[rpc_outcome_scope, AuthScope(TokenVerifier(AUTH, "bench"))],
     )
     port = await host.start()
     delays = []
@@ -352,7 +354,7 @@ async def _watch_latency(queue: JobQueue, changes: Notifications, ticks: list[fl
         async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
             stub = jobs_pb2_grpc.JobServiceStub(channel)
             job = await queue.submit("bench.tick", "bench", {})
-            metadata = (("authorization", f"Bearer {codec.issue('bench')}"),)
+            metadata = (("authorization", f"Bearer {TokenIssuer(AUTH).issue('bench', session_id='bench')}"),)
             async for event in stub.WatchJob(jobs_pb2.WatchJobRequest(job_id=job.job_id), metadata=metadata):
                 received = time.perf_counter()
                 if event.job.progress.stage == "tick":

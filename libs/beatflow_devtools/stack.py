@@ -12,7 +12,10 @@ to 30 s) and each restart is logged. Each process's pid is in <home>/run/<name>.
 
 Services declare themselves as `beatflow.services` entry points: name -> module run with
 `python -m`. Each gets BEATFLOW_<NAME>_* settings for its port, the database, the object
-store and the shared token secret.
+store, its page-token key (vcs has its own; the job services share one, as their JobServices
+continue each other's lists) and only its own signing keys: Ed25519 pairs made on the first
+start in <home>/keys (`beatflow_devtools.signing_keys`: vcs signs users' tokens, every other
+gRPC service signs its own service tokens, the gateway holds none).
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from beatflow_devtools.network import free_port
 from beatflow_devtools.postgres import LocalPostgres
+from beatflow_devtools.signing_keys import ISSUER, StackKeys
 from beatflow_devtools.supervisor import exited, spawn, stop_all, supervise_all
 from beatflow_platform.db.catalog import declared_migration_sets
 from beatflow_platform.db.migrations import migrate
@@ -135,8 +139,9 @@ class LocalStack:
         self.services: list[RunningService] = []
         self.log_dir = log_dir
 
-    def _secret(self) -> str:
-        path = self.home / "jwt-secret"
+    def _secret(self, name: str) -> str:
+        """A random key kept in <home>/<name> (made on the first start)."""
+        path = self.home / name
         if not path.exists():
             path.write_text(secrets.token_urlsafe(48))
             path.chmod(0o600)
@@ -168,8 +173,11 @@ class LocalStack:
         """Starts every declared service. `settings_env` adds settings for all of them, without
         their prefix (e.g. {"OBJECT_STORE__KIND": "s3"}). `scale` runs more than one process of a
         service, each on its own port; the others call the first."""
-        secret = self._secret()
         entries = declared_services()
+        callers = [e.name for e in entries if e.name not in HTTP_SERVICES and e.name != ISSUER]
+        keys = StackKeys.in_directory(self.home / "keys", callers)
+        # Page-token keys (auth.jwt_secret, named for history): vcs's own under the old file name.
+        page_keys = {ISSUER: self._secret("jwt-secret"), **dict.fromkeys(callers, self._secret("jobs-page-secret"))}
         unknown = set(scale or {}) - {entry.name for entry in entries}
         if unknown:
             raise ValueError(f"no such service to scale: {', '.join(sorted(unknown))}")
@@ -180,7 +188,6 @@ class LocalStack:
         shared = {
             "DATABASE__URL": dsn,
             "OBJECT_STORE__ROOT": str(self.home / "objects"),
-            "AUTH__JWT_SECRET": secret,
             "LOG_JSON": "false",
             # Where each service finds the others.
             **{
@@ -194,7 +201,10 @@ class LocalStack:
             for replica in range(1, (scale or {}).get(entry.name, 1) + 1):
                 name = entry.name if replica == 1 else f"{entry.name}-{replica}"
                 port = ports[entry.name] if replica == 1 else free_port()
-                env = service_environment(entry.name, port, shared)
+                own = keys.environment(entry.name)
+                if entry.name in page_keys:
+                    own["AUTH__JWT_SECRET"] = page_keys[entry.name]
+                env = service_environment(entry.name, port, {**shared, **own})
                 command = [sys.executable, "-m", entry.value]
                 start = self._spawner(name, command, env)
                 self.services.append(RunningService(entry.name, name, port, start, start()))

@@ -26,6 +26,11 @@ class ObjectStoreSettings(BaseModel):
     bucket: str = "beatflow"
     # Multipart part size for streamed uploads of unknown length (S3's minimum is 5 MiB).
     part_size_bytes: int = Field(default=8 * 1024 * 1024, ge=5 * 1024 * 1024)
+    # Lossless audio (WAV, AIFF) stored as content-defined chunks of its samples, each chunk once
+    # (docs/storage.md); off stores every blob whole. Blobs stored either way stay readable.
+    chunk_lossless_audio: bool = True
+    # The chunks' average size: smaller shares more between takes, larger means fewer objects.
+    chunk_bytes: int = Field(default=128 * 1024, ge=16 * 1024, le=4 * 1024 * 1024)
 
     @model_validator(mode="after")
     def _s3_needs_credentials(self) -> ObjectStoreSettings:
@@ -46,11 +51,25 @@ class DatabaseSettings(BaseModel):
 
 
 class AuthSettings(BaseModel):
-    # Shared HMAC key for access tokens; must be set (32+ characters) outside development.
+    # HMAC key of page tokens (opaque list cursors), the same on every replica of a service. It signs
+    # no access token (the name is historical); see docs/reliability.md, "Keys and who holds them".
     jwt_secret: SecretStr = SecretStr("")
     jwt_issuer: str = "beatflow"
     jwt_audience: str = "beatflow"
     access_token_ttl_seconds: int = Field(default=900, ge=30)
+    # Ed25519 keys, each PEM text or the path of a PEM file (beatflow_platform.keys).
+    # The private key users' access tokens are signed with: the issuer (vcs) alone sets it.
+    token_signing_key: SecretStr = SecretStr("")
+    # Its key id, written into each token's header ("kid"); must be a key of token_public_keys.
+    token_signing_key_id: str = ""
+    # Key id -> public key a user's access token may be signed with: the current key and, during a
+    # rotation, the next or the previous one. Every service that verifies user tokens needs it.
+    token_public_keys: dict[str, str] = Field(default_factory=dict)
+    # This service's own private key, for the service tokens it calls other services with.
+    service_key: SecretStr = SecretStr("")
+    # Service name -> public key(s) of the services whose service tokens this one accepts
+    # (several PEM blocks during a rotation). What each may call is decided by the receiver's code.
+    service_public_keys: dict[str, str] = Field(default_factory=dict)
     # How long a service trusts its last answer on whether a session is live: after logout or
     # refresh-token reuse, the session's access tokens keep working for at most this long.
     session_check_seconds: float = Field(default=5.0, ge=0, le=60)

@@ -19,7 +19,7 @@ from beatflow.generator.v1 import generator_pb2 as pb
 from beatflow.generator.v1 import generator_pb2_grpc
 from beatflow.jobs.v1 import jobs_pb2, jobs_pb2_grpc
 from beatflow_devtools.network import free_port
-from tests.fixtures.vcs import JWT_SECRET
+from tests.fixtures.keys import JWT_SECRET, KEYS
 
 pytestmark = pytest.mark.slow
 
@@ -51,6 +51,7 @@ async def generator_process(vcs, database_dsn):
         "VCS_ADDRESS": f"127.0.0.1:{vcs.port}",
         "DATABASE__URL": database_dsn,
         "AUTH__JWT_SECRET": JWT_SECRET,
+        **KEYS.environment("generator"),
         "WORKER_CONCURRENCY": "1",
         "JOB_HEARTBEAT_SECONDS": "1",
         "JOB_GRACE_SECONDS": "60",

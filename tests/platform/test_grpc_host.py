@@ -17,15 +17,18 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from grpc_status import rpc_status
 
 from beatflow.jobs.v1 import jobs_pb2, jobs_pb2_grpc
-from beatflow_platform.auth import PrincipalKind, TokenCodec, current_principal
+from beatflow_devtools.signing_keys import StackKeys
+from beatflow_platform.auth import TokenIssuer, TokenVerifier, current_principal
 from beatflow_platform.errors import NotFound
 from beatflow_platform.grpc.interceptors import AuthScope, rpc_outcome_scope
 from beatflow_platform.grpc.server import GrpcHost, ServiceRegistration
 from beatflow_platform.logging import configure_logging, get_logger
 from beatflow_platform.settings import AuthSettings, ServiceSettings
+from tests.fixtures.keys import auth_settings
 
 JOB_SERVICE = "beatflow.jobs.v1.JobService"
-AUTH = AuthSettings(jwt_secret="test-secret-that-is-long-enough-0123456789")
+# Issues and verifies users' tokens, as vcs does.
+AUTH = auth_settings("vcs")
 
 
 class DemoJobs(jobs_pb2_grpc.JobServiceServicer):
@@ -71,7 +74,7 @@ async def host():
                 JOB_SERVICE, lambda server: jobs_pb2_grpc.add_JobServiceServicer_to_server(servicer, server)
             )
         ],
-        scopes=[rpc_outcome_scope, AuthScope(TokenCodec(AUTH))],
+        scopes=[rpc_outcome_scope, AuthScope(TokenVerifier(AUTH, "demo"))],
         readiness_checks=[readiness],
         recheck_interval_seconds=0.1,
     )
@@ -84,7 +87,7 @@ async def host():
 
 
 def bearer(subject: str = "user-1") -> tuple[tuple[str, str]]:
-    return (("authorization", f"Bearer {TokenCodec(AUTH).issue(subject, PrincipalKind.USER)}"),)
+    return (("authorization", f"Bearer {TokenIssuer(AUTH).issue(subject, session_id='s1')}"),)
 
 
 async def health_status(channel, service: str = "") -> int:
@@ -141,8 +144,9 @@ async def test_expired_and_foreign_tokens_are_rejected(host):
     stub = jobs_pb2_grpc.JobServiceStub(host.test_channel)
     from datetime import UTC, datetime, timedelta
 
-    expired = TokenCodec(AUTH).issue("u", now=datetime.now(UTC) - timedelta(hours=1))
-    foreign = TokenCodec(AuthSettings(jwt_secret="another-secret-that-is-long-enough-xyz")).issue("u")
+    expired = TokenIssuer(AUTH).issue("u", session_id="s1", now=datetime.now(UTC) - timedelta(hours=1))
+    # Same key id, another issuer's key.
+    foreign = TokenIssuer(AuthSettings(**StackKeys.generate([]).auth_settings("vcs"))).issue("u", session_id="s1")
     for token, reason in [(expired, "TOKEN_EXPIRED"), (foreign, "TOKEN_INVALID")]:
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await stub.GetJob(jobs_pb2.GetJobRequest(job_id="j1"), metadata=(("authorization", f"Bearer {token}"),))

@@ -100,12 +100,11 @@ async def test_verify_token_and_anonymous_me(vcs: VcsUnderTest):
 
 async def test_service_tokens_identify_services_without_user_rights(vcs: VcsUnderTest):
     from beatflow.vcs.v1 import repositories_pb2, repositories_pb2_grpc
-    from beatflow_platform.auth import TokenCodec
-    from beatflow_platform.service_auth import ServiceTokenSource
+    from tests.fixtures.keys import service_tokens
 
     owner = await vcs.sign_up()
     private = await owner.create_repo("private work")
-    source = ServiceTokenSource(TokenCodec(vcs.settings.auth), "generator")
+    source = service_tokens("generator")
     assert source.token() == source.token(), "a token is reused until it nears expiry"
     verified = await vcs.anonymous_auth.VerifyToken(auth_pb2.VerifyTokenRequest(access_token=source.token()))
     assert (verified.subject_id, verified.kind) == ("generator", auth_pb2.PRINCIPAL_KIND_SERVICE)
@@ -122,13 +121,12 @@ async def test_service_tokens_identify_services_without_user_rights(vcs: VcsUnde
 
 async def test_services_act_for_users_only_with_service_tokens(vcs: VcsUnderTest):
     from beatflow.vcs.v1 import repositories_pb2, repositories_pb2_grpc
-    from beatflow_platform.auth import TokenCodec
-    from beatflow_platform.service_auth import ServiceTokenSource
+    from tests.fixtures.keys import service_tokens
 
     owner, other = await vcs.sign_up(), await vcs.sign_up()
     private = await owner.create_repo("private work")
     repos = repositories_pb2_grpc.RepositoryServiceStub(vcs.channel)
-    source = ServiceTokenSource(TokenCodec(vcs.settings.auth), "generator")
+    source = service_tokens("generator")
     as_owner = source.metadata(on_behalf_of=owner.user.user_id)
     found = await repos.GetRepository(repositories_pb2.GetRepositoryRequest(repo_id=private.repo_id), metadata=as_owner)
     assert found.repository.name == "private work"

@@ -13,13 +13,14 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from beatflow.auth.v1 import auth_pb2
-from beatflow_platform.auth import TokenCodec
+from beatflow_platform.auth import TokenIssuer
 from beatflow_platform.db.pool import open_pool
 from beatflow_platform.errors import Unauthenticated
-from beatflow_platform.settings import AuthSettings, DatabaseSettings
+from beatflow_platform.settings import DatabaseSettings
 from beatflow_vcs.accounts import Accounts
 from beatflow_vcs.login_throttle import FailureCounts, LoginThrottle, LoginThrottled, client_key, peer_host
-from tests.fixtures.vcs import JWT_SECRET, VcsUnderTest, rpc_error
+from tests.fixtures.keys import auth_settings
+from tests.fixtures.vcs import VcsUnderTest, rpc_error
 
 PASSWORD = "correct horse battery"
 ATTACKER, OWNER = "203.0.113.66", "198.51.100.7"
@@ -86,7 +87,7 @@ async def accounts_factory(database_dsn):
     async def make(**limits) -> tuple[Accounts, str]:
         pool = await open_pool(DatabaseSettings(url=database_dsn, pool_max_size=4), application_name="throttle-test")
         pools.append(pool)
-        return Accounts(pool, TokenCodec(AuthSettings(jwt_secret=JWT_SECRET)), timedelta(days=1), **limits)
+        return Accounts(pool, TokenIssuer(auth_settings("vcs")), timedelta(days=1), **limits)
 
     yield make
     for pool in pools:

@@ -17,14 +17,15 @@ from grpc_status import rpc_status
 
 from beatflow.auth.v1 import auth_pb2
 from beatflow.jobs.v1 import jobs_pb2, jobs_pb2_grpc
-from beatflow_platform.auth import PrincipalKind, TokenCodec
+from beatflow_platform.auth import TokenIssuer, TokenVerifier
 from beatflow_platform.db.migrations import load_migrations, migrate
 from beatflow_platform.db.pool import connect
 from beatflow_platform.errors import Unauthenticated
 from beatflow_platform.jobs.runtime import JobRuntime, JobServiceSettings
 from beatflow_platform.sessions import VcsSessionLookup
-from beatflow_platform.settings import AuthSettings, DatabaseSettings
-from tests.fixtures.vcs import JWT_SECRET, Caller, VcsUnderTest, rpc_error
+from beatflow_platform.settings import DatabaseSettings
+from tests.fixtures.keys import auth_settings, signed
+from tests.fixtures.vcs import Caller, VcsUnderTest, rpc_error
 
 CACHE_SECONDS = 1.0
 # Scheduling noise on a shared machine, on top of the cache bound.
@@ -33,17 +34,18 @@ SLACK_SECONDS = 1.5
 
 @pytest.fixture
 async def vcs(vcs_factory) -> VcsUnderTest:
-    return await vcs_factory(auth=AuthSettings(jwt_secret=JWT_SECRET, session_check_seconds=CACHE_SECONDS))
+    return await vcs_factory(auth=auth_settings("vcs", session_check_seconds=CACHE_SECONDS))
 
 
 @pytest.fixture
 async def jobs_channel(vcs: VcsUnderTest, database_dsn):
     """The JobService as generator and separator serve it (its auth scope asks vcs about sessions)."""
     settings = JobServiceSettings(
+        service_name="generator",
         grpc_port=0,
         vcs_address=f"127.0.0.1:{vcs.port}",
         database=DatabaseSettings(url=database_dsn),
-        auth=vcs.settings.auth,
+        auth=auth_settings("generator", session_check_seconds=CACHE_SECONDS),
         shutdown_grace_seconds=0,
     )
     app = (await JobRuntime.open(settings)).app({}, [])
@@ -122,7 +124,10 @@ async def test_refresh_token_reuse_ends_every_access_token_of_the_session(vcs: V
 async def test_a_signed_user_token_without_a_session_is_refused(vcs: VcsUnderTest, jobs_channel):
     carol = await vcs.sign_up()
     # Correctly signed, but names no session (as tokens minted before sessions existed).
-    sessionless = TokenCodec(vcs.settings.auth).issue(carol.user.user_id, PrincipalKind.USER)
+    now = int(time.time())
+    sessionless = signed(
+        {"sub": carol.user.user_id, "kind": "user", "iss": "beatflow", "aud": "beatflow", "iat": now, "exp": now + 60}
+    )
     for call in (
         on_vcs(Caller(carol.user, auth_pb2.TokenPair(access_token=sessionless), vcs.channel)),
         on_jobs(jobs_channel, sessionless),
@@ -134,12 +139,13 @@ async def test_a_signed_user_token_without_a_session_is_refused(vcs: VcsUnderTes
 
 async def test_the_vcs_lookup_tells_an_ended_session_from_an_expired_token(vcs: VcsUnderTest):
     dana = await vcs.sign_up()
-    codec = TokenCodec(vcs.settings.auth)
-    session_id = codec.verify(dana.tokens.access_token).session_id
+    session_id = TokenVerifier(vcs.settings.auth, "vcs").verify(dana.tokens.access_token).session_id
     lookup = VcsSessionLookup(vcs.channel)
     assert await lookup(session_id, dana.tokens.access_token)
     # Expired by vcs's clock: an answer about the token, not about the session, so it must not be cached as ended.
-    expired = codec.issue(dana.user.user_id, session_id=session_id, now=datetime.now(UTC) - timedelta(hours=1))
+    expired = TokenIssuer(vcs.settings.auth).issue(
+        dana.user.user_id, session_id=session_id, now=datetime.now(UTC) - timedelta(hours=1)
+    )
     with pytest.raises(Unauthenticated) as caught:
         await lookup(session_id, expired)
     assert caught.value.reason == "TOKEN_EXPIRED"

@@ -3,8 +3,8 @@
 One `ScopeInterceptor` wraps each handler once, for all four call shapes, and enters the
 scopes in order around the servicer. Two scopes exist:
 - `rpc_outcome_scope`: request id, exception -> status with details (the one mapping), one log line per call.
-- `AuthScope`: verifies the bearer token (and, given a `SessionGuard`, that its session is live) and
-  binds the caller's `Principal`.
+- `AuthScope`: verifies the bearer token (and, given a `SessionGuard`, that its session is live),
+  allows a service only the methods granted to it, and binds the caller's `Principal`.
 """
 
 from __future__ import annotations
@@ -14,14 +14,14 @@ import inspect
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 
 import grpc
 import psycopg
 import structlog
 
-from beatflow_platform.auth import Principal, PrincipalKind, TokenCodec, bind_principal, reset_principal
+from beatflow_platform.auth import Principal, PrincipalKind, TokenVerifier, bind_principal, reset_principal
 from beatflow_platform.errors import (
     BeatFlowError,
     InvalidArgument,
@@ -103,19 +103,26 @@ class AuthScope:
     """Requires a valid `authorization: Bearer <token>` on every method but the public ones.
 
     A token, when present, is verified even on public methods, so a bad one never passes silently.
-    A service principal may act for a user by naming them in `x-beatflow-on-behalf-of`; the call
-    then has exactly that user's rights (a user token naming someone else is refused).
+    A service may call only the methods `service_callers` grants it (service name -> full method
+    names; none by default), and may act for a user there by naming them in `x-beatflow-on-behalf-of`;
+    the call then has exactly that user's rights (a user token naming someone else is refused).
     With `sessions`, a user token is also refused once its session has ended (logout, refresh reuse).
     """
 
     ALWAYS_PUBLIC_PREFIXES = (_PROBE_PREFIX, "/grpc.reflection.")
 
     def __init__(
-        self, codec: TokenCodec, public_methods: Collection[str] = (), *, sessions: SessionGuard | None = None
+        self,
+        verifier: TokenVerifier,
+        public_methods: Collection[str] = (),
+        *,
+        sessions: SessionGuard | None = None,
+        service_callers: Mapping[str, Collection[str]] | None = None,
     ):
-        self._codec = codec
+        self._verifier = verifier
         self._public_methods = frozenset(public_methods)
         self._sessions = sessions
+        self._service_callers = {name: frozenset(methods) for name, methods in (service_callers or {}).items()}
 
     def _is_public(self, method: str) -> bool:
         return method in self._public_methods or method.startswith(self.ALWAYS_PUBLIC_PREFIXES)
@@ -130,9 +137,13 @@ class AuthScope:
             if scheme.lower() != "bearer" or not token.strip():
                 raise Unauthenticated("authorization metadata must be 'Bearer <token>'", reason="TOKEN_INVALID")
             access_token = token.strip()
-            principal = self._codec.verify(access_token)
+            principal = self._verifier.verify(access_token)
             if self._sessions is not None and principal.kind is PrincipalKind.USER:
                 await self._sessions.ensure_live(principal, access_token)
+            if principal.is_service and method not in self._service_callers.get(principal.subject_id, ()):
+                raise PermissionDenied(
+                    f"service {principal.subject_id!r} may not call {method}", reason="SERVICE_NOT_ALLOWED"
+                )
             on_behalf_of = metadata.get(ON_BEHALF_OF_KEY)
             if on_behalf_of is not None:
                 if not principal.is_service:

@@ -13,7 +13,7 @@ from psycopg_pool import AsyncConnectionPool
 from pydantic import Field
 
 from beatflow.jobs.v1 import jobs_pb2_grpc
-from beatflow_platform.auth import TokenCodec
+from beatflow_platform.auth import TokenVerifier
 from beatflow_platform.blob_client import BlobClient
 from beatflow_platform.db.pool import open_pool, ping
 from beatflow_platform.grpc.interceptors import AuthScope, rpc_outcome_scope
@@ -31,6 +31,9 @@ from beatflow_platform.project_reader import ProjectReader
 from beatflow_platform.service_auth import ServiceTokenSource
 from beatflow_platform.sessions import SessionGuard, VcsSessionLookup
 from beatflow_platform.settings import ServiceSettings
+
+# The audience of this service's tokens for vcs (vcs's `service_name`).
+VCS_SERVICE_NAME = "vcs"
 
 
 class JobServiceSettings(ServiceSettings):
@@ -60,7 +63,9 @@ class JobServiceSettings(ServiceSettings):
 @dataclass
 class JobRuntime:
     settings: JobServiceSettings
-    codec: TokenCodec
+    verifier: TokenVerifier
+    # This service's identity in its calls to vcs.
+    vcs_tokens: ServiceTokenSource
     pool: AsyncConnectionPool
     queue: JobQueue
     changes: Notifications
@@ -71,7 +76,9 @@ class JobRuntime:
 
     @classmethod
     async def open(cls, settings: JobServiceSettings) -> JobRuntime:
-        codec = TokenCodec(settings.auth)
+        # Keys are checked before anything is opened: a missing or bad one stops the start at once.
+        verifier = TokenVerifier(settings.auth, settings.service_name)
+        tokens = ServiceTokenSource(settings.auth, settings.service_name, audience=VCS_SERVICE_NAME)
         dsn = settings.database.url.get_secret_value()
         if settings.migrate_on_start:
             await apply_job_migrations(dsn)
@@ -82,7 +89,6 @@ class JobRuntime:
         channel = grpc.aio.insecure_channel(
             settings.vcs_address, options=[("grpc.max_receive_message_length", settings.max_message_bytes)]
         )
-        tokens = ServiceTokenSource(codec, settings.service_name)
         limits = UserLimits(
             max_queued_jobs=settings.user_max_queued_jobs,
             max_running_jobs=settings.user_max_running_jobs,
@@ -94,7 +100,8 @@ class JobRuntime:
         queue = JobQueue(pool, PageTokens(settings.auth.jwt_secret.get_secret_value()), limits, retries=retries)
         return cls(
             settings,
-            codec,
+            verifier,
+            tokens,
             pool,
             queue,
             changes,
@@ -136,7 +143,7 @@ class JobRuntime:
                 rpc_outcome_scope,
                 # Access tokens of ended sessions (logout, refresh reuse) stop within session_check_seconds.
                 AuthScope(
-                    self.codec,
+                    self.verifier,
                     sessions=SessionGuard(VcsSessionLookup(self.vcs_channel), settings.auth.session_check_seconds),
                 ),
             ],

@@ -16,7 +16,6 @@ from beatflow_generator.servicer import SERVICE_NAME, GeneratorServicer
 from beatflow_generator.settings import GeneratorSettings
 from beatflow_platform.grpc.server import ServiceRegistration
 from beatflow_platform.jobs.runtime import JobRuntime, JobServiceApp
-from beatflow_platform.service_auth import ServiceTokenSource
 
 
 async def load_engines(settings: GeneratorSettings) -> tuple[Engines, dict[str, str]]:
@@ -37,7 +36,7 @@ async def load_engines(settings: GeneratorSettings) -> tuple[Engines, dict[str, 
 async def build_app(settings: GeneratorSettings) -> JobServiceApp:
     engines, revisions = await load_engines(settings)
     runtime = await JobRuntime.open(settings)
-    versions = VersionControl(runtime.vcs_channel, ServiceTokenSource(runtime.codec, settings.service_name))
+    versions = VersionControl(runtime.vcs_channel, runtime.vcs_tokens)
     handlers = GenerationJobs(
         engines,
         runtime.blobs,

@@ -16,7 +16,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from psycopg_pool import AsyncConnectionPool
 
 from beatflow_platform import naming
-from beatflow_platform.auth import PrincipalKind, TokenCodec
+from beatflow_platform.auth import TokenIssuer
 from beatflow_platform.db.queries import fetch_one
 from beatflow_platform.errors import AlreadyExists, NotFound, Unauthenticated
 from beatflow_vcs import validation
@@ -50,7 +50,7 @@ class Accounts:
     def __init__(
         self,
         pool: AsyncConnectionPool,
-        codec: TokenCodec,
+        tokens: TokenIssuer,
         refresh_ttl: timedelta,
         *,
         max_failures: int = 10,
@@ -67,7 +67,7 @@ class Accounts:
             address_max_failures=address_max_failures,
             window=failure_window,
         )
-        self._codec = codec
+        self._tokens = tokens
         self._refresh_ttl = refresh_ttl
         self._hasher = PasswordHasher()
         # Verified when the login is unknown, so both failures take the same time.
@@ -159,8 +159,8 @@ class Accounts:
             "INSERT INTO vcs.refresh_tokens (token_hash, user_id, family_id, expires_at) VALUES (%s, %s, %s, %s)",
             (_hash_token(refresh_token), user_id, session_id, datetime.now(UTC) + self._refresh_ttl),
         )
-        access_token = self._codec.issue(user_id, PrincipalKind.USER, session_id=str(session_id))
-        return TokenPair(access_token, refresh_token, self._codec.ttl_seconds)
+        access_token = self._tokens.issue(user_id, session_id=str(session_id))
+        return TokenPair(access_token, refresh_token, self._tokens.ttl_seconds)
 
     async def refresh(self, refresh_token: str) -> TokenPair:
         """Rotates a refresh token. Presenting a spent one revokes its whole family (theft detection)."""

@@ -10,7 +10,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from beatflow.auth.v1 import auth_pb2_grpc
 from beatflow.vcs.v1 import blobs_pb2_grpc, repositories_pb2_grpc, version_control_pb2_grpc
-from beatflow_platform.auth import TokenCodec
+from beatflow_platform.auth import TokenIssuer, TokenVerifier
 from beatflow_platform.db.migrations import load_migrations, migrate
 from beatflow_platform.db.pool import connect, open_pool, ping
 from beatflow_platform.grpc.interceptors import AuthScope, rpc_outcome_scope
@@ -44,6 +44,23 @@ PUBLIC_METHODS = (
 )
 
 
+def _methods(service: str, *names: str) -> frozenset[str]:
+    return frozenset(f"/{service}/{name}" for name in names)
+
+
+# What each service may call with its own token (service tokens, acting for a user with
+# x-beatflow-on-behalf-of): blobs for its jobs' audio, reading the project a job names, and, for the
+# generator, landing its results as commits. No other service, and no other method.
+_JOB_SERVICE_CALLS = _methods(blobs_servicer.SERVICE_NAME, "UploadBlob", "GetBlob", "DownloadBlob") | _methods(
+    repositories_servicer.SERVICE_NAME, "GetRepository"
+)
+SERVICE_CALLERS = {
+    "generator": _JOB_SERVICE_CALLS
+    | _methods(version_control_servicer.SERVICE_NAME, "GetCommit", "ListBranches", "CreateCommit"),
+    "separator": _JOB_SERVICE_CALLS | _methods(version_control_servicer.SERVICE_NAME, "GetCommit"),
+}
+
+
 @dataclass
 class VcsApp:
     host: GrpcHost
@@ -57,15 +74,17 @@ async def apply_migrations(settings: VcsSettings) -> None:
 
 
 async def build_app(settings: VcsSettings) -> VcsApp:
+    # Keys are checked first: a missing or bad one stops the start before anything is touched.
+    issuer = TokenIssuer(settings.auth)
+    verifier = TokenVerifier(settings.auth, settings.service_name)
     if settings.migrate_on_start:
         await apply_migrations(settings)
-    codec = TokenCodec(settings.auth)
     pool = await open_pool(settings.database, application_name=f"beatflow-{settings.service_name}")
     store = await create_object_store(settings.object_store)
     page_tokens = PageTokens(settings.auth.jwt_secret.get_secret_value())
     accounts = Accounts(
         pool,
-        codec,
+        issuer,
         timedelta(seconds=settings.refresh_token_ttl_seconds),
         max_failures=settings.login_max_failures,
         failure_window=timedelta(seconds=settings.login_failure_window_seconds),
@@ -89,7 +108,7 @@ async def build_app(settings: VcsSettings) -> VcsApp:
         pool, history, store, max_seconds=settings.render_max_audio_seconds, concurrency=settings.render_concurrency
     )
 
-    auth = auth_servicer.AuthServicer(accounts, codec)
+    auth = auth_servicer.AuthServicer(accounts, verifier)
     sessions = SessionGuard(accounts.session_is_live, settings.auth.session_check_seconds)
     repos = repositories_servicer.RepositoryServicer(repositories)
     blob_service = blobs_servicer.BlobServicer(blobs)
@@ -119,7 +138,10 @@ async def build_app(settings: VcsSettings) -> VcsApp:
     host = GrpcHost(
         settings,
         services,
-        scopes=[rpc_outcome_scope, AuthScope(codec, public_methods=PUBLIC_METHODS, sessions=sessions)],
+        scopes=[
+            rpc_outcome_scope,
+            AuthScope(verifier, PUBLIC_METHODS, sessions=sessions, service_callers=SERVICE_CALLERS),
+        ],
         readiness_checks=[lambda: ping(pool), store.check],
         on_shutdown=[close_pool],
     )

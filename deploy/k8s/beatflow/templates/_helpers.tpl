@@ -46,7 +46,7 @@ secretKeyRef:
     {{- include "beatflow.secretRef" (dict "root" .root "existing" $v.postgresql.existingSecret "key" "database-url") | nindent 4 }}
 - name: {{ $p }}AUTH__JWT_SECRET
   valueFrom:
-    {{- include "beatflow.secretRef" (dict "root" .root "existing" $v.auth.existingSecret "key" "jwt-secret") | nindent 4 }}
+    {{- include "beatflow.secretRef" (dict "root" .root "existing" $v.auth.existingSecret "key" (ternary "jwt-secret" "jobs-page-secret" (eq .name "vcs"))) | nindent 4 }}
 - name: {{ $p }}AUTH__ACCESS_TOKEN_TTL_SECONDS
   value: {{ $v.auth.accessTokenTtlSeconds | quote }}
 - name: {{ $p }}AUTH__SESSION_CHECK_SECONDS

@@ -5,7 +5,7 @@ from __future__ import annotations
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from beatflow.auth.v1 import auth_pb2, auth_pb2_grpc
-from beatflow_platform.auth import PrincipalKind, TokenCodec, current_principal
+from beatflow_platform.auth import PrincipalKind, TokenVerifier, current_principal
 from beatflow_platform.grpc.interceptors import CLIENT_ADDRESS_KEY
 from beatflow_platform.sessions import SessionGuard
 from beatflow_vcs.accounts import Accounts
@@ -22,9 +22,9 @@ _KIND = {PrincipalKind.USER: auth_pb2.PRINCIPAL_KIND_USER, PrincipalKind.SERVICE
 
 
 class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
-    def __init__(self, accounts: Accounts, codec: TokenCodec):
+    def __init__(self, accounts: Accounts, verifier: TokenVerifier):
         self._accounts = accounts
-        self._codec = codec
+        self._verifier = verifier
         # Other services cache what VerifyToken says; it answers from the table, uncached.
         self._sessions = SessionGuard(accounts.session_is_live, cache_seconds=0)
 
@@ -53,7 +53,7 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         )
 
     async def VerifyToken(self, request, context):
-        principal = self._codec.verify(request.access_token)
+        principal = self._verifier.verify(request.access_token)
         if principal.kind is PrincipalKind.USER:
             await self._sessions.ensure_live(principal, request.access_token)
         expire_time = Timestamp()
