@@ -14,6 +14,8 @@ process: its memory is not counted, its writes are.
   `commit_20_stems_ms_median` over commits that each put 20 stems on the S3 store, and the part of
   it spent inside the commit's transaction (while the branch head is locked). Both run twice in one
   bench run, on the code at BASELINE_COMMIT ("before") and on this tree ("after").
+- The chunked store (lossless audio as shared chunks, docs/storage.md): ten takes of a 4-minute stem
+  over one, chunked against whole downloads, and a 200 MiB first upload (see the comment above TAKES).
 """
 
 from __future__ import annotations
@@ -47,14 +49,9 @@ BASELINE_COMMIT = "6375d923f04fba2aca634a0688da38f7e13b6215"
 BASELINE_PATHS = ("libs/beatflow_platform", "libs/beatflow_audio", "services/vcs/beatflow_vcs")
 
 
-def _wav_chunks(mib: int):
-    """A 16-bit stereo 44.1 kHz WAV of a 440 Hz tone, about `mib` MiB, made block by block."""
-    import numpy as np
-
-    rate, frames_per_block = 44100, 256 * 1024
-    blocks = mib * MIB // (4 * frames_per_block)
-    data_bytes = blocks * frames_per_block * 4
-    yield (
+def _wav_header(data_bytes: int, rate: int) -> bytes:
+    """The header of a 16-bit stereo PCM WAV holding `data_bytes` of samples."""
+    return (
         b"RIFF"
         + struct.pack("<I", 36 + data_bytes)
         + b"WAVEfmt "
@@ -62,6 +59,16 @@ def _wav_chunks(mib: int):
         + b"data"
         + struct.pack("<I", data_bytes)
     )
+
+
+def _wav_chunks(mib: int):
+    """A 16-bit stereo 44.1 kHz WAV of a 440 Hz tone, about `mib` MiB, made block by block."""
+    import numpy as np
+
+    rate, frames_per_block = 44100, 256 * 1024
+    blocks = mib * MIB // (4 * frames_per_block)
+    data_bytes = blocks * frames_per_block * 4
+    yield _wav_header(data_bytes, rate)
     for index in range(blocks):
         t = (index * frames_per_block + np.arange(frames_per_block)) / rate
         mono = (8000 * np.sin(2 * np.pi * 440.0 * t)).astype("<i2")
@@ -289,6 +296,172 @@ def _nanio_pid(port: int) -> int:
     raise LookupError(f"no nanio process serves port {port}")
 
 
+# -- Chunked storage of lossless audio (issue 16, item 2) ------------------------------------------
+# Ten takes of a 4-minute stereo 16-bit 44.1 kHz stem at 120 bpm (120 bars; tests/platform/audio_takes.py:
+# a music21 chorale rendered with FluidSynth over a noise floor), each differing from the first in a
+# different 8-bar range. Stored through the chunked store on the filesystem and on nanio: bytes stored
+# for ten takes over one, whole-file storage beside it; full downloads of the first take reassembled
+# from chunks against the same bytes stored whole, alternated, medians of DOWNLOAD_ROUNDS each.
+# Then a 200 MiB WAV of noise and chords (no stretch repeats, so every chunk is new) uploaded with its
+# sha256 and size: bytes written per uploaded byte and peak RSS growth on a first upload.
+TAKES = 10
+TAKE_BARS = 120
+EDIT_BARS = 8
+DOWNLOAD_ROUNDS = 3
+CHUNKED_UPLOAD_MIB = 200
+
+
+def _edited_bars(take: int) -> int:
+    """The first bar of take `take`'s edit (takes 1..9): bars 12, 24, ..., 108, each a different range."""
+    return 12 * take
+
+
+def _noisy_wav_chunks(mib: int, seed: int = 0):
+    """A 16-bit stereo 44.1 kHz WAV of about `mib` MiB: chords over uniform noise (about -40 dBFS), block by block."""
+    import numpy as np
+
+    rate, frames_per_block = 44100, 64 * 1024
+    blocks = mib * MIB // (4 * frames_per_block)
+    data_bytes = blocks * frames_per_block * 4
+    yield _wav_header(data_bytes, rate)
+    rng = np.random.default_rng(seed)
+    for index in range(blocks):
+        t = ((index * frames_per_block + np.arange(frames_per_block)) / rate).astype(np.float32)
+        root = 110.0 * 2 ** (int(rng.integers(0, 12)) / 12)
+        chord = sum(np.sin(np.float32(2 * np.pi * root * ratio) * t) for ratio in (1.0, 1.26, 1.5, 2.0))
+        noise = rng.integers(-600, 600, size=(frames_per_block, 2), dtype=np.int16)
+        yield (chord[:, None] * 2000 + noise).astype("<i2").tobytes()
+
+
+def _chunked_store(kind: str, config: dict):
+    from beatflow_platform.objectstore.chunked import ChunkedAudioStore
+    from beatflow_platform.objectstore.filesystem import FilesystemObjectStore
+    from beatflow_platform.objectstore.s3 import S3ObjectStore
+    from beatflow_platform.settings import ObjectStoreSettings
+
+    if kind == "filesystem":
+        inner = FilesystemObjectStore(Path(config["root"]))
+    else:
+        inner = S3ObjectStore(ObjectStoreSettings(kind="s3", **config))
+    return inner, ChunkedAudioStore(inner)
+
+
+async def _stored_bytes(inner) -> int:
+    from beatflow_platform.objectstore.named import NAMESPACES
+
+    return sum([info.size for namespace in NAMESPACES async for info in inner.list_objects(namespace)])
+
+
+async def _download_mb_per_s(read, blob_id: str, size: int) -> float:
+    started = time.perf_counter()
+    received = 0
+    async for chunk in read(blob_id):
+        received += len(chunk)
+    assert received == size
+    return size / MIB / (time.perf_counter() - started)
+
+
+async def _takes_child(kind: str, config: dict) -> dict[str, float]:
+    import soundfile
+
+    from tests.platform import audio_takes
+
+    inner, store = _chunked_store(kind, config["store"])
+    whole_store, _ = _chunked_store(kind, config["whole_store"])  # the baseline: every take stored whole
+    if kind == "s3":
+        await inner.ensure_bucket()
+        await whole_store.ensure_bucket()
+    base, _ = soundfile.read(config["base"], dtype="int16")
+    other, _ = soundfile.read(config["other"], dtype="int16")
+
+    async def chunks(data: bytes):
+        for start in range(0, len(data), CHUNK_BYTES):
+            yield data[start : start + CHUNK_BYTES]
+
+    first = audio_takes.encoded(base)
+    blob = await store.put(chunks(first))
+    await whole_store.put(chunks(first))
+    one, one_whole = await _stored_bytes(inner), await _stored_bytes(whole_store)
+    for index in range(1, TAKES):
+        take = audio_takes.encoded(audio_takes.take(base, other, _edited_bars(index), EDIT_BARS))
+        await store.put(chunks(take))
+        await whole_store.put(chunks(take))
+    ten, ten_whole = await _stored_bytes(inner), await _stored_bytes(whole_store)
+    await inner.put(chunks(first))  # the same bytes stored whole, beside the chunks
+    chunked_speeds, whole_speeds = [], []
+    for _ in range(DOWNLOAD_ROUNDS):
+        chunked_speeds.append(await _download_mb_per_s(store.read, blob.blob_id, len(first)))
+        whole_speeds.append(await _download_mb_per_s(inner.read, blob.blob_id, len(first)))
+    chunked, whole = statistics.median(chunked_speeds), statistics.median(whole_speeds)
+    return {
+        "ten_takes_over_one_ratio": round(ten / one, 3),
+        "ten_takes_over_one_ratio_whole_files": round(ten_whole / one_whole, 3),
+        "one_take_stored_over_raw_ratio": round(one / len(first), 3),
+        "chunked_download_mb_per_s": round(chunked, 1),
+        "whole_download_mb_per_s": round(whole, 1),
+        "chunked_over_whole_download_ratio": round(chunked / whole, 3),
+    }
+
+
+async def _chunked_upload_child(kind: str, config: dict) -> dict[str, float]:
+    inner, store = _chunked_store(kind, config["store"])
+    if kind == "s3":
+        await inner.ensure_bucket()
+    server_pid = config.get("store_pid")
+    digest, size = hashlib.sha256(), 0
+    for chunk in _noisy_wav_chunks(CHUNKED_UPLOAD_MIB):  # hashed ahead, as the gateway does while spooling
+        digest.update(chunk)
+        size += len(chunk)
+
+    async def chunks():
+        for chunk in _noisy_wav_chunks(CHUNKED_UPLOAD_MIB):
+            yield chunk
+
+    def written() -> int:
+        return written_bytes() + (written_bytes(server_pid) if server_pid else 0)
+
+    before = written()
+    started = time.perf_counter()
+    with PeakRss() as rss:
+        blob = await store.put(chunks(), expected_sha256=digest.hexdigest(), size=size)
+    elapsed = time.perf_counter() - started
+    assert blob.created and await store.manifest(blob.blob_id) is not None
+    return {
+        "bytes_written_per_uploaded_byte": round((written() - before) / size, 3),
+        "peak_rss_growth_mb": rss.growth_mb,
+        "throughput_mb_per_s": round(size / MIB / elapsed, 1),
+    }
+
+
+def _chunked_figures(tmp: Path, s3: dict, nanio_pid: int) -> dict[str, float]:
+    """The chunked store's figures on the filesystem and on nanio (see the comment above TAKES)."""
+    import soundfile
+
+    from tests.platform import audio_takes
+
+    figures: dict[str, float] = {}
+    base, other = tmp / "take-base.wav", tmp / "take-other.wav"
+    soundfile.write(base, audio_takes.stem(TAKE_BARS), audio_takes.RATE, subtype="PCM_16")
+    soundfile.write(other, audio_takes.stem(TAKE_BARS, transpose=5, seed=1), audio_takes.RATE, subtype="PCM_16")
+    stores = {
+        "filesystem": (lambda name: {"root": str(tmp / f"chunked-{name}")}, None),
+        "s3": (lambda name: {**s3, "bucket": f"chunked-{name}"}, nanio_pid),
+    }
+    for kind, (store, store_pid) in stores.items():
+        config = {"store": store("takes"), "whole_store": store("whole"), "base": str(base), "other": str(other)}
+        for name, value in _child(["--takes-child", kind], config).items():
+            figures[f"{name}_{kind}"] = value
+        upload = _child(["--chunked-upload-child", kind], {"store": store("upload"), "store_pid": store_pid})
+        for name, value in upload.items():
+            figures[f"chunked_{kind}_upload_{CHUNKED_UPLOAD_MIB}mb_{name}"] = value
+    figures["ten_takes_over_one_ratio"] = max(figures[f"ten_takes_over_one_ratio_{kind}"] for kind in stores)
+    figures["chunked_download_mb_per_s"] = figures["chunked_download_mb_per_s_s3"]
+    figures["chunked_over_whole_download_ratio"] = min(
+        figures[f"chunked_over_whole_download_ratio_{kind}"] for kind in stores
+    )
+    return figures
+
+
 def run() -> dict[str, float]:
     from beatflow_devtools.postgres import reachable_tempdir
     from beatflow_devtools.s3servers import NanioS3
@@ -338,12 +511,18 @@ def run() -> dict[str, float]:
                     if kind == "s3":
                         commit_ms[version] = result["commit_ms_median"]
                         transaction_ms[version] = result["transaction_ms_median"]
+            figures.update(_chunked_figures(tmp, s3, _nanio_pid(endpoint.port)))
         finally:
             server.stop()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     figures["bytes_written_per_uploaded_byte"] = max(
-        figures["bytes_written_per_uploaded_byte_filesystem"], figures["bytes_written_per_uploaded_byte_s3"]
+        figures["bytes_written_per_uploaded_byte_filesystem"],
+        figures["bytes_written_per_uploaded_byte_s3"],
+        *(
+            figures[f"chunked_{kind}_upload_{CHUNKED_UPLOAD_MIB}mb_bytes_written_per_uploaded_byte"]
+            for kind in ("filesystem", "s3")
+        ),
     )
     figures["commit_20_stems_ms_median"] = round(commit_ms["after"], 2)
     figures["commit_20_stems_ms_median_before"] = round(commit_ms["before"], 2)
@@ -358,5 +537,9 @@ if __name__ == "__main__":
         print(json.dumps(asyncio.run(_store_child(sys.argv[2], json.loads(sys.argv[3])))))
     elif sys.argv[1:2] == ["--vcs-child"]:
         print(json.dumps(asyncio.run(_vcs_child(json.loads(sys.argv[2])))))
+    elif sys.argv[1:2] == ["--takes-child"]:
+        print(json.dumps(asyncio.run(_takes_child(sys.argv[2], json.loads(sys.argv[3])))))
+    elif sys.argv[1:2] == ["--chunked-upload-child"]:
+        print(json.dumps(asyncio.run(_chunked_upload_child(sys.argv[2], json.loads(sys.argv[3])))))
     else:
         print(json.dumps(run(), indent=2))

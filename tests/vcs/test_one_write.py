@@ -16,12 +16,11 @@ import grpc
 import pytest
 
 from beatflow.vcs.v1 import blobs_pb2, blobs_pb2_grpc
-from beatflow_platform.auth import TokenCodec
 from beatflow_platform.blob_client import BlobClient, upload_size_metadata
 from beatflow_platform.objectstore import create_object_store
-from beatflow_platform.service_auth import ServiceTokenSource
 from beatflow_platform.settings import ObjectStoreSettings
 from tests.audio import tone
+from tests.fixtures.keys import service_tokens
 from tests.fixtures.s3 import s3_settings
 from tests.fixtures.vcs import Caller, VcsUnderTest, rpc_error
 
@@ -48,13 +47,15 @@ def nanio_pid(port: int) -> int:
 
 @pytest.fixture(params=["filesystem", "s3-nanio"])
 async def subject(request, vcs_factory, tmp_path):
-    """vcs on each store, and a function reading the bytes written so far by vcs plus the store."""
+    """vcs on each store, and a function reading the bytes written so far by vcs plus the store. Whole blobs:
+    the chunked path's writes are measured by tests/platform/test_chunked_store.py and the storage bench."""
     if request.param == "filesystem":
-        vcs = await vcs_factory(object_store=ObjectStoreSettings(root=tmp_path / "store"))
+        whole = ObjectStoreSettings(root=tmp_path / "store", chunk_lossless_audio=False)
+        vcs = await vcs_factory(object_store=whole)
         return vcs, written_bytes
     endpoint = request.getfixturevalue("nanio_s3")
     server = nanio_pid(endpoint.port)
-    vcs = await vcs_factory(object_store=s3_settings(endpoint))
+    vcs = await vcs_factory(object_store=s3_settings(endpoint, chunk_lossless_audio=False))
     return vcs, lambda: written_bytes() + written_bytes(server)
 
 
@@ -138,7 +139,7 @@ async def test_failed_upload_leaves_no_object_at_the_final_address(subject, fail
 async def test_service_uploads_announce_themselves_and_are_written_once(subject):
     vcs, written = subject
     owner = await vcs.sign_up()
-    client = BlobClient(vcs.channel, ServiceTokenSource(TokenCodec(vcs.settings.auth), "generator"))
+    client = BlobClient(vcs.channel, service_tokens("generator"))
     data = tone(60.0, frequency=330.0)
     before = written()
     blob = await client.upload(data, filename="stem.wav", owner_id=owner.user.user_id)

@@ -11,7 +11,7 @@ import hashlib
 import os
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from beatflow_platform.errors import Unimplemented
@@ -26,6 +26,7 @@ from beatflow_platform.objectstore.base import (
     require_blob_id,
     verified,
 )
+from beatflow_platform.objectstore.named import Namespace, ObjectInfo, object_key, require_namespace
 
 
 class FilesystemObjectStore:
@@ -41,6 +42,10 @@ class FilesystemObjectStore:
     def _path(self, blob_id: str) -> Path:
         require_blob_id(blob_id)
         return self._blobs / blob_id[:2] / blob_id[2:4] / blob_id
+
+    def _object_path(self, namespace: Namespace, name: str) -> Path:
+        object_key(namespace, name)
+        return self._root / namespace / name[:2] / name[2:4] / name
 
     async def put(
         self, chunks: AsyncIterable[bytes], *, expected_sha256: str | None = None, size: int | None = None
@@ -125,10 +130,84 @@ class FilesystemObjectStore:
     async def delete(self, blob_id: str) -> None:
         await asyncio.to_thread(self._path(blob_id).unlink, missing_ok=True)
 
+    async def put_object(
+        self, namespace: Namespace, name: str, data: bytes, *, replace: bool = False, durable: bool = True
+    ) -> bool:
+        path = self._object_path(namespace, name)
+        if not replace and await asyncio.to_thread(path.exists):
+            return False
+        tmp_path = self._tmp / f"{uuid.uuid4().hex}.part"
+        try:
+            await asyncio.to_thread(_write_file, tmp_path, data, durable)
+            if replace:
+                await asyncio.to_thread(_replace, tmp_path, path)
+                return True
+            return await asyncio.to_thread(self._publish, tmp_path, path)
+        finally:
+            tmp_path.unlink(missing_ok=True)
+
+    async def get_object(
+        self, namespace: Namespace, name: str, offset: int = 0, length: int | None = None
+    ) -> bytes | None:
+        try:
+            return await asyncio.to_thread(_read_range, self._object_path(namespace, name), offset, length)
+        except FileNotFoundError:
+            return None
+
+    async def object_info(self, namespace: Namespace, name: str) -> ObjectInfo | None:
+        try:
+            status = await asyncio.to_thread(self._object_path(namespace, name).stat)
+        except FileNotFoundError:
+            return None
+        return _info(name, status)
+
+    async def touch_object(self, namespace: Namespace, name: str) -> None:
+        await asyncio.to_thread(os.utime, self._object_path(namespace, name))
+
+    async def delete_object(self, namespace: Namespace, name: str) -> None:
+        await asyncio.to_thread(self._object_path(namespace, name).unlink, missing_ok=True)
+
+    async def list_objects(self, namespace: Namespace) -> AsyncIterator[ObjectInfo]:
+        top = self._root / require_namespace(namespace)
+        for folder in await asyncio.to_thread(_fanout_folders, top):
+            for info in await asyncio.to_thread(_files_in, folder):
+                yield info
+
     async def check(self) -> None:
         probe = self._tmp / f".probe-{uuid.uuid4().hex}"
         await asyncio.to_thread(probe.write_bytes, b"")
         await asyncio.to_thread(probe.unlink)
+
+
+def _fanout_folders(top: Path) -> list[Path]:
+    """The `ab/cd` folders under a namespace, in order."""
+    return sorted(path for path in top.glob("*/*") if path.is_dir())
+
+
+def _files_in(folder: Path) -> list[ObjectInfo]:
+    return [_info(entry.name, entry.stat()) for entry in os.scandir(folder) if entry.is_file()]
+
+
+def _info(name: str, status: os.stat_result) -> ObjectInfo:
+    return ObjectInfo(name, status.st_size, datetime.fromtimestamp(status.st_mtime, UTC))
+
+
+def _read_range(path: Path, offset: int, length: int | None) -> bytes:
+    with open(path, "rb") as handle:
+        handle.seek(offset)
+        return handle.read(-1 if length is None else length)
+
+
+def _replace(tmp_path: Path, final_path: Path) -> None:
+    final_path.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(tmp_path, final_path)
+
+
+def _write_file(path: Path, data: bytes, durable: bool) -> None:
+    with open(path, "xb") as handle:
+        handle.write(data)
+        if durable:
+            _flush_and_sync(handle)
 
 
 def _flush_and_sync(handle) -> None:

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Coroutine
 from datetime import timedelta
 
 import urllib3
 from minio import Minio
-from minio.commonconfig import ENABLED, ComposeSource, Filter
+from minio.commonconfig import ENABLED, REPLACE, ComposeSource, CopySource, Filter
 from minio.error import S3Error
 from minio.lifecycleconfig import Expiration, LifecycleConfig, Rule
 
@@ -37,6 +38,7 @@ from beatflow_platform.objectstore.base import (
     require_blob_id,
     verified,
 )
+from beatflow_platform.objectstore.named import Namespace, ObjectInfo, object_key, require_namespace
 from beatflow_platform.objectstore.pipe import AsyncToSyncPipe, iterate_in_thread
 from beatflow_platform.settings import ObjectStoreSettings
 
@@ -44,6 +46,7 @@ _log = get_logger("beatflow.objectstore.s3")
 _TMP_PREFIX = "tmp/"
 _PUT_EXPIRY = timedelta(hours=6)  # checked when a PUT starts, so it only has to outlast the wait for it
 _NOT_FOUND_CODES = {"NoSuchKey", "NoSuchObject", "ResourceNotFound"}
+_MIN_PART_BYTES = 5 * 1024 * 1024  # S3's smallest multipart part, the minio client's smallest part_size
 
 
 class S3ObjectStore:
@@ -222,6 +225,63 @@ class S3ObjectStore:
 
     async def delete(self, blob_id: str) -> None:
         await _call(self._client.remove_object, self._bucket, self._key(blob_id))
+
+    async def put_object(
+        self, namespace: Namespace, name: str, data: bytes, *, replace: bool = False, durable: bool = True
+    ) -> bool:
+        if not replace and await self.object_info(namespace, name) is not None:
+            return False
+        key = object_key(namespace, name)
+        # One PUT whatever the size (a multipart upload would make the server write the bytes twice).
+        part_size = max(len(data), _MIN_PART_BYTES)
+        await _call(self._client.put_object, self._bucket, key, io.BytesIO(data), len(data), part_size=part_size)
+        return True
+
+    async def get_object(
+        self, namespace: Namespace, name: str, offset: int = 0, length: int | None = None
+    ) -> bytes | None:
+        key = object_key(namespace, name)
+        try:
+            response = await _call(self._client.get_object, self._bucket, key, offset=offset, length=length or 0)
+        except S3Error as error:
+            if error.code in _NOT_FOUND_CODES:
+                return None
+            raise
+        try:
+            return await _call(response.read)
+        finally:
+            response.close()
+            response.release_conn()
+
+    async def object_info(self, namespace: Namespace, name: str) -> ObjectInfo | None:
+        try:
+            info = await _call(self._client.stat_object, self._bucket, object_key(namespace, name))
+        except S3Error as error:
+            if error.code in _NOT_FOUND_CODES:
+                return None
+            raise
+        return ObjectInfo(name, int(info.size), info.last_modified)
+
+    async def touch_object(self, namespace: Namespace, name: str) -> None:
+        """A copy onto itself with new metadata: S3's only way to move an object's modification time."""
+        key = object_key(namespace, name)
+        await _call(
+            self._client.copy_object,
+            self._bucket,
+            key,
+            CopySource(self._bucket, key),
+            metadata={"x-amz-meta-touched": "1"},
+            metadata_directive=REPLACE,
+        )
+
+    async def delete_object(self, namespace: Namespace, name: str) -> None:
+        await _call(self._client.remove_object, self._bucket, object_key(namespace, name))
+
+    async def list_objects(self, namespace: Namespace) -> AsyncIterator[ObjectInfo]:
+        prefix = f"{require_namespace(namespace)}/"
+        listing = self._client.list_objects(self._bucket, prefix=prefix, recursive=True)
+        async for item in iterate_in_thread(iter(listing)):
+            yield ObjectInfo(item.object_name.removeprefix(prefix), int(item.size), item.last_modified)
 
     async def check(self) -> None:
         if not await _call(self._client.bucket_exists, self._bucket):

@@ -5,6 +5,9 @@ hashed and counted (no local copy), then decoded whole by the audio probe where 
 ranged reads. Only then is it recorded in vcs.blobs; bytes that are not complete audio are deleted
 again, and bytes uploaded before are verified but neither written nor decoded twice. Standard MIDI
 Files are blobs too (the notes beside a generated stem's audio), but never stems.
+
+The store may keep lossless audio as chunks shared between takes (docs/storage.md): the blob id is
+still the sha256 of the uploaded bytes, and a download still returns those bytes, verified.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from psycopg_pool import AsyncConnectionPool
 from beatflow_audio import probe
 from beatflow_platform.auth import Principal
 from beatflow_platform.db.queries import fetch_all, fetch_one
-from beatflow_platform.errors import InvalidArgument, NotFound, ResourceExhausted
+from beatflow_platform.errors import Aborted, InvalidArgument, NotFound, ResourceExhausted
 from beatflow_platform.objectstore import ObjectStore
 from beatflow_platform.objectstore.base import StoredBlob, require_blob_id
 from beatflow_platform.objectstore.reader import open_stored
@@ -81,7 +84,8 @@ class Blobs:
         async with self._pool.connection() as conn, conn.transaction():
             await conn.execute(
                 "INSERT INTO vcs.blobs (id, size_bytes, content_type, audio_format, duration_seconds, sample_rate,"
-                " channels) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
+                " channels) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT (id) DO UPDATE SET last_uploaded_at = now()",
                 (
                     blob.blob_id,
                     blob.size_bytes,
@@ -97,6 +101,13 @@ class Blobs:
                 " ON CONFLICT (blob_id, user_id) DO UPDATE SET filename = EXCLUDED.filename",
                 (blob.blob_id, user_id, filename),
             )
+            # The bytes were already stored, so nothing was written: holding the blob's row now, make sure
+            # a garbage collection that had just taken it did not delete the object under this upload.
+            if not stored.created and not await self._store.exists(blob.blob_id):
+                raise Aborted(
+                    f"blob {blob.blob_id} was being collected as garbage during this upload; upload it again",
+                    reason="BLOB_COLLECTED",
+                )
         return blob
 
     def _too_large(self) -> ResourceExhausted:
@@ -162,6 +173,7 @@ class Blobs:
         return blob, self._store.read(blob_id, offset, length or None)
 
     async def download_url(self, principal: Principal, blob_id: str, expires_in_seconds: int) -> tuple[str, int]:
+        """A presigned URL on S3, for blobs stored whole; UNIMPLEMENTED for chunked ones and on the filesystem."""
         expires = expires_in_seconds or 900
         if not 60 <= expires <= 604800:
             raise InvalidArgument.for_field("expires_in_seconds", "must be 60 to 604800 (or 0 for 900)")
@@ -211,6 +223,7 @@ holders AS (
 )
 SELECT {_BLOB_COLUMNS} FROM vcs.blobs b JOIN wanted w ON w.wanted_id = b.id
 WHERE w.granted OR b.id IN (SELECT blob_id FROM holders)
+FOR KEY SHARE OF b
 """
 
 

@@ -1,0 +1,372 @@
+"""Lossless audio stored as content-defined chunks of its samples, over a filesystem or S3 store.
+
+`ChunkedAudioStore` is an ObjectStore wrapped around another one. An upload whose first bytes are a
+WAV or AIFF header with at least MIN_CHUNKED_SAMPLE_BYTES of samples is cut on the way (cdc.py) into
+chunks named by their sha256. A chunk already stored (the index `chunks/<sha256>` says where) is
+only referenced; each new one is compressed (chunk_codec.py: zstd over byte planes) and appended,
+in stream order, to a pack of about 2 MiB (packing.py, `packs/<random id>`), written once full; the
+index entries of its chunks follow it, and the manifest (manifest.py) is written last, to
+`manifests/<blob id>`. Ten takes of a stem that differ in a few bars thus share every chunk away
+from their edits, and a download reads a few large runs of neighbouring chunks, not one object per
+chunk.
+
+Everything else (FLAC, MP3, OGG, MIDI, short files, blobs stored before chunking) goes to the inner
+store whole, so the store is mixed: a read looks for a manifest, then for a whole blob.
+
+The blob id is still the sha256 of the uploaded bytes and a read returns those bytes exactly: the
+header and whatever follows the samples are parts of the manifest too. Full reads are verified
+against the blob id; ranged reads fetch only the chunks under the range and verify each against its
+own id. What a failed upload wrote (packs, index entries) is left to garbage collection, which
+finds it with the methods under "for garbage collection".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections import OrderedDict, deque
+from collections.abc import AsyncIterable, AsyncIterator
+from datetime import datetime, timedelta
+
+from beatflow_platform.errors import DataLoss, Unimplemented
+from beatflow_platform.objectstore import chunk_codec
+from beatflow_platform.objectstore.audio_layout import MAX_HEADER_BYTES, SampleLayout, may_hold_samples, sample_layout
+from beatflow_platform.objectstore.base import (
+    ChecksumMismatch,
+    ObjectStore,
+    SizeMismatch,
+    StoredBlob,
+    checked_range,
+    drain_verified,
+    require_blob_id,
+    verified,
+)
+from beatflow_platform.objectstore.cdc import FrameChunker
+from beatflow_platform.objectstore.manifest import INLINE_MAX_BYTES, Manifest, Part
+from beatflow_platform.objectstore.named import NamedObjects, ObjectInfo
+from beatflow_platform.objectstore.packing import Packer, in_codec_thread
+
+DEFAULT_CHUNK_BYTES = 128 * 1024
+# Below this many bytes of samples a file is a few chunks: stored whole, it dedups as well.
+MIN_CHUNKED_SAMPLE_BYTES = 1024 * 1024
+# A read fetches runs of neighbouring chunks of a pack, up to this many bytes each, a few ahead.
+RUN_BYTES = 2 * 1024 * 1024
+PARALLEL_RUNS = 4
+# How many blobs the store remembers the kind of (chunked or whole), to ask for that kind first.
+REMEMBERED_KINDS = 4096
+
+
+class ChunkMissing(DataLoss):
+    def __init__(self, blob_id: str, chunk_id: str):
+        super().__init__(
+            f"chunk {chunk_id} of blob {blob_id} is missing from the object store",
+            reason="CHUNK_MISSING",
+            metadata={"blob_id": blob_id, "chunk_id": chunk_id},
+        )
+
+
+class ChunkCorrupted(DataLoss):
+    def __init__(self, blob_id: str, chunk_id: str):
+        super().__init__(
+            f"chunk {chunk_id} of blob {blob_id} failed verification",
+            reason="CHUNK_CORRUPTED",
+            metadata={"blob_id": blob_id, "chunk_id": chunk_id},
+        )
+
+
+class ChunkedAudioStore:
+    def __init__(self, inner: ObjectStore, *, chunk_bytes: int = DEFAULT_CHUNK_BYTES):
+        """`inner` stores whole blobs and, as NamedObjects, the packs, index and manifests."""
+        self._inner = inner
+        self._objects: NamedObjects = inner
+        self._chunk_bytes = chunk_bytes
+        self._kinds: OrderedDict[str, bool] = OrderedDict()
+        self.supports_presigned_urls = inner.supports_presigned_urls
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    async def put(
+        self, chunks: AsyncIterable[bytes], *, expected_sha256: str | None = None, size: int | None = None
+    ) -> StoredBlob:
+        if expected_sha256 is not None and await self.exists(expected_sha256):
+            return StoredBlob(expected_sha256, await drain_verified(chunks, expected_sha256))
+        stream = aiter(chunks)
+        head = bytearray()
+        layout = None
+        while layout is None and len(head) <= MAX_HEADER_BYTES and may_hold_samples(head):
+            chunk = await anext(stream, None)
+            if chunk is None:
+                break
+            head += chunk
+            layout = sample_layout(bytes(head[: MAX_HEADER_BYTES + 8]))
+        if layout is None or min(layout.data_bytes, size or layout.data_bytes) < MIN_CHUNKED_SAMPLE_BYTES:
+            stored = await self._inner.put(_replayed(bytes(head), stream), expected_sha256=expected_sha256, size=size)
+            self._remember(stored.blob_id, chunked=False)
+            return stored
+        upload = _ChunkedUpload(self._objects, self._chunk_bytes, layout)
+        try:
+            await upload.feed(bytes(head), size)
+            async for chunk in stream:
+                await upload.feed(chunk, size)
+            parts = await upload.finish()
+        except BaseException:
+            await upload.abort()
+            raise
+        blob_id = upload.digest.hexdigest()
+        if size is not None and size != upload.size:
+            raise SizeMismatch(size, upload.size)
+        if expected_sha256 is not None and expected_sha256 != blob_id:
+            raise ChecksumMismatch(expected_sha256, blob_id)
+        if await self.exists(blob_id):
+            return StoredBlob(blob_id, upload.size)
+        manifest = Manifest(blob_id, upload.size, layout.container, layout.frame_bytes, chunk_codec.NAME, parts)
+        created = await self._objects.put_object("manifests", blob_id, manifest.encode())
+        self._remember(blob_id, chunked=True)
+        return StoredBlob(blob_id, upload.size, created)
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    async def manifest(self, blob_id: str) -> Manifest | None:
+        """The blob's manifest; None when it is stored whole or not at all."""
+        data = await self._objects.get_object("manifests", require_blob_id(blob_id))
+        return None if data is None else Manifest.decode(blob_id, data)
+
+    async def stat(self, blob_id: str) -> StoredBlob:
+        manifest = await self.manifest(blob_id)
+        return StoredBlob(blob_id, manifest.size) if manifest else await self._inner.stat(blob_id)
+
+    async def exists(self, blob_id: str) -> bool:
+        """One request for a blob whose kind (chunked or whole) this store has seen; both at once else."""
+        chunked = self._kinds.get(require_blob_id(blob_id))
+        if chunked is None:
+            manifest, whole = await asyncio.gather(self._manifest_exists(blob_id), self._inner.exists(blob_id))
+            if manifest or whole:
+                self._remember(blob_id, chunked=manifest)
+            return manifest or whole
+        first, second = (
+            (self._manifest_exists, self._inner.exists) if chunked else (self._inner.exists, self._manifest_exists)
+        )
+        return await first(blob_id) or await second(blob_id)
+
+    async def _manifest_exists(self, blob_id: str) -> bool:
+        return await self._objects.object_info("manifests", blob_id) is not None
+
+    def _remember(self, blob_id: str, *, chunked: bool) -> None:
+        """Which way a blob is stored, to ask for that first (a hint: both are still asked when it is gone)."""
+        self._kinds[blob_id] = chunked
+        self._kinds.move_to_end(blob_id)
+        if len(self._kinds) > REMEMBERED_KINDS:
+            self._kinds.popitem(last=False)
+
+    async def read(self, blob_id: str, offset: int = 0, length: int | None = None) -> AsyncIterator[bytes]:
+        manifest = await self.manifest(blob_id)
+        if manifest is None:
+            async for chunk in self._inner.read(blob_id, offset, length):
+                yield chunk
+            return
+        start, count = checked_range(StoredBlob(blob_id, manifest.size), offset, length)
+        if count == 0:
+            return
+        whole = count == manifest.size
+        pieces = self._pieces(manifest, start, start + count, verify_chunks=not whole)
+        if whole:
+            pieces = verified(blob_id, pieces)
+        async for piece in pieces:
+            yield piece
+
+    async def _pieces(self, manifest: Manifest, start: int, end: int, *, verify_chunks: bool) -> AsyncIterator[bytes]:
+        """The bytes of [start, end): runs of neighbouring chunks, fetched PARALLEL_RUNS ahead."""
+        runs = deque(_runs(manifest.covering(start, end)))
+        fetches: deque[tuple[list[tuple[int, Part]], asyncio.Future]] = deque()
+        try:
+            while runs or fetches:
+                while runs and len(fetches) < PARALLEL_RUNS:
+                    run = runs.popleft()
+                    fetches.append((run, asyncio.ensure_future(self._run_bytes(manifest, run, verify_chunks))))
+                run, fetch = fetches.popleft()
+                for (offset, _), data in zip(run, await fetch, strict=True):
+                    yield data[max(start - offset, 0) : end - offset]
+        finally:
+            for _, fetch in fetches:
+                fetch.cancel()
+
+    async def _run_bytes(self, manifest: Manifest, run: list[tuple[int, Part]], verify: bool) -> list[bytes]:
+        """The bytes of each part of a run: one ranged read of its pack, then decompression."""
+        parts = [part for _, part in run]
+        if parts[0].inline is not None:
+            return [parts[0].inline]
+        first, last = parts[0].place, parts[-1].place
+        stored = await self._objects.get_object(
+            "packs", first.pack, first.offset, last.offset + last.stored - first.offset
+        )
+        if stored is None:
+            raise ChunkMissing(manifest.blob_id, parts[0].chunk_id)
+        try:
+            return await in_codec_thread(_unpack, stored, first.offset, parts, verify)
+        except _BadChunk as bad:
+            raise ChunkCorrupted(manifest.blob_id, bad.chunk_id) from None
+
+    async def presigned_get_url(self, blob_id: str, expires: timedelta) -> str:
+        if await self._objects.object_info("manifests", require_blob_id(blob_id)) is not None:
+            raise Unimplemented(
+                "this blob is stored as chunks, which no presigned URL can reassemble; download it through the API",
+                reason="PRESIGNED_URLS_UNSUPPORTED",
+            )
+        return await self._inner.presigned_get_url(blob_id, expires)
+
+    async def delete(self, blob_id: str) -> None:
+        """Removes the blob; its chunks stay until garbage collection finds nothing references them."""
+        await self._objects.delete_object("manifests", require_blob_id(blob_id))
+        await self._inner.delete(blob_id)
+
+    async def check(self) -> None:
+        await self._inner.check()
+
+    # -- for garbage collection ------------------------------------------------------------------
+
+    async def referenced_chunks(self, blob_id: str) -> AsyncIterator[str]:
+        """The ids of the chunks the blob is made of (none for a blob stored whole or not stored)."""
+        manifest = await self.manifest(blob_id)
+        for chunk_id in manifest.chunk_ids() if manifest else ():
+            yield chunk_id
+
+    async def referenced_packs(self, blob_id: str) -> AsyncIterator[str]:
+        """The ids of the packs holding the blob's chunks (none for a blob stored whole or not stored)."""
+        manifest = await self.manifest(blob_id)
+        for pack_id in manifest.pack_ids() if manifest else ():
+            yield pack_id
+
+    def stored_chunks(self) -> AsyncIterator[ObjectInfo]:
+        """Every entry of the chunk index (`name` is the chunk id). An entry is only where a chunk lies:
+        deleting it frees no space, but makes the next upload of those bytes store them again."""
+        return self._objects.list_objects("chunks")
+
+    def stored_packs(self) -> AsyncIterator[ObjectInfo]:
+        """Every pack, with its size and last modification (refreshed when an upload reuses it)."""
+        return self._objects.list_objects("packs")
+
+    async def stored_blobs(self) -> AsyncIterator[ObjectInfo]:
+        """Every stored blob, whole ones then chunked ones (`name` is the blob id; a chunked blob's
+        size is its manifest's)."""
+        for namespace in ("blobs", "manifests"):
+            async for info in self._objects.list_objects(namespace):
+                yield info
+
+    async def delete_chunk(self, chunk_id: str) -> None:
+        """Deletes a chunk's index entry."""
+        await self._objects.delete_object("chunks", chunk_id)
+
+    async def delete_pack(self, pack_id: str, *, unless_modified_since: datetime | None = None) -> bool:
+        """Deletes a pack (index entries still naming it are ignored, and replaced, by later uploads), unless it was
+        modified at or after `unless_modified_since`: an upload about to reuse an old pack touches it first, so a
+        collector that listed the pack earlier spares it (the race left is between this check and the delete)."""
+        if unless_modified_since is not None:
+            info = await self._objects.object_info("packs", pack_id)
+            if info is None or info.modified_at >= unless_modified_since:
+                return False
+        await self._objects.delete_object("packs", pack_id)
+        return True
+
+
+class _ChunkedUpload:
+    """One upload on its way in: hashes every byte, keeps the header, and cuts the samples (then
+    whatever follows them) into chunks that a _Packer finds or stores while the stream goes on."""
+
+    def __init__(self, objects: NamedObjects, chunk_bytes: int, layout: SampleLayout):
+        self._chunk_bytes = chunk_bytes
+        self._data_start = layout.data_start
+        self._samples_end: int | None = layout.data_start + layout.data_bytes  # None once past it
+        self.digest = hashlib.sha256()
+        self.size = 0
+        self._header = bytearray()
+        self._chunker = FrameChunker(chunk_bytes, layout.frame_bytes)
+        self._sample_bytes = layout.sample_bytes  # 1 once past the samples
+        self._parts: list[Part] = []
+        self._packer = Packer(objects)
+
+    async def feed(self, data: bytes, announced_size: int | None) -> None:
+        self.digest.update(data)
+        position = self.size
+        self.size += len(data)
+        if announced_size is not None and self.size > announced_size:
+            raise SizeMismatch(announced_size, self.size)
+        if position < self._data_start:
+            split = self._data_start - position
+            self._header += data[:split]
+            data, position = data[split:], self._data_start
+        if self._samples_end is not None and position + len(data) >= self._samples_end:
+            split = self._samples_end - position
+            await self._add(self._chunker.feed(data[:split]) + self._chunker.finish())
+            data, self._samples_end, self._sample_bytes = data[split:], None, 1
+            self._chunker = FrameChunker(self._chunk_bytes)  # after the samples, any byte may end a chunk
+        if data:
+            await self._add(self._chunker.feed(data))
+
+    async def finish(self) -> tuple[Part, ...]:
+        await self._add(self._chunker.finish())
+        places = await self._packer.finish()
+        parts = [
+            part if part.inline is not None else Part(part.size, part.chunk_id, places[part.chunk_id])
+            for part in self._parts
+        ]
+        return (Part(len(self._header), inline=bytes(self._header)), *parts)
+
+    async def abort(self) -> None:
+        await self._packer.abort()
+
+    async def _add(self, chunks: list[bytes]) -> None:
+        for data in chunks:
+            if len(data) <= INLINE_MAX_BYTES:
+                self._parts.append(Part(len(data), inline=data))
+                continue
+            chunk_id = hashlib.sha256(data).hexdigest()
+            self._parts.append(Part(len(data), chunk_id))
+            await self._packer.add(chunk_id, data, self._sample_bytes)
+
+
+def _runs(covering: list[tuple[int, Part]]) -> list[list[tuple[int, Part]]]:
+    """Covering parts grouped into runs read at once: neighbours in one pack, up to RUN_BYTES."""
+    runs: list[list[tuple[int, Part]]] = []
+    for offset, part in covering:
+        previous = runs[-1][-1][1].place if runs and runs[-1][-1][1].place else None
+        place = part.place
+        if (
+            previous is not None
+            and place is not None
+            and place.pack == previous.pack
+            and place.offset == previous.offset + previous.stored
+            and place.offset + place.stored - runs[-1][0][1].place.offset <= RUN_BYTES
+        ):
+            runs[-1].append((offset, part))
+        else:
+            runs.append([(offset, part)])
+    return runs
+
+
+class _BadChunk(Exception):
+    def __init__(self, chunk_id: str):
+        self.chunk_id = chunk_id
+
+
+def _unpack(stored: bytes, base: int, parts: list[Part], verify: bool) -> list[bytes]:
+    """Each part's bytes from a run read from its pack at `base`; zstd's checksums catch damage, and
+    with `verify` each chunk is checked against its id. Raises _BadChunk."""
+    chunks = []
+    view = memoryview(stored)
+    for part in parts:
+        start = part.place.offset - base
+        try:
+            data = chunk_codec.decode(view[start : start + part.place.stored])
+        except chunk_codec.CorruptChunk:
+            raise _BadChunk(part.chunk_id) from None
+        if len(data) != part.size or (verify and hashlib.sha256(data).hexdigest() != part.chunk_id):
+            raise _BadChunk(part.chunk_id)
+        chunks.append(data)
+    return chunks
+
+
+async def _replayed(head: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    if head:
+        yield head
+    async for chunk in rest:
+        yield chunk

@@ -1,0 +1,131 @@
+"""A chunked blob's manifest: the blob as an ordered list of parts, each a run of its bytes.
+
+A part is either kept inline (the container's header, and any piece under INLINE_MAX_BYTES) or a
+chunk: named by the sha256 of its bytes, stored once, compressed, at a place in a pack (`packs/<id>`,
+`stored` bytes from `pack_offset`). The parts concatenated are the blob's bytes exactly, so they hash
+to the blob id. Stored as JSON under `manifests/<blob id>`; part offsets are the running sum of
+their sizes.
+"""
+
+from __future__ import annotations
+
+import base64
+import bisect
+import itertools
+import json
+from dataclasses import dataclass
+from functools import cached_property
+
+from beatflow_platform.errors import DataLoss
+from beatflow_platform.objectstore.base import is_blob_id
+
+FORMAT = "beatflow-chunked-audio/1"
+INLINE_MAX_BYTES = 4096
+
+
+@dataclass(frozen=True)
+class ChunkPlace:
+    """Where a chunk's compressed bytes lie."""
+
+    pack: str
+    offset: int
+    stored: int
+
+
+@dataclass(frozen=True)
+class Part:
+    size: int
+    chunk_id: str | None = None
+    place: ChunkPlace | None = None
+    inline: bytes | None = None
+
+
+@dataclass(frozen=True)
+class Manifest:
+    blob_id: str
+    size: int
+    container: str
+    frame_bytes: int
+    compression: str
+    parts: tuple[Part, ...]
+
+    @cached_property
+    def offsets(self) -> list[int]:
+        return list(itertools.accumulate((part.size for part in self.parts), initial=0))[:-1]
+
+    def covering(self, start: int, end: int) -> list[tuple[int, Part]]:
+        """(offset, part) of each part holding bytes of [start, end), in order."""
+        first = bisect.bisect_right(self.offsets, start) - 1
+        last = bisect.bisect_left(self.offsets, end)
+        return list(zip(self.offsets[first:last], self.parts[first:last], strict=True))
+
+    def chunk_ids(self) -> list[str]:
+        """The distinct chunks the blob is made of, in order of first use."""
+        return list(dict.fromkeys(part.chunk_id for part in self.parts if part.chunk_id))
+
+    def pack_ids(self) -> list[str]:
+        """The distinct packs holding its chunks, in order of first use."""
+        return list(dict.fromkeys(part.place.pack for part in self.parts if part.place))
+
+    def encode(self) -> bytes:
+        return json.dumps(
+            {
+                "format": FORMAT,
+                "blob_id": self.blob_id,
+                "size": self.size,
+                "container": self.container,
+                "frame_bytes": self.frame_bytes,
+                "compression": self.compression,
+                "parts": [_encode_part(part) for part in self.parts],
+            },
+            separators=(",", ":"),
+        ).encode()
+
+    @classmethod
+    def decode(cls, blob_id: str, data: bytes) -> Manifest:
+        """Raises DataLoss when the stored manifest is not one for `blob_id` or its sizes do not add up."""
+        try:
+            document = json.loads(data)
+            parts = tuple(_decode_part(part) for part in document["parts"])
+            manifest = cls(
+                document["blob_id"],
+                int(document["size"]),
+                document["container"],
+                int(document["frame_bytes"]),
+                document["compression"],
+                parts,
+            )
+            valid = document["format"] == FORMAT and manifest.blob_id == blob_id
+            valid = valid and sum(part.size for part in parts) == manifest.size
+        except (ValueError, KeyError, TypeError):
+            valid = False
+        if not valid:
+            raise DataLoss(
+                f"the manifest of blob {blob_id} is damaged", reason="MANIFEST_CORRUPTED", metadata={"blob_id": blob_id}
+            )
+        return manifest
+
+
+def _encode_part(part: Part) -> dict:
+    if part.chunk_id is not None:
+        place = part.place
+        return {
+            "size": part.size,
+            "chunk": part.chunk_id,
+            "pack": place.pack,
+            "at": place.offset,
+            "stored": place.stored,
+        }
+    return {"size": part.size, "inline": base64.b64encode(part.inline).decode()}
+
+
+def _decode_part(document: dict) -> Part:
+    if "chunk" in document:
+        if not (is_blob_id(document["chunk"]) and is_blob_id(document["pack"])):
+            raise ValueError("chunk and pack ids are 64 hex characters")
+        place = ChunkPlace(document["pack"], int(document["at"]), int(document["stored"]))
+        return Part(int(document["size"]), chunk_id=document["chunk"], place=place)
+    inline = base64.b64decode(document["inline"], validate=True)
+    if len(inline) != int(document["size"]):
+        raise ValueError("an inline part's size is its length")
+    return Part(len(inline), inline=inline)

@@ -1,0 +1,287 @@
+"""Lossless audio stored as content-defined chunks of its samples, on the filesystem store and on a
+real S3 server (moto): byte-exact reads, ranges, sharing between takes, damage, and mixed stores."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+from minio import Minio
+
+from beatflow_platform.errors import DataLoss, Unimplemented
+from beatflow_platform.objectstore import packing
+from beatflow_platform.objectstore.base import ChecksumMismatch
+from beatflow_platform.objectstore.chunked import ChunkCorrupted, ChunkedAudioStore, ChunkMissing
+from beatflow_platform.objectstore.filesystem import FilesystemObjectStore
+from beatflow_platform.objectstore.s3 import S3ObjectStore
+from tests.audio import tone
+from tests.fixtures.s3 import s3_settings
+from tests.platform import audio_takes
+
+CHUNK_BYTES = 128 * 1024
+BARS = 20
+EDIT = (6, 8)  # an 8-bar edit: bars 6 to 13
+
+
+@dataclass
+class Subject:
+    store: ChunkedAudioStore
+    inner: FilesystemObjectStore | S3ObjectStore
+    # Replaces a stored object's bytes behind the store's back.
+    overwrite: callable
+    # Bytes written to storage so far, where this process can see them (None on S3).
+    written: callable = None
+
+
+@pytest.fixture(params=["filesystem", "s3-moto"])
+async def subject(request, tmp_path) -> Subject:
+    if request.param == "filesystem":
+        inner = FilesystemObjectStore(tmp_path / "store")
+
+        def overwrite(namespace: str, name: str, data: bytes) -> None:
+            inner._object_path(namespace, name).write_bytes(data)
+
+        return Subject(ChunkedAudioStore(inner, chunk_bytes=CHUNK_BYTES), inner, overwrite, _written_bytes)
+    endpoint = request.getfixturevalue("moto_s3")
+    settings = s3_settings(endpoint)
+    inner = S3ObjectStore(settings)
+    await inner.ensure_bucket()
+    client = Minio(endpoint.address, access_key=endpoint.access_key, secret_key=endpoint.secret_key, secure=False)
+
+    def overwrite(namespace: str, name: str, data: bytes) -> None:
+        client.put_object(settings.bucket, f"{namespace}/{name}", io.BytesIO(data), len(data))
+
+    return Subject(ChunkedAudioStore(inner, chunk_bytes=CHUNK_BYTES), inner, overwrite)
+
+
+@pytest.fixture(scope="module")
+def stems() -> tuple[np.ndarray, np.ndarray]:
+    """A 20-bar stem and another (different key and noise) to take edits from."""
+    return audio_takes.stem(BARS), audio_takes.stem(BARS, transpose=5, seed=1)
+
+
+def _written_bytes() -> int:
+    fields = dict(line.split(": ") for line in Path("/proc/self/io").read_text().splitlines())
+    return int(fields["write_bytes"])
+
+
+async def streamed(data: bytes, piece: int = 200_000) -> AsyncIterator[bytes]:
+    for start in range(0, len(data), piece):
+        yield data[start : start + piece]
+
+
+async def read_all(store, blob_id: str, offset: int = 0, length: int | None = None) -> bytes:
+    return b"".join([chunk async for chunk in store.read(blob_id, offset, length)])
+
+
+async def chunk_ids(store: ChunkedAudioStore, blob_id: str) -> list[str]:
+    return [chunk_id async for chunk_id in store.referenced_chunks(blob_id)]
+
+
+@pytest.mark.parametrize(
+    ("container", "subtype"), [("WAV", "PCM_16"), ("WAV", "PCM_24"), ("WAVEX", "PCM_24"), ("AIFF", "PCM_16")]
+)
+async def test_lossless_audio_is_stored_as_chunks_and_read_back_byte_exact(subject, stems, container, subtype):
+    data = audio_takes.encoded(stems[0][: 6 * audio_takes.BAR_FRAMES], container, subtype)
+    blob = await subject.store.put(streamed(data), expected_sha256=hashlib.sha256(data).hexdigest(), size=len(data))
+    assert (blob.blob_id, blob.size, blob.created) == (hashlib.sha256(data).hexdigest(), len(data), True)
+    manifest = await subject.store.manifest(blob.blob_id)
+    assert manifest is not None and not await subject.inner.exists(blob.blob_id)
+    header = manifest.parts[0].size
+    assert manifest.parts[0].inline == data[:header]
+    # Every border inside the samples falls on a whole frame (channels x bytes per sample).
+    assert manifest.frame_bytes == 2 * int(subtype[-2:]) // 8
+    samples_end = header + len(stems[0][: 6 * audio_takes.BAR_FRAMES]) * manifest.frame_bytes
+    assert all(
+        (offset - header) % manifest.frame_bytes == 0 for offset in manifest.offsets[1:] if offset <= samples_end
+    )
+    assert len(await chunk_ids(subject.store, blob.blob_id)) >= 10
+    assert await read_all(subject.store, blob.blob_id) == data
+    assert await subject.store.stat(blob.blob_id) == blob
+
+
+async def test_ranged_reads_across_chunk_borders_fetch_only_the_chunks_under_them(subject, stems):
+    data = audio_takes.encoded(stems[0][: 4 * audio_takes.BAR_FRAMES])
+    blob = await subject.store.put(streamed(data))
+    manifest = await subject.store.manifest(blob.blob_id)
+    offsets, parts = manifest.offsets, manifest.parts
+    fetched: list[int] = []
+    get_object = subject.inner.get_object
+
+    async def counting_get(namespace, name, offset=0, length=None):
+        stored = await get_object(namespace, name, offset, length)
+        if namespace == "packs":
+            fetched.append(len(stored))
+        return stored
+
+    def stored_under(start: int, length: int) -> int:
+        """Compressed bytes of the chunks holding [start, start + length) (part 0 is the inline header)."""
+        ends = [*offsets[1:], len(data)]
+        return sum(
+            part.place.stored
+            for offset, end, part in zip(offsets, ends, parts, strict=True)
+            if part.place and offset < start + length and start < end
+        )
+
+    subject.inner.get_object = counting_get
+    for border in offsets[2:5]:  # borders between two chunks
+        for start, length in ((border - 1, 2), (border, 1), (border - 5000, 10_000), (offsets[1] + 17, border)):
+            fetched.clear()
+            assert await read_all(subject.store, blob.blob_id, start, length) == data[start : start + length]
+            assert sum(fetched) == stored_under(start, length)
+            assert len(fetched) == 1, "neighbouring chunks of a pack are read at once"
+    assert await read_all(subject.store, blob.blob_id, len(data) - 3) == data[-3:]
+
+
+async def test_an_8_bar_edit_shares_every_chunk_but_those_around_it(subject, stems):
+    base, other = stems
+    first = audio_takes.encoded(base)
+    edited = audio_takes.encoded(audio_takes.take(base, other, *EDIT))
+    one = await subject.store.put(streamed(first))
+    two = await subject.store.put(streamed(edited))
+    before = set(await chunk_ids(subject.store, one.blob_id))
+    manifest = await subject.store.manifest(two.blob_id)
+    header = manifest.parts[0].size
+    edit_start = header + EDIT[0] * audio_takes.BAR_FRAMES * manifest.frame_bytes
+    edit_end = header + (EDIT[0] + EDIT[1]) * audio_takes.BAR_FRAMES * manifest.frame_bytes
+    new = [
+        (offset, part)
+        for offset, part in zip(manifest.offsets, manifest.parts, strict=True)
+        if part.chunk_id not in before | {None}
+    ]
+    # The new chunks are those under the edit and one or two beside it, where the borders fall back in step.
+    margin = 4 * CHUNK_BYTES  # FastCDC's largest chunk
+    assert all(edit_start - margin < offset < edit_end + margin for offset, _ in new)
+    new_bytes = sum(part.size for _, part in new)
+    assert edit_end - edit_start <= new_bytes <= edit_end - edit_start + margin
+    stored = [info async for info in subject.store.stored_chunks()]
+    assert len(stored) == len(before) + len({part.chunk_id for _, part in new})
+    assert await read_all(subject.store, two.blob_id) == edited
+
+
+async def test_first_upload_writes_each_byte_at_most_once(subject, stems):
+    if subject.written is None:
+        pytest.skip("S3's writes happen in the server (the storage bench measures them on nanio)")
+    data = audio_takes.encoded(stems[0])
+    before = subject.written()
+    await subject.store.put(streamed(data), expected_sha256=hashlib.sha256(data).hexdigest(), size=len(data))
+    assert (subject.written() - before) / len(data) <= 1.1
+
+
+async def test_a_damaged_chunk_is_data_loss(subject, stems):
+    data = audio_takes.encoded(stems[0][: 3 * audio_takes.BAR_FRAMES])
+    blob = await subject.store.put(streamed(data))
+    manifest = await subject.store.manifest(blob.blob_id)
+    index = 3
+    offset, part = manifest.offsets[index], manifest.parts[index]
+    pack = bytearray(await subject.inner.get_object("packs", part.place.pack))
+    pack[part.place.offset + part.place.stored // 2] ^= 0x01
+    subject.overwrite("packs", part.place.pack, bytes(pack))
+    with pytest.raises(ChunkCorrupted) as corrupted:
+        await read_all(subject.store, blob.blob_id, offset, 10)
+    assert corrupted.value.metadata["chunk_id"] == part.chunk_id
+    assert await read_all(subject.store, blob.blob_id, 0, offset) == data[:offset], "the chunks before it still read"
+    received = bytearray()
+    with pytest.raises(DataLoss):
+        async for chunk in subject.store.read(blob.blob_id):
+            received += chunk
+    assert len(received) < len(data), "a damaged blob is never handed over whole"
+    await subject.store.delete_pack(part.place.pack)
+    with pytest.raises(ChunkMissing):
+        await read_all(subject.store, blob.blob_id, offset, 10)
+
+
+async def test_a_collector_spares_a_pack_modified_since_it_listed_it(subject, stems):
+    data = audio_takes.encoded(stems[0][: 3 * audio_takes.BAR_FRAMES])
+    blob = await subject.store.put(streamed(data))
+    (pack,) = {pack async for pack in subject.store.referenced_packs(blob.blob_id)}
+    listed_at = datetime.now(UTC) - timedelta(minutes=5)  # as if listed before an upload touched the pack
+    assert await subject.store.delete_pack(pack, unless_modified_since=listed_at) is False
+    assert await read_all(subject.store, blob.blob_id) == data
+    assert await subject.store.delete_pack(pack, unless_modified_since=datetime.now(UTC) + timedelta(minutes=5))
+    with pytest.raises(ChunkMissing):
+        await read_all(subject.store, blob.blob_id)
+
+
+@pytest.mark.parametrize("audio_format", ["MP3", "OGG", "FLAC"])
+async def test_compressed_formats_keep_their_original_bytes_whole(subject, audio_format):
+    data = tone(8.0, audio_format=audio_format)
+    blob = await subject.store.put(streamed(data))
+    assert await subject.store.manifest(blob.blob_id) is None and await subject.inner.exists(blob.blob_id)
+    assert await read_all(subject.store, blob.blob_id) == data
+
+
+async def test_short_wavs_and_other_bytes_are_stored_whole(subject):
+    for data in (tone(0.5), b"RIFF" + os.urandom(3_000_000), os.urandom(2_000_000)):
+        blob = await subject.store.put(streamed(data))
+        assert await subject.store.manifest(blob.blob_id) is None
+        assert await read_all(subject.store, blob.blob_id) == data
+
+
+async def test_concurrent_uploads_of_overlapping_takes(subject, stems):
+    base, other = stems
+    takes = [audio_takes.encoded(base)] + [
+        audio_takes.encoded(audio_takes.take(base, other, first_bar, 4)) for first_bar in (2, 9, 15)
+    ]
+    blobs = await asyncio.gather(*(subject.store.put(streamed(data, 65_536)) for data in takes * 2))
+    assert [blob.blob_id for blob in blobs] == [hashlib.sha256(data).hexdigest() for data in takes * 2]
+    referenced = set()
+    for blob, data in zip(blobs, takes, strict=False):
+        assert await read_all(subject.store, blob.blob_id) == data
+        referenced |= set(await chunk_ids(subject.store, blob.blob_id))
+    assert {info.name async for info in subject.store.stored_chunks()} == referenced
+    packs = {pack for blob in blobs async for pack in subject.store.referenced_packs(blob.blob_id)}
+    assert packs <= {info.name async for info in subject.store.stored_packs()}
+    assert {info.name async for info in subject.store.stored_blobs()} == {blob.blob_id for blob in blobs}
+
+
+async def test_blobs_stored_whole_before_chunking_stay_readable(subject, stems):
+    data = audio_takes.encoded(stems[0][: 3 * audio_takes.BAR_FRAMES])
+    old = await subject.inner.put(streamed(data))  # as the store wrote it before chunking
+    assert await subject.store.exists(old.blob_id) and await subject.store.stat(old.blob_id) == old
+    assert await read_all(subject.store, old.blob_id) == data
+    assert await read_all(subject.store, old.blob_id, 1000, 5000) == data[1000:6000]
+    again = await subject.store.put(streamed(data), expected_sha256=old.blob_id, size=len(data))
+    assert not again.created and await subject.store.manifest(old.blob_id) is None
+    await subject.store.delete(old.blob_id)
+    assert not await subject.store.exists(old.blob_id)
+
+
+async def test_a_wrong_upload_leaves_no_blob(subject, stems):
+    data = audio_takes.encoded(stems[0][: 3 * audio_takes.BAR_FRAMES])
+    wrong = hashlib.sha256(b"something else").hexdigest()
+    with pytest.raises(ChecksumMismatch):
+        await subject.store.put(streamed(data), expected_sha256=wrong, size=len(data))
+    assert not await subject.store.exists(wrong)
+    assert not await subject.store.exists(hashlib.sha256(data).hexdigest())
+
+
+async def test_chunked_blobs_have_no_presigned_url(subject, stems):
+    data = audio_takes.encoded(stems[0][: 3 * audio_takes.BAR_FRAMES])
+    blob = await subject.store.put(streamed(data))
+    with pytest.raises(Unimplemented):
+        await subject.store.presigned_get_url(blob.blob_id, timedelta(minutes=5))
+    await subject.store.delete(blob.blob_id)
+    assert not await subject.store.exists(blob.blob_id)
+    assert [chunk async for chunk in subject.store.referenced_chunks(blob.blob_id)] == []
+
+
+async def test_an_upload_reusing_an_old_pack_refreshes_it_for_garbage_collection(subject, stems, monkeypatch):
+    base, other = stems
+    first = await subject.store.put(streamed(audio_takes.encoded(base[: 6 * audio_takes.BAR_FRAMES])))
+    packs = {info.name: info.modified_at async for info in subject.store.stored_packs()}
+    await asyncio.sleep(1.1)  # S3 keeps modification times to the second
+    monkeypatch.setattr(packing, "REFRESH_REUSED_AFTER", timedelta(0))
+    edited = audio_takes.take(base, other, 2, 1)[: 6 * audio_takes.BAR_FRAMES]
+    await subject.store.put(streamed(audio_takes.encoded(edited)))
+    reused = {pack async for pack in subject.store.referenced_packs(first.blob_id)}
+    after = {info.name: info.modified_at async for info in subject.store.stored_packs()}
+    assert reused and all(after[pack] > packs[pack] for pack in reused)
