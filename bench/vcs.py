@@ -51,7 +51,7 @@ from beatflow_platform.db.pool import connect
 from beatflow_platform.logging import configure_logging
 from beatflow_platform.settings import ObjectStoreSettings
 from beatflow_vcs import range_merge
-from beatflow_vcs.audio_diff import changed_ranges
+from beatflow_vcs.audio_diff import Difference, changed_ranges
 from beatflow_vcs.commits import CommitContent
 from beatflow_vcs.store import load_commit, move_branch, write_commit
 from bench._vcs_server import bench_vcs
@@ -438,6 +438,7 @@ def _merge_accuracy() -> dict[str, float]:
                             changed_ranges(base, RATE, side, RATE, base_bpm=CHORALE_BPM, head_bpm=CHORALE_BPM),
                             CHORALE_BPM,
                             duration,
+                            Difference(base, side, RATE).rings_out,
                         )
                         for side in (ours, theirs)
                     )

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from beatflow_admin.gc import collect_garbage
 from beatflow_admin.settings import AdminSettings
 from beatflow_platform.db.pool import connect
 from beatflow_platform.db.pruning import PruneReport
@@ -23,7 +24,7 @@ app = typer.Typer(
 
 @app.callback()
 def commands() -> None:
-    # A callback keeps `prune` a subcommand (typer would otherwise run a lone command as the app).
+    # A callback keeps a lone command a subcommand (typer would otherwise run a lone command as the app).
     pass
 
 
@@ -46,6 +47,17 @@ def prune(
 ) -> None:
     """Deletes rows past their retention; prints one JSON line per table."""
     for report in asyncio.run(prune_all(AdminSettings(), dry_run=dry_run)):
+        typer.echo(report.as_json())
+
+
+@app.command()
+def gc(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Count what would be deleted; delete nothing.")] = False,
+) -> None:
+    """Deletes blobs nothing names (past the grace period) and old renders; prints one JSON line per phase."""
+    marked, reports = asyncio.run(collect_garbage(AdminSettings(), dry_run=dry_run))
+    typer.echo(marked.as_json())
+    for report in reports:
         typer.echo(report.as_json())
 
 

@@ -11,6 +11,9 @@ to switch offset: one insertion or deletion anywhere is reported as that range, 
 changed". Changed frames are merged across short gaps, tiny ranges dropped, and where a tempo is
 known, range edges close to a beat are snapped onto it (never moving an edge further than the
 analysis resolution).
+
+`Difference` tells a merge whether part of a changed range only rings out: past the bar line where
+an edited note was released, the takes differ only by a fading tail (see `Difference.rings_out`).
 """
 
 from __future__ import annotations
@@ -45,6 +48,15 @@ SWITCH_PENALTY = 400.0
 SHIFTED_BIAS = 0.01
 SILENCE_DBFS = -100.0
 _BLOCK_FRAMES = 4096
+# Ringing out: the difference's level (smoothed over RING_SMOOTH_FRAMES) never climbs more than RING_RISE_DB
+# above its lowest level so far, from RING_LOOKBACK_SECONDS before the span on, and falls at least
+# RING_MIN_DECAY_DB_PER_S from the span's start (RING_RISE_DB of slack); it counts only down to
+# RING_DEPTH_DB under its loudest (below that it is gone).
+RING_SMOOTH_FRAMES = 3
+RING_RISE_DB = 6.0
+RING_LOOKBACK_SECONDS = 0.05
+RING_MIN_DECAY_DB_PER_S = 20.0
+RING_DEPTH_DB = 40.0
 
 
 @dataclass(frozen=True)
@@ -278,6 +290,35 @@ def _snap(seconds: float, bpm: float) -> float:
         if abs(grid - seconds) <= SNAP_TOLERANCE_SECONDS:
             return round(grid, 4)
     return round(seconds, 3)
+
+
+class Difference:
+    """How loud the difference between two takes of one timeline (same rate and length) is over time: the
+    power by which their frequency bands differ, in dB per analysis frame."""
+
+    def __init__(self, base: np.ndarray, head: np.ndarray, rate: int):
+        base_p, head_p = (np.power(10.0, _band_levels(_analysis_signal(x, rate)) / 10.0) for x in (base, head))
+        frames = min(len(base_p), len(head_p))
+        power = np.abs(head_p[:frames] - base_p[:frames]).sum(axis=1)
+        kernel = np.ones(RING_SMOOTH_FRAMES) / RING_SMOOTH_FRAMES
+        self.level_db = 10 * np.log10(np.convolve(power, kernel, mode="same") + 1e-20)
+
+    def rings_out(self, start: float, end: float) -> bool:
+        """Whether the difference over [start, end) only fades: a release tail of notes that ended by `start`
+        (no difference begins or swells in it; a held note, which does not fade, is no tail)."""
+        first = max(0, round((start - RING_LOOKBACK_SECONDS) / HOP_SECONDS))
+        onset, stop = round(start / HOP_SECONDS), min(len(self.level_db), round(end / HOP_SECONDS))
+        if stop - onset < 2:
+            return True
+        level = self.level_db[first:stop]
+        floor = level.max() - RING_DEPTH_DB
+        level = np.maximum(level, floor)
+        if float(np.max(level - np.minimum.accumulate(level))) > RING_RISE_DB:
+            return False
+        # Under a line falling RING_MIN_DECAY_DB_PER_S from where the span starts (or gone), all along.
+        tail = level[onset - first :]
+        bound = tail[0] + RING_RISE_DB - RING_MIN_DECAY_DB_PER_S * HOP_SECONDS * np.arange(len(tail))
+        return bool(np.all((tail <= bound) | (tail <= floor)))
 
 
 def rms_dbfs(samples: np.ndarray, rate: int, start: float, end: float) -> float:

@@ -4,15 +4,19 @@ Both sides' changed ranges (from `audio_diff`, against the merge base) become re
 timeline: where the tempo is known their edges move to bar lines (4/4 assumed: commits record a
 tempo, not a metre), outward, except onto a nearer bar line within a guard: `START_GUARD_SECONDS`
 for a start (the diff places starts to its resolution) and `END_GUARD_BEATS` for an end (a note
-ringing a little past the bar line it ends on is no edit of the next bar). Regions of the
-two sides that overlap are conflicts; the rest is spliced into the base. Each change of source is an
-equal-power fade of `FADE_SECONDS` that lies inside the spliced region (between two adjacent regions
-it is centred on their boundary), so audio outside every region stays the base's, sample for sample.
+ringing a little past the bar line it ends on is no edit of the next bar). Past a bar line where
+the change only rings out (the release of edited notes, `audio_diff.Difference.rings_out`) a region
+has a tail: spliced where the other side changed nothing, given up where it did. Regions of the two
+sides whose parts before any tail overlap are conflicts; the rest is spliced into the base. Each
+change of source is an equal-power fade of `FADE_SECONDS` that lies inside the spliced region
+(between two adjacent regions it is centred on their boundary), so audio outside every region stays
+the base's, sample for sample.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -31,10 +35,16 @@ THEIRS = "theirs"
 
 @dataclass(frozen=True, order=True)
 class Span:
-    """[start, end) in seconds."""
+    """[start, end) in seconds; a region's part from `tail` on only rings out (None: no tail)."""
 
     start: float
     end: float
+    tail: float | None = field(default=None, compare=False)
+
+    @property
+    def firm(self) -> Span:
+        """The part before the tail: what a side edited."""
+        return Span(self.start, self.end if self.tail is None else self.tail)
 
     def overlaps(self, other: Span) -> bool:
         return self.start < other.end and other.start < self.end
@@ -62,20 +72,37 @@ def shifts_time(ranges: list[ChangedRange]) -> bool:
     return any(r.kind != "modified" for r in ranges)
 
 
-def regions(ranges: list[ChangedRange], bpm: float, duration: float) -> list[Span]:
-    """The base-timeline regions of one side's modified ranges, on bar lines when `bpm` is known, merged."""
+def regions(
+    ranges: list[ChangedRange], bpm: float, duration: float, rings_out: Callable[[float, float], bool] | None = None
+) -> list[Span]:
+    """The base-timeline regions of one side's modified ranges, on bar lines when `bpm` is known, merged.
+
+    With `rings_out(start, end)` (whether this side's difference only fades over that span) and a tempo,
+    a region whose change only rings out past one of its bar lines has its tail from there.
+    """
     spans = []
     for changed in ranges:
+        tail = None
         if bpm > 0:
             bar = BEATS_PER_BAR * 60.0 / bpm
             start = _snap(changed.base_start, bar, START_GUARD_SECONDS, np.floor)
             end = _snap(changed.base_end, bar, END_GUARD_BEATS * 60.0 / bpm, np.ceil)
             if end <= start:  # a change within the guards around one bar line
                 start, end = _snap(changed.base_start, bar, 0.0, np.floor), _snap(changed.base_end, bar, 0.0, np.ceil)
+            if rings_out is not None:
+                tail = _ringing_from(start, min(end, changed.base_end), bar, rings_out)
         else:
             start, end = changed.base_start - UNSNAPPED_PAD_SECONDS, changed.base_end + UNSNAPPED_PAD_SECONDS
-        spans.append(Span(max(0.0, start), min(duration, end)))
+        spans.append(Span(max(0.0, start), min(duration, end), tail))
     return _union(spans)
+
+
+def _ringing_from(
+    start: float, changed_end: float, bar: float, rings_out: Callable[[float, float], bool]
+) -> float | None:
+    """The first bar line after `start` (a bar line) past which the change only rings out, or None."""
+    lines = np.arange(1, int(np.ceil((changed_end - start) / bar)) + 1) * bar + start
+    return next((float(line) for line in lines if line < changed_end and rings_out(float(line), changed_end)), None)
 
 
 def _snap(seconds: float, bar: float, guard: float, outward) -> float:
@@ -87,29 +114,41 @@ def _union(spans: list[Span]) -> list[Span]:
     merged: list[Span] = []
     for span in sorted(s for s in spans if s.end > s.start):
         if merged and span.start <= merged[-1].end:
-            merged[-1] = Span(merged[-1].start, max(merged[-1].end, span.end))
+            last = merged[-1]
+            firm_end = max(last.firm.end, span.firm.end)
+            end = max(last.end, span.end)
+            merged[-1] = Span(last.start, end, firm_end if firm_end < end else None)
         else:
             merged.append(span)
     return merged
 
 
 def plan(ours: list[Span], theirs: list[Span]) -> Plan:
-    """Regions only one side touches are taken from it; overlapping regions of both sides, joined, conflict."""
+    """Regions only one side touches are taken from it, a tail up to where the other side's region starts;
+    regions of both sides whose firm parts overlap, joined, conflict."""
     tagged = sorted([(s, OURS) for s in ours] + [(s, THEIRS) for s in theirs])
-    clusters: list[tuple[Span, list[tuple[Span, str]]]] = []
+    clusters: list[tuple[Span, Span, list[tuple[Span, str]]]] = []  # (firm hull, hull, members)
     for span, side in tagged:
-        if clusters and span.overlaps(clusters[-1][0]):
-            hull, members = clusters[-1]
-            clusters[-1] = (Span(hull.start, max(hull.end, span.end)), [*members, (span, side)])
+        if clusters and span.firm.overlaps(clusters[-1][0]):
+            firm, hull, members = clusters[-1]
+            firm = Span(firm.start, max(firm.end, span.firm.end))
+            clusters[-1] = (firm, Span(hull.start, max(hull.end, span.end)), [*members, (span, side)])
         else:
-            clusters.append((span, [(span, side)]))
+            clusters.append((span.firm, Span(span.start, span.end), [(span, side)]))
     pieces, conflicts = [], []
-    for hull, members in clusters:
+    for _, hull, members in clusters:
         if len({side for _, side in members}) > 1:
             conflicts.append(hull)
         else:
             pieces.extend(Piece(span, side) for span, side in members)
-    return Plan(pieces, conflicts)
+    return Plan([_without_overlapped_tail(piece, pieces) for piece in pieces], conflicts)
+
+
+def _without_overlapped_tail(piece: Piece, pieces: list[Piece]) -> Piece:
+    """The piece ending where another side's piece starts within it (only ever within its tail)."""
+    starts = [p.span.start for p in pieces if p.source != piece.source and piece.span.start < p.span.start]
+    end = min([piece.span.end, *starts])
+    return piece if end == piece.span.end else Piece(Span(piece.span.start, end), piece.source)
 
 
 def resolve(merge_plan: Plan, resolutions: list[Piece]) -> tuple[list[Piece], list[Span]]:

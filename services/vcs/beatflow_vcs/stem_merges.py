@@ -89,8 +89,8 @@ class StemMerges:
                 planned.stem_conflicts.append(dataclasses.replace(conflict, reason=reason))
                 continue
             async with self._slots:
-                ours_ranges, theirs_ranges = await asyncio.to_thread(
-                    _side_ranges, base_take, (ours_take, theirs_take), base.bpm
+                (ours_ranges, ours_diff), (theirs_ranges, theirs_diff) = await asyncio.to_thread(
+                    _side_changes, base_take, (ours_take, theirs_take), base.bpm
                 )
             if range_merge.shifts_time(ours_ranges) or range_merge.shifts_time(theirs_ranges):
                 reason = "an edit inserted or deleted time"
@@ -98,8 +98,8 @@ class StemMerges:
                 continue
             duration = len(base_take.samples) / base_take.rate
             merge_plan = range_merge.plan(
-                range_merge.regions(ours_ranges, base.bpm, duration),
-                range_merge.regions(theirs_ranges, base.bpm, duration),
+                range_merge.regions(ours_ranges, base.bpm, duration, ours_diff.rings_out),
+                range_merge.regions(theirs_ranges, base.bpm, duration, theirs_diff.rings_out),
             )
             mine = [(index, c) for index, c in enumerate(choices) if c.stem == conflict.name]
             resolutions = [_piece(index, choice, duration) for index, choice in mine]
@@ -193,9 +193,15 @@ def _shape_mismatch(base: _Take, *others: _Take) -> str:
     return ""
 
 
-def _side_ranges(base: _Take, sides: tuple[_Take, ...], bpm: float) -> list[list[audio_diff.ChangedRange]]:
+def _side_changes(
+    base: _Take, sides: tuple[_Take, ...], bpm: float
+) -> list[tuple[list[audio_diff.ChangedRange], audio_diff.Difference]]:
+    """What each side changed against the base, and how loud that difference is over time."""
     return [
-        audio_diff.changed_ranges(base.samples, base.rate, side.samples, side.rate, base_bpm=bpm, head_bpm=bpm)
+        (
+            audio_diff.changed_ranges(base.samples, base.rate, side.samples, side.rate, base_bpm=bpm, head_bpm=bpm),
+            audio_diff.Difference(base.samples, side.samples, base.rate),
+        )
         for side in sides
     ]
 
