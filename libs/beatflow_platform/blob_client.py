@@ -13,8 +13,9 @@ import grpc
 
 from beatflow.common.v1 import audio_pb2
 from beatflow.vcs.v1 import blobs_pb2, blobs_pb2_grpc
-from beatflow_platform.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
+from beatflow_platform.errors import InvalidArgument
 from beatflow_platform.service_auth import ServiceTokenSource
+from beatflow_platform.vcs_errors import from_vcs
 
 CHUNK_BYTES = 1024 * 1024
 # gRPC metadata announcing an upload's length in bytes. With metadata.expected_sha256 it lets vcs
@@ -24,17 +25,6 @@ UPLOAD_SIZE_METADATA = "beatflow-upload-size"
 
 def upload_size_metadata(size: int) -> tuple[str, str]:
     return UPLOAD_SIZE_METADATA, str(size)
-
-
-def _translate(error: grpc.aio.AioRpcError, blob_id: str = ""):
-    """vcs errors that concern the caller's input keep their meaning; the rest mean vcs is unavailable."""
-    if error.code() == grpc.StatusCode.NOT_FOUND:
-        return NotFound("blob", blob_id, error.details())
-    if error.code() in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.RESOURCE_EXHAUSTED):
-        return InvalidArgument(error.details(), reason="BLOB_REFUSED")
-    if error.code() == grpc.StatusCode.FAILED_PRECONDITION:
-        return FailedPrecondition(error.details(), reason="BLOB_REFUSED")
-    return Unavailable(f"vcs blob service: {error.code().name}: {error.details()}", reason="VCS_UNAVAILABLE")
 
 
 class BlobClient:
@@ -60,7 +50,7 @@ class BlobClient:
                 timeout=self._timeout,
             )
         except grpc.aio.AioRpcError as error:
-            raise _translate(error) from None
+            raise from_vcs(error, "blob", "", refused="BLOB_REFUSED") from None
         return response.blob
 
     async def describe(self, blob_id: str, *, owner_id: str) -> audio_pb2.BlobRef:
@@ -72,7 +62,7 @@ class BlobClient:
                 timeout=self._timeout,
             )
         except grpc.aio.AioRpcError as error:
-            raise _translate(error, blob_id) from None
+            raise from_vcs(error, "blob", blob_id, refused="BLOB_REFUSED") from None
         return response.blob
 
     async def download(self, blob_id: str, *, owner_id: str, max_bytes: int) -> bytes:
@@ -91,5 +81,5 @@ class BlobClient:
                     )
                 data += message.chunk
         except grpc.aio.AioRpcError as error:
-            raise _translate(error, blob_id) from None
+            raise from_vcs(error, "blob", blob_id, refused="BLOB_REFUSED") from None
         return bytes(data)

@@ -9,8 +9,8 @@ from __future__ import annotations
 import grpc
 
 from beatflow.vcs.v1 import repositories_pb2, repositories_pb2_grpc, version_control_pb2, version_control_pb2_grpc
-from beatflow_platform.errors import NotFound, Unavailable
 from beatflow_platform.service_auth import ServiceTokenSource
+from beatflow_platform.vcs_errors import from_vcs
 
 
 class ProjectReader:
@@ -28,7 +28,7 @@ class ProjectReader:
                 repositories_pb2.GetRepositoryRequest(repo_id=repo_id), metadata=metadata, timeout=self._timeout
             )
         except grpc.aio.AioRpcError as error:
-            raise _translate(error, "repository", repo_id) from None
+            raise from_vcs(error, "repository", repo_id, refused="PROJECT_REFUSED") from None
         if not commit_id:
             return
         try:
@@ -38,10 +38,4 @@ class ProjectReader:
                 timeout=self._timeout,
             )
         except grpc.aio.AioRpcError as error:
-            raise _translate(error, "commit", commit_id) from None
-
-
-def _translate(error: grpc.aio.AioRpcError, kind: str, name: str):
-    if error.code() == grpc.StatusCode.NOT_FOUND:
-        return NotFound(kind, name)
-    return Unavailable(f"vcs: {error.code().name}: {error.details()}", reason="VCS_UNAVAILABLE")
+            raise from_vcs(error, "commit", commit_id, refused="PROJECT_REFUSED") from None

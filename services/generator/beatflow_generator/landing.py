@@ -10,16 +10,8 @@ from google.protobuf import struct_pb2
 
 from beatflow.vcs.v1 import version_control_pb2 as vc
 from beatflow.vcs.v1 import version_control_pb2_grpc
-from beatflow_platform.errors import (
-    Aborted,
-    BeatFlowError,
-    FailedPrecondition,
-    InvalidArgument,
-    NotFound,
-    PermissionDenied,
-    Unavailable,
-)
 from beatflow_platform.service_auth import ServiceTokenSource
+from beatflow_platform.vcs_errors import from_vcs
 
 
 @dataclass(frozen=True)
@@ -63,7 +55,7 @@ class VersionControl:
                 request, metadata=self._tokens.metadata(on_behalf_of=owner_id), timeout=self._timeout
             )
         except grpc.aio.AioRpcError as error:
-            raise _translate(error, *resource) from None
+            raise from_vcs(error, *resource, refused="COMMIT_REFUSED") from None
 
     async def commit(self, repo_id: str, commit_id: str, *, owner_id: str) -> vc.Commit:
         """The commit as its reader `owner_id` sees it; NOT_FOUND when they cannot."""
@@ -99,19 +91,3 @@ class VersionControl:
             request_id=request_id,
         )
         return await self._call("CreateCommit", request, owner_id, ("repository", where.repo_id))
-
-
-def _translate(error: grpc.aio.AioRpcError, kind: str, name: str) -> BeatFlowError:
-    """vcs's answer about the owner's request keeps its meaning; the rest means vcs is unavailable."""
-    code, details = error.code(), error.details() or ""
-    if code == grpc.StatusCode.NOT_FOUND:
-        return NotFound(kind, name, details)
-    if code == grpc.StatusCode.PERMISSION_DENIED:
-        return PermissionDenied(f"vcs: {details}", reason="CANNOT_WRITE")
-    if code == grpc.StatusCode.INVALID_ARGUMENT:
-        return InvalidArgument(f"vcs: {details}", reason="COMMIT_REFUSED")
-    if code == grpc.StatusCode.FAILED_PRECONDITION:
-        return FailedPrecondition(f"vcs: {details}", reason="COMMIT_REFUSED")
-    if code == grpc.StatusCode.ABORTED:
-        return Aborted(f"vcs: {details}", reason="BRANCH_MOVED")
-    return Unavailable(f"vcs: {code.name}: {details}", reason="VCS_UNAVAILABLE")
