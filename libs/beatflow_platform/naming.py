@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from beatflow_sdk.ids import SHA256_ID
+from beatflow_sdk import ids
 
 # Whitespace as every regex engine here reads it (`\s` differs: Python and Rust include U+0085,
 # ECMA-262 does not).
@@ -19,7 +19,7 @@ _SPACE = r" \t\n\r\f\v"
 UUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 UUID_RULE = "a UUID: 32 hexadecimal digits grouped 8-4-4-4-12, e.g. 123e4567-e89b-12d3-a456-426614174000"
 # Blobs and commits are addressed by the sha256 of their content (the client SDK's pattern).
-SHA256 = SHA256_ID
+SHA256 = ids.SHA256_ID
 SHA256_RULE = "a sha256 id: 64 lowercase hexadecimal digits"
 USERNAME = r"^[a-z0-9][a-z0-9_-]{2,31}$"
 USERNAME_RULE = "3 to 32 characters: lowercase letters, digits, '-' and '_', not first"
