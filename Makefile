@@ -11,7 +11,7 @@ DESCRIPTOR_SET := gen/beatflow.pb
 THIRD_PARTY := protos/third_party
 PROTO_SOURCES := $(shell find protos/beatflow -name '*.proto' 2>/dev/null)
 # googleapis protos the contracts import, copied from the pinned googleapis-common-protos package.
-GOOGLEAPIS_PROTOS := google/api/annotations.proto google/api/http.proto
+GOOGLEAPIS_PROTOS := google/api/annotations.proto google/api/http.proto google/rpc/status.proto google/rpc/error_details.proto
 
 .PHONY: help setup system-packages protos lint lint-protos breaking-protos test bench soak run client-wheel clean
 
@@ -37,7 +37,7 @@ $(BUF): tools/package.json tools/package-lock.json
 	cd tools && npm ci --no-audit --no-fund
 	touch $@
 
-$(THIRD_PARTY)/.copied: $(VENV)/.deps
+$(THIRD_PARTY)/.copied: $(VENV)/.deps Makefile
 	@set -e; src=$$($(PY) -c 'import pathlib, google.api.annotations_pb2 as m; print(pathlib.Path(m.__file__).parents[2])'); \
 	for f in $(GOOGLEAPIS_PROTOS); do install -D -m 0644 "$$src/$$f" "$(THIRD_PARTY)/$$f"; done
 	touch $@

@@ -1,6 +1,12 @@
-"""Gateway figures: latency (median, p99) and throughput of GET repository and GET history through
-the REST gateway, measured with wrk, against the same gRPC methods called directly, all on
-127.0.0.1 with the whole stack running as real processes (2 cores shared with the load tools).
+"""Gateway figures: latency (median, p99) and throughput of GET repository and GET history (a page of 50
+commits of 200) through the REST gateway and straight at the same gRPC methods, driven by one Python
+async load generator (16 concurrent keep-alive callers per path, one event loop; REST and gRPC turns of
+2 s interleaved, 4 each), all on 127.0.0.1 with the whole stack running as real processes (2 cores
+shared with the load generator). Also the number of
+hand-written gateway route handlers (the rest are transcoded from the protos' google.api.http rules), and
+the studio page's weight on its first load (`studio_first_load_kb`).
+
+`python -m bench gateway` writes them to bench/results/gateway.json.
 """
 
 from __future__ import annotations
@@ -9,8 +15,10 @@ import asyncio
 import re
 import shutil
 import statistics
-import subprocess
 import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import grpc
 import httpx
@@ -23,50 +31,75 @@ from beatflow_devtools.stack import LocalStack
 from tests.audio import tone
 
 CONNECTIONS = 16
-SECONDS = 8
+# Each path is loaded in ROUNDS turns of SECONDS, the REST and the gRPC turns interleaved, so that the
+# machine's other load weighs on both alike (the ratios compare latencies from the same minutes).
+ROUNDS = 4
+SECONDS = 2
 HISTORY_COMMITS = 200
-_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+HISTORY_PAGE = 50
+ROUTES = Path(__file__).resolve().parents[1] / "services" / "gateway" / "beatflow_gateway" / "routes"
 
 
-def _wrk(url: str, token: str) -> dict[str, float]:
-    output = subprocess.run(
-        ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--latency", "-H", f"Authorization: Bearer {token}", url],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
+class _KeepAlive:
+    """One HTTP/1.1 keep-alive connection: GET and read the whole body (the gateway always sends Content-Length).
+    Lighter than a general client, so that the REST path is not charged for the client's own work."""
 
-    def latency(percent: str) -> float:
-        value, unit = re.search(rf"^\s+{percent}%\s+([\d.]+)(us|ms|s)\s*$", output, re.MULTILINE).groups()
-        return float(value) * _UNITS[unit]
+    def __init__(self, base_url: str, headers: dict[str, str]):
+        self._address = urlsplit(base_url)
+        self._headers = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+        self._streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
 
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    return {
-        "median_ms": round(latency("50"), 3),
-        "p99_ms": round(latency("99"), 3),
-        "requests_per_s": round(float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)), 1),
-        "errors": int(errors.group(1)) if errors else 0,
-    }
+    async def get(self, path: str) -> bytes:
+        if self._streams is None:
+            self._streams = await asyncio.open_connection(self._address.hostname, self._address.port)
+        reader, writer = self._streams
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: {self._address.netloc}\r\n{self._headers}\r\n".encode())
+        head = await reader.readuntil(b"\r\n\r\n")
+        if not head.startswith(b"HTTP/1.1 200"):
+            raise RuntimeError(head.split(b"\r\n", 1)[0].decode())
+        length = int(re.search(rb"(?im)^content-length:\s*(\d+)", head).group(1))
+        return await reader.readexactly(length)
+
+    def close(self) -> None:
+        if self._streams is not None:
+            self._streams[1].close()
 
 
-async def _grpc_load(call) -> dict[str, float]:
-    """The same load shape as wrk (16 concurrent callers for SECONDS) straight at the gRPC method."""
-    latencies: list[float] = []
+async def _turn(calls: list[Callable[[], Awaitable[object]]], latencies: list[float]) -> float:
+    """Each of the callers (one per connection) calls in a loop for SECONDS; adds every latency; the seconds taken."""
     deadline = time.perf_counter() + SECONDS
 
-    async def caller() -> None:
+    async def caller(call: Callable[[], Awaitable[object]]) -> None:
         while time.perf_counter() < deadline:
             started = time.perf_counter()
             await call()
             latencies.append((time.perf_counter() - started) * 1000)
 
     started = time.perf_counter()
-    await asyncio.gather(*(caller() for _ in range(CONNECTIONS)))
+    await asyncio.gather(*(caller(call) for call in calls))
+    return time.perf_counter() - started
+
+
+async def _compare(paths: dict[str, list[Callable[[], Awaitable[object]]]]) -> dict[str, dict[str, float]]:
+    """Median, p99 and throughput of each path's callers, loaded in interleaved turns."""
+    latencies: dict[str, list[float]] = {name: [] for name in paths}
+    seconds = dict.fromkeys(paths, 0.0)
+    for _ in range(ROUNDS):
+        for name, calls in paths.items():
+            seconds[name] += await _turn(calls, latencies[name])
     return {
-        "median_ms": round(statistics.median(latencies), 3),
-        "p99_ms": round(statistics.quantiles(latencies, n=100)[-1], 3),
-        "requests_per_s": round(len(latencies) / (time.perf_counter() - started), 1),
+        name: {
+            "median_ms": round(statistics.median(values), 3),
+            "p99_ms": round(statistics.quantiles(values, n=100)[-1], 3),
+            "requests_per_s": round(len(values) / seconds[name], 1),
+        }
+        for name, values in latencies.items()
     }
+
+
+def handwritten_handlers() -> int:
+    """Route decorators in the gateway's hand-written route modules (53 before the routes came from the protos)."""
+    return sum(len(re.findall(r"^@router\.", module.read_text(), re.M)) for module in ROUTES.glob("*.py"))
 
 
 async def _measure(stack: LocalStack) -> dict[str, float]:
@@ -98,30 +131,33 @@ async def _measure(stack: LocalStack) -> dict[str, float]:
                 stems=[vc.StemInput(name="loop", blob_id=blob_id)],
             )
             head = (await versions.CreateCommit(request, metadata=metadata)).commit.commit_id
-        figures: dict[str, float] = {}
-        gateway_repo = await asyncio.to_thread(_wrk, f"{api}/api/repositories/{repo_id}", token)
-        gateway_history = await asyncio.to_thread(_wrk, f"{api}/api/vcs/history/{repo_id}?page_size=50", token)
-        grpc_repo = await _grpc_load(
-            lambda: repos.GetRepository(repositories_pb2.GetRepositoryRequest(repo_id=repo_id), metadata=metadata)
-        )
-        grpc_history = await _grpc_load(
-            lambda: versions.GetHistory(vc.GetHistoryRequest(repo_id=repo_id, page_size=50), metadata=metadata)
-        )
-    for name, result in (
-        ("gateway_get_repository", gateway_repo),
-        ("gateway_get_history", gateway_history),
-        ("grpc_get_repository", grpc_repo),
-        ("grpc_get_history", grpc_history),
-    ):
-        for key, value in result.items():
-            figures[f"{name}_{key}"] = value
-    figures["gateway_over_grpc_median_ratio_get_repository"] = round(
-        gateway_repo["median_ms"] / grpc_repo["median_ms"], 2
-    )
-    figures["gateway_over_grpc_median_ratio_get_history"] = round(
-        gateway_history["median_ms"] / grpc_history["median_ms"], 2
-    )
-    figures["gateway_p99_ms"] = max(gateway_repo["p99_ms"], gateway_history["p99_ms"])
+        get_repository = repositories_pb2.GetRepositoryRequest(repo_id=repo_id)
+        get_history = vc.GetHistoryRequest(repo_id=repo_id, page_size=HISTORY_PAGE)
+        connections = [_KeepAlive(api, {"Authorization": f"Bearer {token}"}) for _ in range(CONNECTIONS)]
+        try:
+            repository_path, history_path = f"/api/repositories/{repo_id}", f"/api/vcs/history/{repo_id}"
+            history_path += f"?page_size={HISTORY_PAGE}"
+            results = await _compare(
+                {
+                    "gateway_get_repository": [lambda c=c: c.get(repository_path) for c in connections],
+                    "grpc_get_repository": [lambda: repos.GetRepository(get_repository, metadata=metadata)]
+                    * CONNECTIONS,
+                }
+            ) | await _compare(
+                {
+                    "gateway_get_history": [lambda c=c: c.get(history_path) for c in connections],
+                    "grpc_get_history": [lambda: versions.GetHistory(get_history, metadata=metadata)] * CONNECTIONS,
+                }
+            )
+        finally:
+            for connection in connections:
+                connection.close()
+    figures = {f"{name}_{key}": value for name, result in results.items() for key, value in result.items()}
+    for operation in ("get_repository", "get_history"):
+        ratio = results[f"gateway_{operation}"]["median_ms"] / results[f"grpc_{operation}"]["median_ms"]
+        figures[f"gateway_over_grpc_median_ratio_{operation}"] = round(ratio, 2)
+    figures["gateway_p99_ms"] = max(figures["gateway_get_repository_p99_ms"], figures["gateway_get_history_p99_ms"])
+    figures["gateway_handwritten_handlers"] = handwritten_handlers()
     return figures
 
 
@@ -136,7 +172,56 @@ def run() -> dict[str, float]:
         return await _measure(stack)
 
     try:
-        return asyncio.run(measure())
+        figures = asyncio.run(measure())
     finally:
         stack.stop()
         shutil.rmtree(base, ignore_errors=True)
+    return {**figures, "studio_first_load_kb": studio_first_load_kb()}
+
+
+# ----- BeatFlow Studio: page weight ---------------------------------------------------------------
+
+STUDIO_PAGE = "/studio/"
+CHROMIUM = "/usr/bin/chromium"
+
+
+def studio_first_load_kb() -> float:
+    """Kilobytes on the wire (compressed bodies plus headers) of every response of the studio's first load in
+    Chromium: cold cache, signed out, until the network is idle; that is the page, its stylesheet and every
+    module the app imports (views, player, panels). Served by the gateway app in this process (the studio's
+    files need no backend)."""
+    import threading
+
+    import uvicorn
+    from playwright.sync_api import sync_playwright
+
+    from beatflow_gateway.app import create_app
+    from beatflow_gateway.settings import GatewaySettings
+
+    down = f"127.0.0.1:{free_port()}"
+    settings = GatewaySettings(vcs_address=down, generator_address=down, separator_address=down)
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_config=None, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            if not thread.is_alive():
+                raise RuntimeError("the gateway did not start")
+            time.sleep(0.05)
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            try:
+                page = browser.new_page()
+                finished = []
+                page.on("requestfinished", lambda request: finished.append(request))
+                page.goto(f"http://127.0.0.1:{port}{STUDIO_PAGE}", wait_until="networkidle")
+                sizes = [request.sizes() for request in finished]
+            finally:
+                browser.close()
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+    return round(sum(size["responseBodySize"] + size["responseHeadersSize"] for size in sizes) / 1024, 1)

@@ -24,7 +24,8 @@ def local_config(tmp_path: Path, *, listen_port: int, admin_port: int, upstreams
     listener = config["static_resources"]["listeners"][0]
     listener["address"]["socket_address"].update(address="127.0.0.1", port_value=listen_port)
     manager = listener["filter_chains"][0]["filters"][0]["typed_config"]
-    manager["http_filters"][0]["typed_config"]["proto_descriptor"] = str(DESCRIPTOR_SET)
+    transcoder = next(f for f in manager["http_filters"] if f["name"] == "envoy.filters.http.grpc_json_transcoder")
+    transcoder["typed_config"]["proto_descriptor"] = str(DESCRIPTOR_SET)
     config["admin"]["address"]["socket_address"]["port_value"] = admin_port
     for cluster in config["static_resources"]["clusters"]:
         for group in cluster["load_assignment"]["endpoints"]:
@@ -72,10 +73,10 @@ async def test_rest_calls_through_the_transcoder(envoy_in_front_of_vcs):
         created = await http.post(
             "/api/repositories/create", json={"name": "Via Envoy", "genre": "dub"}, headers=headers
         )
-        assert created.status_code == 200, created.text
-        repo_id = created.json()["repository"]["repo_id"]
+        assert created.status_code == 201, created.text  # the method's http_success_status
+        repo_id = created.json()["repo_id"]  # its http_response_field unwrapped
         fetched = await http.get(f"/api/repositories/{repo_id}", headers=headers)
-        assert fetched.json()["repository"]["genre"] == "dub"
+        assert fetched.json()["genre"] == "dub"
         hidden = await http.get(f"/api/repositories/{repo_id}")
         assert hidden.status_code == 404  # a private repository does not exist for anonymous readers
         refused = await http.post("/api/repositories/create", json={"name": "Anonymous"})

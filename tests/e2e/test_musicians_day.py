@@ -199,7 +199,7 @@ async def test_health_docs_and_error_format(api: Api):
     alice = await api.user("alice")
     bad = await http.post("/api/ai/generate", json={"prompt": "x", "bpm": 999}, headers=alice.headers)
     assert bad.status_code == 400
-    violation = bad.json()["details"][-1]["fieldViolations"][0]
+    violation = bad.json()["details"][-1]["field_violations"][0]
     assert violation["field"] == "bpm" and "60 to 300" in violation["description"]
     forged = await http.get("/api/auth/me", headers={"Authorization": "Bearer forged.token.value"})
     assert forged.status_code == 401 and forged.json()["details"][0]["reason"] == "TOKEN_INVALID"

@@ -214,7 +214,7 @@ async def test_private_commits_are_not_found_by_strangers_and_bad_mixes_are_400(
     assert "guitar" in body["message"] and "vox" in body["message"]
     info = next(d for d in body["details"] if d["type"] == "ErrorInfo")
     assert info["reason"] == "UNKNOWN_STEM" and info["metadata"]["unknown_stems"] == "guitar,vox"
-    violations = next(d for d in body["details"] if d["type"] == "BadRequest")["fieldViolations"]
+    violations = next(d for d in body["details"] if d["type"] == "BadRequest")["field_violations"]
     assert {v["field"] for v in violations} == {"mute", "solo"}
     for params in (
         {"gain.drums": "13"},
@@ -226,6 +226,35 @@ async def test_private_commits_are_not_found_by_strangers_and_bad_mixes_are_400(
     ):
         response = await client.get(url, params=params)
         assert response.status_code == 400, (params, response.text)
+
+
+def token_of(headers: dict[str, str]) -> str:
+    return headers["Authorization"].removeprefix("Bearer ")
+
+
+async def test_a_media_element_plays_a_private_commit_with_the_token_in_the_query(gateway_factory):
+    """<audio src> and <img src> cannot send headers: renders, downloads and diff pictures take `access_token`."""
+    client = await gateway_factory(slow_call_timeout_seconds=30)
+    owner = await signed_in(client, "owner")
+    stranger = await signed_in(client, "stranger")
+    stems = {"drums": codec.encode(sine(0.5, 110.0, 0.2), RATE, "WAV")}
+    repo_id, private = await commit_stems(client, owner, stems, public=False)
+    blob_id = private["stems"][0]["blob_id"]
+    urls = {
+        private["render_url"]: {},
+        f"/api/audio/download/{blob_id}": {},
+        f"/api/vcs/repos/{repo_id}/diff/picture": {"base": private["id"], "stem": "drums"},
+    }
+    for url, params in urls.items():
+        by_header = await client.get(url, params=params, headers=owner)
+        in_query = await client.get(url, params={**params, "access_token": token_of(owner)})
+        assert in_query.status_code == by_header.status_code == 200, (url, in_query.text)
+        assert in_query.content == by_header.content
+        stranger_query = {**params, "access_token": token_of(stranger)}
+        assert (await client.get(url, params=stranger_query)).status_code == 404, url
+        assert (await client.get(url, params={**params, "access_token": "forged"})).status_code == 401, url
+        header_wins = await client.get(url, params=stranger_query, headers=owner)
+        assert header_wins.status_code == 200 and header_wins.content == by_header.content, url
 
 
 async def test_sdk_listens_over_grpc_and_a_stale_render_id_is_aborted(vcs):

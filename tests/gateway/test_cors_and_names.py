@@ -109,7 +109,8 @@ async def test_shape_errors_state_the_rule_in_words(gateway_factory):
         assert response.status_code == 400, (path, response.text)
         message = response.json()["message"]
         assert rule in message and not _REGEX_SYNTAX.search(message), message
-        violations = response.json()["details"][0]["fieldViolations"]
+        details = response.json()["details"]
+        violations = next(d for d in details if d["type"] == "BadRequest")["field_violations"]
         assert all(not _REGEX_SYNTAX.search(v["description"]) for v in violations)
 
     listing = await client.get("/api/jobs", params={"state": "bogus"}, headers=headers)

@@ -57,7 +57,7 @@ async def test_a_guessing_address_gets_429_and_the_owner_elsewhere_gets_in(vcs_f
             statuses.append(response.status_code)
         assert statuses == [401, 401, 401, 429]
         assert int(response.headers["retry-after"]) >= 1 and response.json()["code"] == "RESOURCE_EXHAUSTED"
-        assert {"type": "RetryInfo", "retryDelay": f"{response.headers['retry-after']}s"} in response.json()["details"]
+        assert {"type": "RetryInfo", "retry_delay": f"{response.headers['retry-after']}s"} in response.json()["details"]
         right = await attacker.post("/api/auth/login", json={"login": "victim", "password": PASSWORD})
         assert right.status_code == 429, "the guessing address waits even with the right password"
         welcome = await owner.post("/api/auth/login", json={"login": "victim", "password": PASSWORD})

@@ -55,6 +55,9 @@ async def test_commit_is_content_addressed_and_advances_the_branch(studio):
     second = await owner.commit(repo.repo_id, {}, parent=first.commit_id, message="drop bass", remove_stems=["bass"])
     assert list(second.parent_ids) == [first.commit_id] and [s.name for s in second.stems] == ["drums"]
     fetched = (await owner.vc.GetCommit(pb.GetCommitRequest(commit_id=first.commit_id))).commit
+    assert (first.repo_id, first.branch) == (repo.repo_id, "main"), "CreateCommit says where it landed"
+    first.ClearField("repo_id")
+    first.ClearField("branch")
     assert fetched == first
 
 

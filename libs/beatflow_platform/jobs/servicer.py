@@ -28,6 +28,16 @@ PRIORITY_TO_PROTO = {
 }
 
 
+# The seed REST contract's status words (Celery's) for Job.status.
+SEED_STATUS = {
+    JobState.QUEUED: "pending",
+    JobState.RUNNING: "progress",
+    JobState.SUCCEEDED: "success",
+    JobState.FAILED: "failure",
+    JobState.CANCELLED: "cancelled",
+}
+
+
 def _timestamp(value) -> Timestamp | None:
     if value is None:
         return None
@@ -56,6 +66,8 @@ def job_to_proto(job: Job) -> jobs_pb2.Job:
         eta_seconds=job.eta_seconds or 0.0,
         next_attempt_time=_timestamp(job.run_after) if job.state == JobState.QUEUED and job.attempt > 0 else None,
         audio_seconds=job.audio_seconds,
+        task_id=job.job_id,
+        status=SEED_STATUS[job.state],
     )
     message.request.SetInParent()  # present, if empty, for every kind: one shape for clients
     message.request.update(request_view(job.kind, job.payload))

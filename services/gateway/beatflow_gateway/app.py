@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import time
 from contextlib import asynccontextmanager
 
-import structlog
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
 
-from beatflow_gateway import errors, openapi
+from beatflow_gateway import errors, openapi, transcoding
 from beatflow_gateway.backends import Backends
-from beatflow_gateway.context import REQUEST_ID_HEADER, request_id_for
+from beatflow_gateway.context import REQUEST_ID_HEADER
+from beatflow_gateway.request_ids import RequestIds
 from beatflow_gateway.routes import ai, audio, auth, health, jobs, live, renders, repositories, vcs
 from beatflow_gateway.settings import GatewaySettings
-from beatflow_platform.logging import get_logger
 
-_log = get_logger("beatflow.gateway.http")
 DOCS_ASSETS_URL = "/docs-assets"
 
 
@@ -43,6 +40,7 @@ def create_app(settings: GatewaySettings, backends: Backends | None = None) -> F
     openapi.install(app)
     for module in (health, auth, ai, jobs, live, audio, repositories, vcs, renders):
         app.include_router(module.router)
+    transcoding.install(app)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -61,24 +59,6 @@ def create_app(settings: GatewaySettings, backends: Backends | None = None) -> F
             ],
         )
 
-    @app.middleware("http")
-    async def request_ids(request: Request, call_next):
-        request.state.request_id = request_id_for(request)
-        bound = structlog.contextvars.bind_contextvars(request_id=request.state.request_id)
-        started = time.perf_counter()
-        try:
-            response = await call_next(request)
-        finally:
-            structlog.contextvars.reset_contextvars(**bound)
-        response.headers[REQUEST_ID_HEADER] = request.state.request_id
-        _log.info(
-            "http",
-            method=request.method,
-            path=request.url.path,
-            status=response.status_code,
-            request_id=request.state.request_id,
-            duration_ms=round((time.perf_counter() - started) * 1000, 2),
-        )
-        return response
+    app.add_middleware(RequestIds)
 
     return app

@@ -1,13 +1,16 @@
 """One error format for every failure: {"code", "message", "details"}, mapped once.
 
 gRPC statuses become HTTP statuses through the platform's single table; their rich details
-(ErrorInfo, BadRequest, ResourceInfo, RetryInfo) are passed on as JSON objects with a "type".
+(ErrorInfo, BadRequest, ResourceInfo, RetryInfo) are passed on as JSON objects with a "type", in the
+proto3 JSON mapping every response uses (PRINT_OPTIONS: proto field names, every field printed), so
+that Envoy in front of the same services answers with the same body (deploy/envoy/envoy.yaml).
 A RetryInfo (or an ErrorInfo's retry_after_seconds) becomes the Retry-After header.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
 import grpc
 from fastapi import FastAPI, Request
@@ -40,6 +43,8 @@ _HTTP_CODES = {
     429: "RESOURCE_EXHAUSTED",
 }
 _log = get_logger("beatflow.gateway")
+# Envoy's transcoder print_options (preserve_proto_field_names, always_print_primitive_fields).
+PRINT_OPTIONS = {"preserving_proto_field_name": True, "always_print_fields_with_no_presence": True}
 
 
 class ApiError(Exception):
@@ -62,7 +67,9 @@ def grpc_details(error: grpc.aio.AioRpcError) -> list[dict]:
             if packed.Is(detail_type.DESCRIPTOR):
                 detail = detail_type()
                 packed.Unpack(detail)
-                details.append({"type": detail_type.DESCRIPTOR.name, **json_format.MessageToDict(detail)})
+                details.append(
+                    {"type": detail_type.DESCRIPTOR.name, **json_format.MessageToDict(detail, **PRINT_OPTIONS)}
+                )
     return details
 
 
@@ -87,8 +94,8 @@ def grpc_error_response(error: grpc.aio.AioRpcError) -> JSONResponse:
 def _retry_after(details: list[dict]) -> str | None:
     """Whole seconds to wait, from a RetryInfo ("2.5s" in JSON) or else an ErrorInfo's metadata."""
     for detail in details:
-        if detail["type"] == "RetryInfo" and detail.get("retryDelay", "").endswith("s"):
-            return str(max(1, math.ceil(float(detail["retryDelay"][:-1]))))
+        if detail["type"] == "RetryInfo" and detail.get("retry_delay", "").endswith("s"):
+            return str(max(1, math.ceil(float(detail["retry_delay"][:-1]))))
     return next((d.get("metadata", {}).get("retry_after_seconds") for d in details if d["type"] == "ErrorInfo"), None)
 
 
@@ -97,10 +104,20 @@ def _allowed_methods(request: Request) -> set[str]:
     path = request.url.path
     return {
         method
-        for route in request.app.routes
+        for route in _routes(request.app.routes)
         if getattr(route, "methods", None) and route.path_regex.match(path)
         for method in route.methods
     }
+
+
+def _routes(routes: list) -> Iterator:
+    """Every route, also those of routers FastAPI includes lazily (as one entry holding `original_router`)."""
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        if included is None:
+            yield route
+        else:
+            yield from _routes(included.routes)
 
 
 def install(app: FastAPI) -> None:
@@ -121,7 +138,7 @@ def install(app: FastAPI) -> None:
             }
             for issue in error.errors()
         ]
-        details = [{"type": "BadRequest", "fieldViolations": violations}]
+        details = [{"type": "BadRequest", "field_violations": violations}]
         message = "; ".join(f"{v['field']}: {v['description']}" for v in violations)
         return JSONResponse(body("INVALID_ARGUMENT", message, details), status_code=400)
 

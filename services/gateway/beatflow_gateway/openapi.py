@@ -14,9 +14,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, Field
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from beatflow_gateway.transcoding import openapi as transcoded
 
 # Statuses any route may answer: bad input, auth, ownership, conflicts, rate limits, backends.
 _COMMON_ERRORS = {
@@ -24,6 +28,7 @@ _COMMON_ERRORS = {
     401: "No valid bearer token.",
     403: "The caller may see the resource but not do this to it.",
     404: "No such resource, or one the caller may not see.",
+    405: "The path exists, but not for this method (Allow lists the methods it takes).",
     409: "A conflict: the name exists, or a branch moved since it was read.",
     429: "Too many attempts; see Retry-After.",
     503: "A backend service is unavailable; try again shortly.",
@@ -58,17 +63,40 @@ def install(app: FastAPI) -> None:
     def openapi() -> dict:
         if app.openapi_schema is None:
             schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-            app.openapi_schema = _with_error_responses(schema)
+            app.openapi_schema = _with_error_responses(_with_transcoded(schema, app))
         return app.openapi_schema
 
     app.openapi = openapi
 
-    @app.middleware("http")
-    async def docs_pages_stay_on_this_origin(request: Request, call_next):
-        response = await call_next(request)
-        if request.url.path in DOC_PAGES:
-            response.headers["Content-Security-Policy"] = DOCS_CONTENT_SECURITY_POLICY
-        return response
+    app.add_middleware(DocsPagesStayOnThisOrigin)
+
+
+class DocsPagesStayOnThisOrigin:
+    """Adds the docs pages' Content-Security-Policy (plain ASGI: no task or stream per request)."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] not in DOC_PAGES:
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_policy(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message)["Content-Security-Policy"] = DOCS_CONTENT_SECURITY_POLICY
+            await send(message)
+
+        await self.app(scope, receive, send_with_policy)
+
+
+def _with_transcoded(schema: dict, app: FastAPI) -> dict:
+    """Adds the operations of the routes transcoded from the protos' rules (transcoding/)."""
+    paths, schemas = transcoded.document(app.state.transcoded)
+    for path, operations in paths.items():
+        schema.setdefault("paths", {}).setdefault(path, {}).update(operations)
+    schema.setdefault("components", {}).setdefault("schemas", {}).update(schemas)
+    return schema
 
 
 def _with_error_responses(schema: dict) -> dict:

@@ -102,7 +102,7 @@ class VersionControl:
         """Commits `edit` on the branch head, or on `parent_commit_id` if it still is the head (else ABORTED)."""
         validation.bounded_text(message, "message", naming.MAX_MESSAGE_LENGTH)
         if not naming.matches(naming.NON_BLANK_TEXT, message):
-            raise InvalidArgument.for_field("message", "must not be empty")
+            raise InvalidArgument.for_field("message", f"must be {naming.NON_BLANK_TEXT_RULE}")
         check_bpm(edit.bpm)
         edit = replace(edit, key_signature=normalise_key(edit.key_signature))
         check_params(edit.generation_params or {})

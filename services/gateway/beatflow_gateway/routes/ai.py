@@ -31,7 +31,6 @@ from beatflow_gateway.models import (
     seed_field,
     text,
 )
-from beatflow_gateway.routes.jobs import job_json
 from beatflow_gateway.uploads import store_upload
 from beatflow_platform import naming
 
@@ -121,7 +120,7 @@ def generation_params(body: GenerationBody) -> gen.GenerationParams:
 
 
 def queued(job) -> dict:
-    return {**job_json(job), "message": "queued; follow it at /ws/jobs/{id} or poll /api/ai/status/{id}"}
+    return {**to_json(job), "message": "queued; follow it at /ws/jobs/{id} or poll /api/ai/status/{id}"}
 
 
 @router.post("/generate", status_code=202)
@@ -218,16 +217,6 @@ async def separate_stems(body: SeparationBody, call: Authorised, services: Servi
         timeout=call.timeout,
     )
     return queued(response.job)
-
-
-@router.get("/separation-models")
-async def separation_models(call: Authorised, services: Services) -> dict:
-    """The models /separate-stems can name (engine + model_name): the stems each writes and whether its
-    weights are installed."""
-    response = await services.separation.ListSeparationModels(
-        sep.ListSeparationModelsRequest(), metadata=call.metadata, timeout=call.timeout
-    )
-    return to_json(response)
 
 
 class AnalysisJobBody(Body):

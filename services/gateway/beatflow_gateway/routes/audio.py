@@ -13,7 +13,7 @@ from beatflow.common.v1 import audio_pb2
 from beatflow.separator.v1 import separator_pb2 as sep
 from beatflow.vcs.v1 import blobs_pb2
 from beatflow_gateway.backends import Backends
-from beatflow_gateway.context import OPTIONAL_TOKEN, Authorised, Call, Reader, Services, to_json
+from beatflow_gateway.context import OPTIONAL_TOKEN, Authorised, Call, MediaReader, Services, to_json
 from beatflow_gateway.errors import ApiError
 from beatflow_gateway.models import Sha256
 from beatflow_gateway.uploads import store_upload
@@ -83,7 +83,7 @@ async def _chunks(services: Backends, call: Call, blob_id: str, offset: int, len
 async def download(
     blob_id: Sha256,
     request: Request,
-    call: Reader,
+    call: MediaReader,
     services: Services,
     format: Literal["", "wav", "flac", "mp3", "ogg"] = Query(
         default="", description="Convert before sending (needs a token)"

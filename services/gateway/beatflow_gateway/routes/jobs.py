@@ -1,4 +1,4 @@
-"""/api/ai/status and /api/jobs: following, listing and cancelling jobs."""
+"""/api/jobs: the list, whose state filter is a word (reading and cancelling come from the protos' rules)."""
 
 from __future__ import annotations
 
@@ -8,38 +8,10 @@ from fastapi import APIRouter, Query
 
 from beatflow.jobs.v1 import jobs_pb2
 from beatflow_gateway.context import Authorised, Services, to_json
-from beatflow_gateway.models import Uuid, text
+from beatflow_gateway.models import text
 
 router = APIRouter(tags=["Jobs"])
-
-# The seed contract's status words (Celery's), for /api/ai/status.
-SEED_STATUS = {
-    jobs_pb2.JOB_STATE_QUEUED: "pending",
-    jobs_pb2.JOB_STATE_RUNNING: "progress",
-    jobs_pb2.JOB_STATE_SUCCEEDED: "success",
-    jobs_pb2.JOB_STATE_FAILED: "failure",
-    jobs_pb2.JOB_STATE_CANCELLED: "cancelled",
-}
 STATES = {name.removeprefix("JOB_STATE_").lower(): value for name, value in jobs_pb2.JobState.items() if value}
-
-
-def job_json(job: jobs_pb2.Job) -> dict:
-    body = to_json(job)
-    return {
-        **body,
-        "task_id": job.job_id,
-        "status": SEED_STATUS.get(job.state, "pending"),
-        "result": body.get("result") if job.state == jobs_pb2.JOB_STATE_SUCCEEDED else None,
-        "error": job.error.message or None if job.HasField("error") else None,
-    }
-
-
-@router.get("/api/ai/status/{task_id:uuid_id}", tags=["AI Generation"])
-async def status(task_id: Uuid, call: Authorised, services: Services) -> dict:
-    response = await services.jobs.GetJob(
-        jobs_pb2.GetJobRequest(job_id=task_id), metadata=call.metadata, timeout=call.timeout
-    )
-    return job_json(response.job)
 
 
 @router.get("/api/jobs")
@@ -56,20 +28,4 @@ async def list_jobs(
         metadata=call.metadata,
         timeout=call.timeout,
     )
-    return {"jobs": [job_json(j) for j in response.jobs], "next_page_token": response.next_page_token}
-
-
-@router.get("/api/jobs/{job_id:uuid_id}")
-async def get_job(job_id: Uuid, call: Authorised, services: Services) -> dict:
-    response = await services.jobs.GetJob(
-        jobs_pb2.GetJobRequest(job_id=job_id), metadata=call.metadata, timeout=call.timeout
-    )
-    return job_json(response.job)
-
-
-@router.post("/api/jobs/{job_id:uuid_id}/cancel")
-async def cancel_job(job_id: Uuid, call: Authorised, services: Services) -> dict:
-    response = await services.jobs.CancelJob(
-        jobs_pb2.CancelJobRequest(job_id=job_id), metadata=call.metadata, timeout=call.timeout
-    )
-    return job_json(response.job)
+    return to_json(response)

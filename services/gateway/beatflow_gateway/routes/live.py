@@ -23,9 +23,8 @@ from fastapi.responses import StreamingResponse
 from starlette.websockets import WebSocketState
 
 from beatflow.jobs.v1 import jobs_pb2
-from beatflow_gateway.context import Authorised, Call, Services, anonymous_call, request_id_for
+from beatflow_gateway.context import Authorised, Call, Services, anonymous_call, request_id_for, to_json
 from beatflow_gateway.models import Uuid
-from beatflow_gateway.routes.jobs import job_json
 
 router = APIRouter(tags=["Jobs"])
 CLOSE_CODES = {
@@ -52,7 +51,7 @@ async def _watch(services, call: Call, job_id: str) -> AsyncIterator[dict]:
     """WatchJob, opened again when a job service restarts under it (see beatflow_sdk.watching)."""
     request = jobs_pb2.WatchJobRequest(job_id=job_id)
     async for job in follow(lambda: services.jobs.WatchJob(request, metadata=call.metadata)):
-        yield job_json(job)
+        yield to_json(job)
 
 
 async def _relay(websocket: WebSocket, events: AsyncIterable[dict]) -> tuple[int, str]:

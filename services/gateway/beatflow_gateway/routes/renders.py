@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from beatflow.vcs.v1 import version_control_pb2 as pb
-from beatflow_gateway.context import OPTIONAL_TOKEN, Call, Reader, Services
+from beatflow_gateway.context import ACCESS_TOKEN_QUERY, OPTIONAL_TOKEN, Call, MediaReader, Services
 from beatflow_gateway.errors import ApiError
 from beatflow_gateway.models import Sha256, UuidOrEmpty
 from beatflow_gateway.routes.audio import FORMATS, parse_range
@@ -22,7 +22,7 @@ from beatflow_platform import naming
 
 router = APIRouter(prefix="/api/vcs", tags=["Version Control"])
 GAIN_PREFIX = "gain."
-_KNOWN_QUERY = {"format", "mute", "solo", "repo_id"}
+_KNOWN_QUERY = {"format", "mute", "solo", "repo_id", ACCESS_TOKEN_QUERY}
 CONTENT_TYPES = {"wav": "audio/wav", "flac": "audio/flac", "mp3": "audio/mpeg", "ogg": "audio/ogg"}
 _DESCRIPTION = f"""The commit's stems mixed to one file: rendered on the first request, then served from the cache.
 
@@ -31,12 +31,8 @@ comma-separated stem names; with a solo only the soloed stems play, and a muted 
 `gain.<stem>=-3` (dB, -60 to +12). Unknown stem names are a 400 naming them. When the stems' sum
 would exceed full scale the whole mix is turned down to peak at -0.1 dBFS; `X-Headroom-Gain-dB` says
 by how much. `X-Render-Cache` is `hit` or `miss`. Supports `Range` (one range), `If-None-Match` and
-HEAD. Without a token, commits of public repositories; at most {naming.MAX_STEMS_PER_COMMIT} names per list."""
-
-
-def render_path(commit_id: str) -> str:
-    """The `render_url` of a commit in REST responses."""
-    return f"/api/vcs/commit/{commit_id}/render"
+HEAD. The token may come as `access_token` in the query (for `<audio src>`). Without a token, commits of
+public repositories; at most {naming.MAX_STEMS_PER_COMMIT} names per list."""
 
 
 def _names(values: list[str], field: str) -> list[str]:
@@ -67,7 +63,7 @@ def _gains(request: Request) -> dict[str, float]:
 
 
 def _bad_query(field: str, description: str) -> ApiError:
-    details = [{"type": "BadRequest", "fieldViolations": [{"field": field, "description": description}]}]
+    details = [{"type": "BadRequest", "field_violations": [{"field": field, "description": description}]}]
     return ApiError(400, "INVALID_ARGUMENT", f"{field}: {description}", details)
 
 
@@ -99,7 +95,7 @@ async def _download(services: Services, call: Call, request: pb.DownloadRenderRe
 async def render_commit(
     commit_id: Sha256,
     request: Request,
-    call: Reader,
+    call: MediaReader,
     services: Services,
     repo_id: UuidOrEmpty = "",
     format: Literal["wav", "flac", "mp3", "ogg"] = "wav",

@@ -72,6 +72,8 @@ def repository(value: Repository) -> repositories_pb2.Repository:
         default_branch=value.default_branch,
         create_time=timestamp(value.created_at),
         update_time=timestamp(value.updated_at),
+        id=value.repo_id,
+        created_at=timestamp(value.created_at),
     )
     if value.forked_from:
         message.forked_from.CopyFrom(
@@ -112,6 +114,8 @@ def stem(name: str, entry: TreeEntry) -> version_control_pb2.Stem:
         name=name,
         blob_id=entry.blob_id,
         size_bytes=entry.size_bytes,
+        type=name,
+        duration=entry.duration_seconds,
         audio=audio_pb2.AudioInfo(
             duration_seconds=entry.duration_seconds,
             sample_rate=entry.sample_rate,
@@ -132,9 +136,35 @@ def commit(value: CommitView) -> version_control_pb2.Commit:
         key_signature=value.key_signature,
         stems=[stem(name, entry) for name, entry in sorted(value.tree.items())],
         create_time=timestamp(value.created_at),
+        id=value.commit_id,
+        timestamp=timestamp(value.created_at),
+        render_url=render_url(value.commit_id),
     )
     message.generation_params.update(value.generation_params)
     return message
+
+
+def render_url(commit_id: str) -> str:
+    """Where the REST API plays a commit's mix (DownloadRender's google.api.http path)."""
+    return f"/api/vcs/commit/{commit_id}/render"
+
+
+def history_commit(
+    value: version_control_pb2.Commit, branch_heads: list[str], tags: list[str]
+) -> version_control_pb2.HistoryCommit:
+    """A history node in the seed REST contract's shape."""
+    return version_control_pb2.HistoryCommit(
+        id=value.commit_id,
+        parent_id=value.parent_ids[0] if value.parent_ids else "",
+        parent_ids=value.parent_ids,
+        message=value.message,
+        timestamp=value.create_time,
+        bpm=value.bpm,
+        key_signature=value.key_signature,
+        branch_heads=branch_heads,
+        tags=tags,
+        render_url=value.render_url,
+    )
 
 
 def branch(value: Ref, default_branch: str) -> version_control_pb2.Branch:

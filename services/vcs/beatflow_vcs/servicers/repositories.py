@@ -40,7 +40,7 @@ class RepositoryServicer(repositories_pb2_grpc.RepositoryServiceServicer):
             current_principal(),
             page_size_requested=request.page_size,
             page_token=request.page_token,
-            owner_username=request.owner_username,
+            owner_username=request.owner_username or request.owner,
         )
         return repositories_pb2.ListRepositoriesResponse(
             repositories=[convert.repository(r) for r in found], next_page_token=next_token

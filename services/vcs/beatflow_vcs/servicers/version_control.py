@@ -75,7 +75,9 @@ class VersionControlServicer(version_control_pb2_grpc.VersionControlServiceServi
             edit=edit,
             request_id=request.request_id,
         )
-        return pb.CreateCommitResponse(commit=convert.commit(commit), branch=branch)
+        landed = convert.commit(commit)
+        landed.repo_id, landed.branch = request.repo_id, branch
+        return pb.CreateCommitResponse(commit=landed, branch=branch)
 
     async def GetCommit(self, request, context):
         commit = await self._history.get_commit(reader_principal(), request.commit_id, request.repo_id)
@@ -83,15 +85,19 @@ class VersionControlServicer(version_control_pb2_grpc.VersionControlServiceServi
 
     async def GetHistory(self, request, context):
         page = await self._history.history(reader_principal(), request.repo_id, request.page_size, request.page_token)
+        nodes = [
+            pb.HistoryNode(commit=convert.commit(commit), branch_heads=heads, tags=tags)
+            for commit, heads, tags in page.nodes
+        ]
+        commits = [convert.history_commit(node.commit, node.branch_heads, node.tags) for node in nodes]
         return pb.GetHistoryResponse(
             repo_id=request.repo_id,
-            nodes=[
-                pb.HistoryNode(commit=convert.commit(commit), branch_heads=heads, tags=tags)
-                for commit, heads, tags in page.nodes
-            ],
+            nodes=nodes,
             branches=[convert.ref(r) for r in page.branches],
             tags=[convert.ref(r) for r in page.tags],
             next_page_token=page.next_page_token,
+            commits=commits,
+            root=commits[-1].id if commits and not page.next_page_token else "",
         )
 
     async def GetLog(self, request, context):
