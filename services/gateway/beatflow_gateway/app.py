@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
 
-from beatflow_gateway import errors, openapi, transcoding
+from beatflow_gateway import errors, openapi, studio, transcoding
 from beatflow_gateway.backends import Backends
 from beatflow_gateway.context import REQUEST_ID_HEADER
 from beatflow_gateway.request_ids import RequestIds
@@ -41,6 +41,7 @@ def create_app(settings: GatewaySettings, backends: Backends | None = None) -> F
     for module in (health, auth, ai, jobs, live, audio, repositories, vcs, renders):
         app.include_router(module.router)
     transcoding.install(app)
+    studio.mount(app)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
