@@ -16,6 +16,8 @@ process: its memory is not counted, its writes are.
   bench run, on the code at BASELINE_COMMIT ("before") and on this tree ("after").
 - The chunked store (lossless audio as shared chunks, docs/storage.md): ten takes of a 4-minute stem
   over one, chunked against whole downloads, and a 200 MiB first upload (see the comment above TAKES).
+  `python -m bench.storage --downloads` re-measures the download figures alone and merges them into
+  bench/results/storage.json.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import tarfile
 import threading
 import time
 import tracemalloc
+from datetime import UTC, datetime
 from pathlib import Path
 
 MIB = 1024 * 1024
@@ -301,13 +304,14 @@ def _nanio_pid(port: int) -> int:
 # a music21 chorale rendered with FluidSynth over a noise floor), each differing from the first in a
 # different 8-bar range. Stored through the chunked store on the filesystem and on nanio: bytes stored
 # for ten takes over one, whole-file storage beside it; full downloads of the first take reassembled
-# from chunks against the same bytes stored whole, alternated, medians of DOWNLOAD_ROUNDS each.
+# from chunks against the same bytes stored whole, alternated, medians of DOWNLOAD_ROUNDS each, with the
+# CPU time each spends (this process's threads plus the S3 server's) per MiB.
 # Then a 200 MiB WAV of noise and chords (no stretch repeats, so every chunk is new) uploaded with its
 # sha256 and size: bytes written per uploaded byte and peak RSS growth on a first upload.
 TAKES = 10
 TAKE_BARS = 120
 EDIT_BARS = 8
-DOWNLOAD_ROUNDS = 3
+DOWNLOAD_ROUNDS = 5
 CHUNKED_UPLOAD_MIB = 200
 
 
@@ -352,13 +356,49 @@ async def _stored_bytes(inner) -> int:
     return sum([info.size for namespace in NAMESPACES async for info in inner.list_objects(namespace)])
 
 
-async def _download_mb_per_s(read, blob_id: str, size: int) -> float:
-    started = time.perf_counter()
+def _cpu_seconds(server_pid: int | None) -> float:
+    """CPU seconds used so far by this process (all its threads) and by the S3 server, if any."""
+    seconds = time.process_time()
+    if server_pid is not None:
+        fields = Path(f"/proc/{server_pid}/stat").read_text().rsplit(")", 1)[1].split()
+        seconds += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+    return seconds
+
+
+async def _timed_download(read, blob_id: str, size: int, server_pid: int | None) -> tuple[float, float]:
+    """(seconds, CPU seconds of this process and of the S3 server) of one full download."""
+    started, cpu_started = time.perf_counter(), _cpu_seconds(server_pid)
     received = 0
     async for chunk in read(blob_id):
         received += len(chunk)
     assert received == size
-    return size / MIB / (time.perf_counter() - started)
+    return time.perf_counter() - started, _cpu_seconds(server_pid) - cpu_started
+
+
+async def _download_figures(store, inner, blob_id: str, size: int, server_pid: int | None) -> dict[str, float]:
+    """Full downloads of one blob reassembled from chunks (`store`) and stored whole (`inner`), alternated:
+    median speeds, their ratio, and the CPU each spends per MiB (the ratio follows it on a loaded machine)."""
+    seconds: dict[str, list[float]] = {"chunked": [], "whole": []}
+    cpu = {"chunked": 0.0, "whole": 0.0}
+    for _ in range(DOWNLOAD_ROUNDS):
+        for name, read in (("chunked", store.read), ("whole", inner.read)):
+            elapsed, used = await _timed_download(read, blob_id, size, server_pid)
+            seconds[name].append(elapsed)
+            cpu[name] += used
+    speed = {name: size / MIB / statistics.median(times) for name, times in seconds.items()}
+    megabytes = DOWNLOAD_ROUNDS * size / MIB
+    return {
+        "chunked_download_mb_per_s": round(speed["chunked"], 1),
+        "whole_download_mb_per_s": round(speed["whole"], 1),
+        "chunked_over_whole_download_ratio": round(speed["chunked"] / speed["whole"], 3),
+        "chunked_download_cpu_ms_per_mb": round(1000 * cpu["chunked"] / megabytes, 2),
+        "whole_download_cpu_ms_per_mb": round(1000 * cpu["whole"] / megabytes, 2),
+    }
+
+
+async def _in_pieces(data: bytes):
+    for start in range(0, len(data), CHUNK_BYTES):
+        yield data[start : start + CHUNK_BYTES]
 
 
 async def _takes_child(kind: str, config: dict) -> dict[str, float]:
@@ -374,33 +414,38 @@ async def _takes_child(kind: str, config: dict) -> dict[str, float]:
     base, _ = soundfile.read(config["base"], dtype="int16")
     other, _ = soundfile.read(config["other"], dtype="int16")
 
-    async def chunks(data: bytes):
-        for start in range(0, len(data), CHUNK_BYTES):
-            yield data[start : start + CHUNK_BYTES]
-
     first = audio_takes.encoded(base)
-    blob = await store.put(chunks(first))
-    await whole_store.put(chunks(first))
+    blob = await store.put(_in_pieces(first))
+    await whole_store.put(_in_pieces(first))
     one, one_whole = await _stored_bytes(inner), await _stored_bytes(whole_store)
     for index in range(1, TAKES):
         take = audio_takes.encoded(audio_takes.take(base, other, _edited_bars(index), EDIT_BARS))
-        await store.put(chunks(take))
-        await whole_store.put(chunks(take))
+        await store.put(_in_pieces(take))
+        await whole_store.put(_in_pieces(take))
     ten, ten_whole = await _stored_bytes(inner), await _stored_bytes(whole_store)
-    await inner.put(chunks(first))  # the same bytes stored whole, beside the chunks
-    chunked_speeds, whole_speeds = [], []
-    for _ in range(DOWNLOAD_ROUNDS):
-        chunked_speeds.append(await _download_mb_per_s(store.read, blob.blob_id, len(first)))
-        whole_speeds.append(await _download_mb_per_s(inner.read, blob.blob_id, len(first)))
-    chunked, whole = statistics.median(chunked_speeds), statistics.median(whole_speeds)
+    await inner.put(_in_pieces(first))  # the same bytes stored whole, beside the chunks
     return {
         "ten_takes_over_one_ratio": round(ten / one, 3),
         "ten_takes_over_one_ratio_whole_files": round(ten_whole / one_whole, 3),
         "one_take_stored_over_raw_ratio": round(one / len(first), 3),
-        "chunked_download_mb_per_s": round(chunked, 1),
-        "whole_download_mb_per_s": round(whole, 1),
-        "chunked_over_whole_download_ratio": round(chunked / whole, 3),
+        **await _download_figures(store, inner, blob.blob_id, len(first), config.get("store_pid")),
     }
+
+
+async def _downloads_child(kind: str, config: dict) -> dict[str, float]:
+    """The download figures alone: the first take stored as chunks and whole, then downloaded."""
+    import soundfile
+
+    from tests.platform import audio_takes
+
+    inner, store = _chunked_store(kind, config["store"])
+    if kind == "s3":
+        await inner.ensure_bucket()
+    base, _ = soundfile.read(config["base"], dtype="int16")
+    first = audio_takes.encoded(base)
+    blob = await store.put(_in_pieces(first))
+    await inner.put(_in_pieces(first))
+    return await _download_figures(store, inner, blob.blob_id, len(first), config.get("store_pid"))
 
 
 async def _chunked_upload_child(kind: str, config: dict) -> dict[str, float]:
@@ -433,33 +478,98 @@ async def _chunked_upload_child(kind: str, config: dict) -> dict[str, float]:
     }
 
 
-def _chunked_figures(tmp: Path, s3: dict, nanio_pid: int) -> dict[str, float]:
-    """The chunked store's figures on the filesystem and on nanio (see the comment above TAKES)."""
+def _stem_file(path: Path, **variant) -> Path:
+    """A stem of TAKE_BARS bars (tests/platform/audio_takes.py; `variant`: its transpose and seed) as a WAV file."""
     import soundfile
 
     from tests.platform import audio_takes
 
-    figures: dict[str, float] = {}
-    base, other = tmp / "take-base.wav", tmp / "take-other.wav"
-    soundfile.write(base, audio_takes.stem(TAKE_BARS), audio_takes.RATE, subtype="PCM_16")
-    soundfile.write(other, audio_takes.stem(TAKE_BARS, transpose=5, seed=1), audio_takes.RATE, subtype="PCM_16")
-    stores = {
+    soundfile.write(path, audio_takes.stem(TAKE_BARS, **variant), audio_takes.RATE, subtype="PCM_16")
+    return path
+
+
+def _chunked_stores(tmp: Path, s3: dict, nanio_pid: int) -> dict[str, tuple]:
+    """For each kind of store, (its config for a given name, the pid of its server or None)."""
+    return {
         "filesystem": (lambda name: {"root": str(tmp / f"chunked-{name}")}, None),
         "s3": (lambda name: {**s3, "bucket": f"chunked-{name}"}, nanio_pid),
     }
+
+
+def _download_summary(figures: dict[str, float]) -> dict[str, float]:
+    """The headline download figures: speed on S3, and the worse of the two stores' ratios."""
+    return {
+        "chunked_download_mb_per_s": figures["chunked_download_mb_per_s_s3"],
+        "chunked_over_whole_download_ratio": min(
+            figures[f"chunked_over_whole_download_ratio_{kind}"] for kind in ("filesystem", "s3")
+        ),
+    }
+
+
+def _chunked_figures(tmp: Path, s3: dict, nanio_pid: int) -> dict[str, float]:
+    """The chunked store's figures on the filesystem and on nanio (see the comment above TAKES)."""
+    figures: dict[str, float] = {}
+    base = _stem_file(tmp / "take-base.wav")
+    other = _stem_file(tmp / "take-other.wav", transpose=5, seed=1)  # the edits' material
+    stores = _chunked_stores(tmp, s3, nanio_pid)
     for kind, (store, store_pid) in stores.items():
-        config = {"store": store("takes"), "whole_store": store("whole"), "base": str(base), "other": str(other)}
+        config = {
+            "store": store("takes"),
+            "whole_store": store("whole"),
+            "base": str(base),
+            "other": str(other),
+            "store_pid": store_pid,
+        }
         for name, value in _child(["--takes-child", kind], config).items():
             figures[f"{name}_{kind}"] = value
         upload = _child(["--chunked-upload-child", kind], {"store": store("upload"), "store_pid": store_pid})
         for name, value in upload.items():
             figures[f"chunked_{kind}_upload_{CHUNKED_UPLOAD_MIB}mb_{name}"] = value
     figures["ten_takes_over_one_ratio"] = max(figures[f"ten_takes_over_one_ratio_{kind}"] for kind in stores)
-    figures["chunked_download_mb_per_s"] = figures["chunked_download_mb_per_s_s3"]
-    figures["chunked_over_whole_download_ratio"] = min(
-        figures[f"chunked_over_whole_download_ratio_{kind}"] for kind in stores
-    )
-    return figures
+    return {**figures, **_download_summary(figures)}
+
+
+def _s3_config(endpoint) -> dict:
+    return {"endpoint": endpoint.address, "access_key": endpoint.access_key, "secret_key": endpoint.secret_key}
+
+
+def run_downloads() -> dict[str, float]:
+    """Only the chunked store's download figures (one child per store), to re-measure them alone."""
+    from beatflow_devtools.postgres import reachable_tempdir
+    from beatflow_devtools.s3servers import NanioS3
+
+    figures: dict[str, float] = {}
+    tmp = reachable_tempdir("beatflow-bench-downloads-")
+    try:
+        base = _stem_file(tmp / "take-base.wav")
+        server = NanioS3(tmp / "nanio")
+        endpoint = server.start()
+        try:
+            for kind, (store, store_pid) in _chunked_stores(
+                tmp, _s3_config(endpoint), _nanio_pid(endpoint.port)
+            ).items():
+                config = {"store": store("downloads"), "base": str(base), "store_pid": store_pid}
+                for name, value in _child(["--downloads-child", kind], config).items():
+                    figures[f"{name}_{kind}"] = value
+        finally:
+            server.stop()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return {**figures, **_download_summary(figures)}
+
+
+def merge_into_results(figures: dict[str, float]) -> dict:
+    """bench/results/storage.json with `figures` replaced, every other figure kept as it was measured."""
+    from bench.__main__ import RESULTS_DIR
+
+    path = RESULTS_DIR / "storage.json"
+    results = {
+        **json.loads(path.read_text()),
+        **figures,
+        "downloads_measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    path.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    return results
 
 
 def run() -> dict[str, float]:
@@ -474,11 +584,7 @@ def run() -> dict[str, float]:
         server = NanioS3(tmp / "nanio")
         endpoint = server.start()
         try:
-            s3 = {
-                "endpoint": endpoint.address,
-                "access_key": endpoint.access_key,
-                "secret_key": endpoint.secret_key,
-            }
+            s3 = _s3_config(endpoint)
             for kind, config in (("filesystem", {"root": str(tmp / "fs")}), ("s3", {**s3, "bucket": "bench"})):
                 unknown = _child(["--store-child", kind], {**config, "mib": UNKNOWN_LENGTH_MIB, "announced": False})
                 for name, value in unknown.items():
@@ -539,6 +645,10 @@ if __name__ == "__main__":
         print(json.dumps(asyncio.run(_vcs_child(json.loads(sys.argv[2])))))
     elif sys.argv[1:2] == ["--takes-child"]:
         print(json.dumps(asyncio.run(_takes_child(sys.argv[2], json.loads(sys.argv[3])))))
+    elif sys.argv[1:2] == ["--downloads-child"]:
+        print(json.dumps(asyncio.run(_downloads_child(sys.argv[2], json.loads(sys.argv[3])))))
+    elif sys.argv[1:2] == ["--downloads"]:  # python -m bench.storage --downloads: re-measures downloads alone
+        print(json.dumps(merge_into_results(run_downloads()), indent=2))
     elif sys.argv[1:2] == ["--chunked-upload-child"]:
         print(json.dumps(asyncio.run(_chunked_upload_child(sys.argv[2], json.loads(sys.argv[3])))))
     else:

@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import io
 import os
+import struct
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -14,10 +15,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import zstandard
 from minio import Minio
 
 from beatflow_platform.errors import DataLoss, Unimplemented
-from beatflow_platform.objectstore import packing
+from beatflow_platform.objectstore import chunk_codec, packing
 from beatflow_platform.objectstore.base import ChecksumMismatch
 from beatflow_platform.objectstore.chunked import ChunkCorrupted, ChunkedAudioStore, ChunkMissing
 from beatflow_platform.objectstore.filesystem import FilesystemObjectStore
@@ -176,14 +178,26 @@ async def test_first_upload_writes_each_byte_at_most_once(subject, stems):
     assert (subject.written() - before) / len(data) <= 1.1
 
 
-async def test_a_damaged_chunk_is_data_loss(subject, stems):
+def _plane_spans(stored: bytes) -> dict[int, tuple[int, int]]:
+    """(start, end) in a stored chunk of each plane, by how it is kept (chunk_codec: 0 zstd, 1 raw)."""
+    assert stored[0] == 2, "chunks are written with the mixed-planes tag"
+    count = stored[1]
+    sizes = struct.unpack_from(f"<{count}I", stored, 2 + count)
+    starts = np.cumsum([2 + 5 * count, *sizes])
+    return {method: (int(starts[i]), int(starts[i + 1])) for i, method in enumerate(stored[2 : 2 + count])}
+
+
+@pytest.mark.parametrize("plane", ["compressed", "raw"])
+async def test_a_damaged_chunk_is_data_loss(subject, stems, plane):
     data = audio_takes.encoded(stems[0][: 3 * audio_takes.BAR_FRAMES])
     blob = await subject.store.put(streamed(data))
     manifest = await subject.store.manifest(blob.blob_id)
     index = 3
     offset, part = manifest.offsets[index], manifest.parts[index]
     pack = bytearray(await subject.inner.get_object("packs", part.place.pack))
-    pack[part.place.offset + part.place.stored // 2] ^= 0x01
+    stored = bytes(pack[part.place.offset : part.place.offset + part.place.stored])
+    start, end = _plane_spans(stored)[{"compressed": 0, "raw": 1}[plane]]
+    pack[part.place.offset + (start + end) // 2] ^= 0x01
     subject.overwrite("packs", part.place.pack, bytes(pack))
     with pytest.raises(ChunkCorrupted) as corrupted:
         await read_all(subject.store, blob.blob_id, offset, 10)
@@ -197,6 +211,81 @@ async def test_a_damaged_chunk_is_data_loss(subject, stems):
     await subject.store.delete_pack(part.place.pack)
     with pytest.raises(ChunkMissing):
         await read_all(subject.store, blob.blob_id, offset, 10)
+
+
+def _samples_bytes(samples: np.ndarray, subtype: str) -> bytes:
+    """The sample bytes alone (no header) of a stereo take, as a WAV file holds them."""
+    return audio_takes.encoded(samples, "RAW", subtype)
+
+
+@pytest.mark.parametrize(("subtype", "sample_bytes"), [("PCM_16", 2), ("PCM_24", 3)])
+def test_byte_planes_keep_the_noisy_low_plane_raw_and_round_trip(stems, subtype, sample_bytes):
+    data = _samples_bytes(stems[0][audio_takes.BAR_FRAMES : audio_takes.BAR_FRAMES + 32_768], subtype)
+    stored = chunk_codec.encode(data, sample_bytes)
+    assert stored[1] == sample_bytes
+    methods = list(stored[2 : 2 + sample_bytes])
+    # Little-endian samples: plane 0 holds the low bytes (the noise floor), the last plane the high bytes.
+    assert methods[0] == 1 and methods[-1] == 0
+    assert len(stored) < 0.9 * len(data)
+    assert chunk_codec.decode(memoryview(stored)) == data
+    for damaged in (stored[:-1], stored + b"\0", stored[:2] + b"\x07" + stored[3:]):
+        with pytest.raises(chunk_codec.CorruptChunk):
+            chunk_codec.decode(memoryview(damaged))
+
+
+def test_bytes_that_are_not_samples_are_one_plane_compressed_or_raw():
+    text = b"<rdf:Description xmp:CreatorTool='a DAW'/>\n" * 2000
+    noise = os.urandom(50_000)
+    for data, method in ((text, 0), (noise, 1)):
+        stored = chunk_codec.encode(data, 1)
+        assert (stored[1], stored[2]) == (1, method)
+        assert chunk_codec.decode(memoryview(stored)) == data
+    assert len(chunk_codec.encode(text, 1)) < len(text) / 10
+
+
+def _earlier_encode(data: bytes, sample_bytes: int) -> bytes:
+    """Chunks as the store wrote them before raw planes: tag 0, one zstd frame; tag 1, k planes, k u32
+    sizes, k zstd frames."""
+    compressor = zstandard.ZstdCompressor(level=3, write_checksum=True)
+    if sample_bytes < 2 or len(data) % sample_bytes:
+        return b"\0" + compressor.compress(data)
+    samples = np.frombuffer(data, np.uint8).reshape(-1, sample_bytes)
+    frames = [compressor.compress(np.ascontiguousarray(samples[:, plane])) for plane in range(sample_bytes)]
+    return b"".join([bytes([1, sample_bytes]), struct.pack(f"<{sample_bytes}I", *map(len, frames)), *frames])
+
+
+def _with_trailing_metadata(wav: bytes, size: int = 20_000) -> bytes:
+    """A WAV with a LIST chunk after its samples (stored as chunks that are not samples)."""
+    payload = b"INFOICMT" + struct.pack("<I", size - 12) + b"take notes " * ((size - 12) // 11)
+    payload = payload.ljust(size, b" ")
+    data = bytearray(wav + b"LIST" + struct.pack("<I", len(payload)) + payload)
+    data[4:8] = struct.pack("<I", len(data) - 8)
+    return bytes(data)
+
+
+async def test_chunks_written_by_the_earlier_codec_still_read(subject, stems, monkeypatch):
+    base, other = stems
+    first = _with_trailing_metadata(audio_takes.encoded(base[: 6 * audio_takes.BAR_FRAMES]))
+    monkeypatch.setattr(chunk_codec, "encode", _earlier_encode)
+    old = await subject.store.put(streamed(first))
+    monkeypatch.undo()
+    manifest = await subject.store.manifest(old.blob_id)
+    tags = set()
+    for part in manifest.parts[1:]:
+        stored = await subject.inner.get_object("packs", part.place.pack, part.place.offset, 1)
+        tags.add(stored[0])
+    assert tags == {0, 1}, "the blob holds both earlier encodings"
+    assert await read_all(subject.store, old.blob_id) == first
+    border = manifest.offsets[3]
+    assert await read_all(subject.store, old.blob_id, border - 100, 200) == first[border - 100 : border + 100]
+    # A new take shares the earlier chunks away from its edit and stores its own with the current codec.
+    edited = _with_trailing_metadata(
+        audio_takes.encoded(audio_takes.take(base, other, 2, 1)[: 6 * audio_takes.BAR_FRAMES])
+    )
+    new = await subject.store.put(streamed(edited))
+    shared = set(await chunk_ids(subject.store, old.blob_id)) & set(await chunk_ids(subject.store, new.blob_id))
+    assert shared
+    assert await read_all(subject.store, new.blob_id) == edited
 
 
 async def test_a_collector_spares_a_pack_modified_since_it_listed_it(subject, stems):

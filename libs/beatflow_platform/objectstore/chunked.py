@@ -3,7 +3,7 @@
 `ChunkedAudioStore` is an ObjectStore wrapped around another one. An upload whose first bytes are a
 WAV or AIFF header with at least MIN_CHUNKED_SAMPLE_BYTES of samples is cut on the way (cdc.py) into
 chunks named by their sha256. A chunk already stored (the index `chunks/<sha256>` says where) is
-only referenced; each new one is compressed (chunk_codec.py: zstd over byte planes) and appended,
+only referenced; each new one is encoded (chunk_codec.py: byte planes, zstd or raw) and appended,
 in stream order, to a pack of about 2 MiB (packing.py, `packs/<random id>`), written once full; the
 index entries of its chunks follow it, and the manifest (manifest.py) is written last, to
 `manifests/<blob id>`. Ten takes of a stem that differ in a few bars thus share every chunk away
@@ -44,14 +44,15 @@ from beatflow_platform.objectstore.base import (
 from beatflow_platform.objectstore.cdc import FrameChunker
 from beatflow_platform.objectstore.manifest import INLINE_MAX_BYTES, Manifest, Part
 from beatflow_platform.objectstore.named import NamedObjects, ObjectInfo
-from beatflow_platform.objectstore.packing import Packer, in_codec_thread
+from beatflow_platform.objectstore.packing import PACK_BYTES, Packer, in_codec_thread
 
 DEFAULT_CHUNK_BYTES = 128 * 1024
 # Below this many bytes of samples a file is a few chunks: stored whole, it dedups as well.
 MIN_CHUNKED_SAMPLE_BYTES = 1024 * 1024
-# A read fetches runs of neighbouring chunks of a pack, up to this many bytes each, a few ahead.
-RUN_BYTES = 2 * 1024 * 1024
-PARALLEL_RUNS = 4
+# A read fetches runs of neighbouring chunks of a pack, up to this many bytes each (a whole pack: one is
+# sealed once past PACK_BYTES, by less than a chunk), PARALLEL_RUNS ahead of the one being sent.
+RUN_BYTES = 2 * PACK_BYTES
+PARALLEL_RUNS = 3
 # How many blobs the store remembers the kind of (chunked or whole), to ask for that kind first.
 REMEMBERED_KINDS = 4096
 
@@ -349,8 +350,9 @@ class _BadChunk(Exception):
 
 
 def _unpack(stored: bytes, base: int, parts: list[Part], verify: bool) -> list[bytes]:
-    """Each part's bytes from a run read from its pack at `base`; zstd's checksums catch damage, and
-    with `verify` each chunk is checked against its id. Raises _BadChunk."""
+    """Each part's bytes from a run read from its pack at `base`. zstd's checksums catch damage to compressed
+    planes; with `verify` (ranged reads) each chunk is checked against its id, which catches damage to raw
+    planes too. A full read skips that: the blob's own hash, checked as it streams, covers every byte."""
     chunks = []
     view = memoryview(stored)
     for part in parts:
