@@ -10,8 +10,11 @@ people who should never have to read a regex.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from beatflow_sdk import ids
+
+from beatflow_platform import character_classes
 
 # Whitespace as every regex engine here reads it (`\s` differs: Python and Rust include U+0085,
 # ECMA-262 does not).
@@ -26,14 +29,60 @@ USERNAME_RULE = "3 to 32 characters: lowercase letters, digits, '-' and '_', not
 EMAIL = rf"^[^@{_SPACE}\x00]{{1,64}}@[^@{_SPACE}\x00]+\.[^@{_SPACE}\x00]{{2,}}$"
 EMAIL_RULE = "an email address such as name@example.com"
 MAX_EMAIL_LENGTH = 254
-# Starts and ends with a letter, digit or punctuation mark; spaces only inside.
-REPOSITORY_NAME = r"^[A-Za-z0-9](?:[A-Za-z0-9 ._-]{0,98}[A-Za-z0-9._-])?$"
-REPOSITORY_NAME_RULE = (
-    "1 to 100 characters: letters, digits, spaces, '.', '-', '_'; "
-    "starting with a letter or digit, not ending with a space"
+
+
+def _bounded(first: list[str], middle: list[str], last: list[str], length: int) -> str:
+    """1 to `length` characters: one of `first`, then any of `middle` and one of `last`."""
+    first_class, middle_class, last_class = (character_classes.bracket(c) for c in (first, middle, last))
+    return f"^{first_class}(?:{middle_class}{{0,{length - 2}}}{last_class})?$"
+
+
+def _with_space(characters: list[str]) -> list[str]:
+    return [" ", *characters]
+
+
+# Display names: what people call a repository, in any script ("Café del Mar", "夏の終わり", "'Round
+# Midnight", "B♭ Blues (live)"). Of ASCII punctuation only what titles use: the rest (quotes, '/', '\\',
+# ';', '$', '<', '=', '|', ...) is syntax somewhere a name travels (file names, shells, HTML, CSV). Spaces
+# only inside. The services store names NFC-normalised and check the normalised form; the limit of
+# characters also bounds the bytes (at most four per character in UTF-8).
+_TITLE_ASCII_PUNCTUATION = "!#%&'()+,-.:?@_"
+_TITLE_CHARACTERS = character_classes.graphic(
+    lambda character, category: (
+        category[0] in "LMN"
+        or (category[0] in "PS" and (ord(character) > 0x7F or character in _TITLE_ASCII_PUNCTUATION))
+    )
 )
-STEM_NAME = r"^[a-z0-9][a-z0-9_-]{0,63}$"
-STEM_NAME_RULE = "1 to 64 characters: lowercase letters, digits, '-', '_'"
+MAX_REPOSITORY_NAME_LENGTH = 100
+REPOSITORY_NAME = _bounded(
+    [c for c in _TITLE_CHARACTERS if character_classes.GRAPHIC[c][0] != "M" and c not in ".-"],
+    _with_space(_TITLE_CHARACTERS),
+    _TITLE_CHARACTERS,
+    MAX_REPOSITORY_NAME_LENGTH,
+)
+REPOSITORY_NAME_RULE = (
+    f"1 to {MAX_REPOSITORY_NAME_LENGTH} characters: letters, digits and spaces of any script, the punctuation "
+    f"{' '.join(_TITLE_ASCII_PUNCTUATION)} and other punctuation or symbols beyond ASCII (such as ¿ « » ♭ ♯ ♪); "
+    "no control or invisible formatting characters; not starting with a space, '.', '-' or an accent, "
+    "not ending with a space"
+)
+# Stem names are keys (of a commit's tree, and of `mute=`, `solo=` and `gain.<stem>=` in URLs): lowercase
+# or caseless letters of any script ("gesang", "ボーカル") so that "Vocals" and "vocals" cannot both be
+# stems, and no ',' (the separator of mute and solo lists) or '.' (which ends `gain.`).
+_STEM_CHARACTERS = character_classes.graphic(
+    lambda character, category: (category[0] in "LMN" or character in "-_") and character.lower() == character
+)
+MAX_STEM_NAME_LENGTH = 64
+STEM_NAME = _bounded(
+    [c for c in _STEM_CHARACTERS if character_classes.GRAPHIC[c][0] in "LN"],
+    _with_space(_STEM_CHARACTERS),
+    _STEM_CHARACTERS,
+    MAX_STEM_NAME_LENGTH,
+)
+STEM_NAME_RULE = (
+    f"1 to {MAX_STEM_NAME_LENGTH} characters: lowercase or caseless letters of any script, digits, "
+    "'-', '_' and spaces; starting with a letter or digit, not ending with a space"
+)
 # Branch and tag names: segments of letters, digits, '-' and '_' joined by '/' or '.'
 # ("feature/drums", "v1.2"); so no "..", "//", spaces or leading, trailing separators.
 REF_NAME = r"^[A-Za-z0-9_][A-Za-z0-9_-]*(?:[./][A-Za-z0-9_-]+)*$"
@@ -84,3 +133,15 @@ MIN_PICTURE_PIXELS, MAX_PICTURE_WIDTH, MAX_PICTURE_HEIGHT = 200, 4000, 2000
 
 def matches(pattern: str, value: str) -> bool:
     return re.fullmatch(pattern, value) is not None
+
+
+def normalized_name(value: str) -> str:
+    """A name as the services store it: Unicode NFC, so that "Cafe\u0301" and "Café" are one name."""
+    return unicodedata.normalize("NFC", value)
+
+
+def name_key(value: str) -> str:
+    """What makes two names the same name: NFKC with case folding (Unicode's NFKC_Casefold, up to its
+    handling of default-ignorable characters, which names cannot hold), so "Café", "CAFE\u0301" and
+    "ｃａｆé" are one key. Unicode's stability policies keep it fixed for assigned characters."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", value).casefold())

@@ -68,6 +68,7 @@ class Collaborator:
 
 
 UPDATABLE_FIELDS = frozenset({"name", "description", "is_public", "genre", "default_branch"})
+_SAME_NAME = "names that differ only in letter case, accents' encoding or character width are the same name"
 
 # Columns of a repository as seen by the user %(viewer)s (NULL for service principals).
 _SELECT = """
@@ -158,7 +159,7 @@ class Repositories:
         request_id: str = "",
     ) -> Repository:
         owner_id = self._check_user(principal)
-        validation.repository_name(name)
+        name = validation.repository_name(name)
         validation.bounded_text(description, "description", naming.MAX_DESCRIPTION_LENGTH)
         validation.bounded_text(genre, "genre", naming.MAX_GENRE_LENGTH)
         default_branch = validation.ref_name(default_branch or "main", "default_branch")
@@ -167,9 +168,10 @@ class Repositories:
         async def insert(conn: AsyncConnection) -> str:
             repo_id = str(uuid.uuid4())
             await conn.execute(
-                "INSERT INTO vcs.repositories (id, owner_id, name, description, is_public, genre, default_branch)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                (repo_id, owner_id, name, description, is_public, genre, default_branch),
+                "INSERT INTO vcs.repositories"
+                " (id, owner_id, name, name_key, description, is_public, genre, default_branch)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                (repo_id, owner_id, name, naming.name_key(name), description, is_public, genre, default_branch),
             )
             return repo_id
 
@@ -190,7 +192,9 @@ class Repositories:
                     return await self.fetch(conn, principal, earlier or repo_id, Access.READ)
             except psycopg.errors.UniqueViolation as error:
                 if error.diag.constraint_name != "idempotent_requests_pkey":
-                    raise AlreadyExists("repository", name, f"you already have a repository named {name!r}") from None
+                    raise AlreadyExists(
+                        "repository", name, f"you already have a repository named {name!r} ({_SAME_NAME})"
+                    ) from None
                 # A concurrent call with the same request id won; the next round returns its result.
         raise AssertionError("unreachable: the second round always finds the first result")
 
@@ -226,7 +230,8 @@ class Repositories:
                 "update_mask", f"must name some of {', '.join(sorted(UPDATABLE_FIELDS))}"
             )
         if "name" in changes:
-            validation.repository_name(changes["name"], "repository.name")
+            name = validation.repository_name(changes["name"], "repository.name")
+            changes = {**changes, "name": name, "name_key": naming.name_key(name)}
         if "description" in changes:
             validation.bounded_text(changes["description"], "repository.description", naming.MAX_DESCRIPTION_LENGTH)
         if "genre" in changes:
@@ -259,7 +264,7 @@ class Repositories:
                 )
             except psycopg.errors.UniqueViolation:
                 raise AlreadyExists(
-                    "repository", changes["name"], "you already have a repository with that name"
+                    "repository", changes["name"], f"you already have a repository with that name ({_SAME_NAME})"
                 ) from None
             return await self.fetch(conn, principal, repo_id, Access.READ)
 
@@ -290,7 +295,7 @@ class Repositories:
         self._check_user(principal)
         idempotency.check_request_id(request_id)
         if fork_name:
-            validation.repository_name(fork_name, "fork_name")
+            fork_name = validation.repository_name(fork_name, "fork_name")
 
         async def insert(conn: AsyncConnection) -> str:
             source = await self.fetch(conn, principal, source_id, Access.READ)
@@ -301,14 +306,15 @@ class Repositories:
             )
             repo_id = str(uuid.uuid4())
             await conn.execute(
-                "INSERT INTO vcs.repositories (id, owner_id, name, description, is_public, genre, default_branch,"
-                " fork_source_repo_id, fork_source_owner, fork_source_name, fork_source_commit_id, fork_source_seq)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
+                "INSERT INTO vcs.repositories (id, owner_id, name, name_key, description, is_public, genre,"
+                " default_branch, fork_source_repo_id, fork_source_owner, fork_source_name, fork_source_commit_id,"
+                " fork_source_seq) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
                 " (SELECT coalesce(max(seq), 0) FROM vcs.repo_commits))",
                 (
                     repo_id,
                     principal.subject_id,
                     fork_name or source.name,
+                    naming.name_key(fork_name or source.name),
                     source.description,
                     source.is_public,
                     source.genre,

@@ -37,6 +37,8 @@ def password(value: str) -> str:
 
 
 def repository_name(value: str, field: str = "name") -> str:
+    """The name as stored: NFC-normalised, then checked (the rule applies to what is stored)."""
+    value = naming.normalized_name(value)
     require(naming.matches(naming.REPOSITORY_NAME, value), field, naming.REPOSITORY_NAME_RULE)
     return value
 
@@ -47,7 +49,9 @@ def ref_name(value: str, field: str = "name") -> str:
 
 
 def stem_name(value: str, field: str = "stems.name") -> str:
+    """Stem names are keys compared as sent, so they must already be NFC ("e\u0301" is refused, "é" is not)."""
     require(naming.matches(naming.STEM_NAME, value), field, naming.STEM_NAME_RULE)
+    require(naming.normalized_name(value) == value, field, "must be in Unicode NFC (composed) form")
     return value
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import AsyncIterator
-from typing import Literal
+from typing import Annotated, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.responses import Response, StreamingResponse
@@ -15,11 +17,16 @@ from beatflow.vcs.v1 import blobs_pb2
 from beatflow_gateway.backends import Backends
 from beatflow_gateway.context import OPTIONAL_TOKEN, Authorised, Call, MediaReader, Services, to_json
 from beatflow_gateway.errors import ApiError
-from beatflow_gateway.models import Sha256
+from beatflow_gateway.models import RepositoryNameOrEmpty, Sha256
 from beatflow_gateway.uploads import store_upload
+from beatflow_platform import naming
 
 router = APIRouter(prefix="/api/audio", tags=["Audio"])
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+# What a plain `filename="..."` replaces: the quoted-string's own syntax, characters some file systems
+# reserve, and '%' and ';', which some clients decode or split on.
+_UNSAFE_IN_FALLBACK = re.compile(r'[\x00-\x1f\x7f"\\/:*?<>|%;]+')
+FILENAME_DESCRIPTION = "The name to save the file as, without its extension (e.g. a stem's or repository's name)"
 FORMATS = {
     "wav": audio_pb2.AUDIO_FORMAT_WAV,
     "flac": audio_pb2.AUDIO_FORMAT_FLAC,
@@ -42,6 +49,20 @@ async def upload(request: Request, call: Authorised, services: Services, file: U
     decoded whole; 413 above the size limit, 415 (with the reason) for anything else, truncated files included."""
     blob = await store_upload(file, call, services, request.app.state.settings.max_upload_bytes)
     return {**to_json(blob), "filename": file.filename, "size": blob.size_bytes}
+
+
+def content_disposition(name: str, default_name: str, extension: str) -> str:
+    """`inline` with a file name: `name` (any script) as RFC 6266 / RFC 5987 `filename*=UTF-8''...`, and
+    an ASCII `filename` for clients that read only that (accents dropped, other characters replaced; the
+    id-based `default_name` when nothing readable is left). Without `name`, `default_name` alone."""
+    if not name:
+        return f'inline; filename="{default_name}.{extension}"'
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    fallback = _UNSAFE_IN_FALLBACK.sub("_", ascii_name).strip(" ._")
+    if not any(character.isalnum() for character in fallback):
+        fallback = default_name
+    encoded = quote(f"{naming.normalized_name(name)}.{extension}", safe="")
+    return f"inline; filename=\"{fallback}.{extension}\"; filename*=UTF-8''{encoded}"
 
 
 def parse_range(header: str, size: int) -> tuple[int, int] | None:
@@ -88,6 +109,7 @@ async def download(
     format: Literal["", "wav", "flac", "mp3", "ogg"] = Query(
         default="", description="Convert before sending (needs a token)"
     ),
+    filename: Annotated[RepositoryNameOrEmpty, Query(description=FILENAME_DESCRIPTION)] = "",
 ):
     """A blob you uploaded or one in a repository you may read; without a token, blobs of public repositories."""
     if format:
@@ -113,7 +135,9 @@ async def download(
         "ETag": etag,
         "Accept-Ranges": "bytes",
         "Cache-Control": "private, max-age=31536000, immutable",  # content-addressed: never changes
-        "Content-Disposition": f'inline; filename="{blob.blob_id[:16]}.{EXTENSIONS.get(blob.content_type, "bin")}"',
+        "Content-Disposition": content_disposition(
+            filename, blob.blob_id[:16], EXTENSIONS.get(blob.content_type, "bin")
+        ),
     }
     if request.headers.get("if-none-match") in (etag, "*"):
         return Response(status_code=304, headers=headers)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import AsyncIterator
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
@@ -16,19 +16,21 @@ from fastapi.responses import Response, StreamingResponse
 from beatflow.vcs.v1 import version_control_pb2 as pb
 from beatflow_gateway.context import ACCESS_TOKEN_QUERY, OPTIONAL_TOKEN, Call, MediaReader, Services
 from beatflow_gateway.errors import ApiError
-from beatflow_gateway.models import Sha256, UuidOrEmpty
-from beatflow_gateway.routes.audio import FORMATS, parse_range
+from beatflow_gateway.models import RepositoryNameOrEmpty, Sha256, UuidOrEmpty
+from beatflow_gateway.routes.audio import FILENAME_DESCRIPTION, FORMATS, content_disposition, parse_range
 from beatflow_platform import naming
 
 router = APIRouter(prefix="/api/vcs", tags=["Version Control"])
 GAIN_PREFIX = "gain."
-_KNOWN_QUERY = {"format", "mute", "solo", "repo_id", ACCESS_TOKEN_QUERY}
+_KNOWN_QUERY = {"format", "mute", "solo", "repo_id", "filename", ACCESS_TOKEN_QUERY}
 CONTENT_TYPES = {"wav": "audio/wav", "flac": "audio/flac", "mp3": "audio/mpeg", "ogg": "audio/ogg"}
 _DESCRIPTION = f"""The commit's stems mixed to one file: rendered on the first request, then served from the cache.
 
 Query: `format` (wav, flac, mp3 or ogg; default wav), `mute=drums` and `solo=vocals` (repeated or
 comma-separated stem names; with a solo only the soloed stems play, and a muted stem stays silent),
-`gain.<stem>=-3` (dB, -60 to +12). Unknown stem names are a 400 naming them. When the stems' sum
+`gain.<stem>=-3` (dB, -60 to +12). Stem names in any script are sent percent-encoded in UTF-8
+(`mute=%E3%83%9C%E3%83%BC%E3%82%AB%E3%83%AB`, `gain.gesang=-3`). Unknown stem names are a 400 naming them.
+`filename` names the file in `Content-Disposition`. When the stems' sum
 would exceed full scale the whole mix is turned down to peak at -0.1 dBFS; `X-Headroom-Gain-dB` says
 by how much. `X-Render-Cache` is `hit` or `miss`. Supports `Range` (one range), `If-None-Match` and
 HEAD. The token may come as `access_token` in the query (for `<audio src>`). Without a token, commits of
@@ -36,7 +38,8 @@ public repositories; at most {naming.MAX_STEMS_PER_COMMIT} names per list."""
 
 
 def _names(values: list[str], field: str) -> list[str]:
-    names = [name for value in values for name in value.split(",") if name]
+    # NFC, as the vcs keeps stem names: a URL typed on a system that decomposes accents still names them.
+    names = [naming.normalized_name(name) for value in values for name in value.split(",") if name]
     if len(names) > naming.MAX_STEMS_PER_COMMIT:
         raise _bad_query(field, f"at most {naming.MAX_STEMS_PER_COMMIT} stem names")
     return names
@@ -48,8 +51,8 @@ def _gains(request: Request) -> dict[str, float]:
         if key in _KNOWN_QUERY:
             continue
         if not key.startswith(GAIN_PREFIX) or not key[len(GAIN_PREFIX) :]:
-            raise _bad_query(key, "unknown query parameter (use format, mute, solo, repo_id or gain.<stem>)")
-        name = key[len(GAIN_PREFIX) :]
+            raise _bad_query(key, "unknown query parameter (use format, mute, solo, repo_id, filename or gain.<stem>)")
+        name = naming.normalized_name(key[len(GAIN_PREFIX) :])
         try:
             gain = float(value)
         except ValueError:
@@ -101,6 +104,7 @@ async def render_commit(
     format: Literal["wav", "flac", "mp3", "ogg"] = "wav",
     mute: list[str] = Query(default=[]),
     solo: list[str] = Query(default=[]),
+    filename: Annotated[RepositoryNameOrEmpty, Query(description=FILENAME_DESCRIPTION)] = "",
 ) -> Response:
     """Listen to a commit."""
     mix = pb.RenderCommitRequest(
@@ -117,7 +121,7 @@ async def render_commit(
         "ETag": etag,
         "Accept-Ranges": "bytes",
         "Cache-Control": "private, max-age=31536000, immutable",  # a commit and a mix always sound the same
-        "Content-Disposition": f'inline; filename="{commit_id[:12]}.{format}"',
+        "Content-Disposition": content_disposition(filename, commit_id[:12], format),
         "X-Render-Cache": "hit" if render.cached else "miss",
         "X-Headroom-Gain-dB": f"{render.headroom_gain_db:.2f}",
     }
