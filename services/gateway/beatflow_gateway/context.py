@@ -83,6 +83,10 @@ def reader(request: Request, credentials: HTTPAuthorizationCredentials | None = 
 
 # The query parameter of RFC 6750, section 2.3. Logs mask it (beatflow_platform.logging).
 ACCESS_TOKEN_QUERY = "access_token"
+# A bearer token's characters (RFC 6750 b64token) and a bound far above an Ed25519 JWT's ~400 characters, so that a
+# URL holding one stays within what the HTTP server reads.
+ACCESS_TOKEN_SHAPE = r"^[A-Za-z0-9._~+/-]+=*$"
+MAX_ACCESS_TOKEN_LENGTH = 2048
 
 
 def media_reader(
@@ -91,7 +95,8 @@ def media_reader(
     access_token: str = Query(
         default="",
         alias=ACCESS_TOKEN_QUERY,
-        max_length=8192,
+        max_length=MAX_ACCESS_TOKEN_LENGTH,
+        pattern=ACCESS_TOKEN_SHAPE,
         description="The access token, for pages whose <audio> or <img> cannot send 'Authorization' (which wins)",
     ),
 ) -> Call:
