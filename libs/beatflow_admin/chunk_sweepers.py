@@ -83,10 +83,12 @@ class ChunkStoreSweeper:
             old = {info.name: info for info in page if info.modified_at < before}
             dead = [old[name] for name in sorted(await live.missing(sorted(old)))] if old else []
             if dead and not dry_run:
-                names = await delete_each(
-                    [info.name for info in dead], lambda name: self._kind.delete(self._store, name, before)
+                deleted = set(
+                    await delete_each(
+                        [info.name for info in dead], lambda name: self._kind.delete(self._store, name, before)
+                    )
                 )
-                dead = [info for info in dead if info.name in set(names)]
+                dead = [info for info in dead if info.name in deleted]
                 batches += 1
             swept += len(dead)
             size += sum(info.size for info in dead)
