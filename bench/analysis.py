@@ -5,6 +5,17 @@ with the textbook baselines (`bench.corpus.baselines`) in the same run, plus the
 `analysis_s_per_audio_min` is wall time; `analysis_cpu_s_per_audio_min` the process's CPU time (all
 threads), steadier on a shared machine, where other work stretches the wall time.
 
+The machine is shared: `load_average_1min_start` and `_end` (the 1-minute load average when the run starts
+and ends) say how busy it was; on 2 cores a load above 2 stretches the wall times.
+
+`tempo_errors_<kind>` count the pieces whose tempo is not Acc1-right by how the estimate relates to the
+truth (`bench.corpus.metrics.tempo_error_kind`): octave (2x, 1/2x) and triple (3x, 1/3x), which Acc2
+forgives, two_octaves (4x, 1/4x), ternary (3:2, 2:3, 4:3, 3:4: another pulse of the music) and other.
+
+`drums_heard_auc` says whether the treble level the rhythm reads drums from
+(`beatflow_audio.bars.treble_level_db`) ranks the pieces with drums above the others;
+`no_drums_read_as_drums` and `drums_missed` are the shares the switch at its threshold gets wrong.
+
 `tempo_weight_auc` says whether `bpm_weight` (the share of evidence for the reported metrical level
 against the runner-up) ranks the pieces whose tempo is right (Acc1) above the others.
 
@@ -20,12 +31,16 @@ other bar start (either phase): the same leniency for bars that Acc2 gives tempo
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections import Counter
+from typing import Any
 
+import librosa
 import numpy as np
 
+from beatflow_audio import bars
 from beatflow_audio.analysis import analyse
 from bench.corpus import Piece, analysis_pieces, baselines, metrics
 from bench.corpus.hum import hum_figures
@@ -34,6 +49,7 @@ RATE = 22050
 
 
 def run() -> dict[str, float]:
+    load_at_start = os.getloadavg()[0]
     splits = {"test": analysis_pieces("test"), "tune": analysis_pieces("tune")}
     analyse(splits["test"][0].audio(RATE)[:, None], RATE)  # warm-up: numba JIT, filter banks
     figures: dict[str, float] = {}
@@ -41,7 +57,11 @@ def run() -> dict[str, float]:
         prefix = "" if split == "test" else "tune_"
         figures |= {f"{prefix}{name}": value for name, value in score(pieces).items()}
         figures |= piece_counts(split, pieces)
-    return figures | hum_figures()
+    figures |= hum_figures()
+    return figures | {
+        "load_average_1min_start": round(load_at_start, 2),
+        "load_average_1min_end": round(os.getloadavg()[0], 2),
+    }
 
 
 def piece_counts(split: str, pieces: list[Piece]) -> dict[str, float]:
@@ -76,6 +96,12 @@ def score(pieces: list[Piece]) -> dict[str, float]:
     figures["key_confidence_auc"] = metrics.roc_auc(
         np.array([row["key_confidence"] for row in rows]), np.array([row["key_exact"] for row in rows], dtype=bool)
     )
+    for kind in (*metrics.TEMPO_ERROR_KINDS, "other"):
+        figures[f"tempo_errors_{kind}"] = float(sum(row["tempo_error_kind"] == kind for row in rows))
+    figures["drums_heard_auc"] = metrics.roc_auc(np.array([row["treble_level_db"] for row in rows]), drums)
+    read_as_drums = np.array([row["read_as_drums"] for row in rows], dtype=bool)
+    figures["no_drums_read_as_drums"] = _mean(read_as_drums[~drums])
+    figures["drums_missed"] = _mean(~read_as_drums[drums])
     figures["tempo_weight_auc"] = metrics.roc_auc(
         np.array([row["bpm_weight"] for row in rows]), np.array([row["tempo_acc1"] for row in rows], dtype=bool)
     )
@@ -93,8 +119,8 @@ def _mean(values: np.ndarray) -> float:
     return float(np.mean(values)) if len(values) else float("nan")
 
 
-def _measure(piece: Piece) -> dict[str, float]:
-    """One piece through the analyser and the baselines."""
+def _measure(piece: Piece) -> dict[str, Any]:
+    """One piece through the analyser and the baselines: numbers, flags and the tempo error's kind."""
     samples = piece.audio(RATE)
     started, cpu_started = time.perf_counter(), time.process_time()
     found = analyse(samples[:, None], RATE)
@@ -103,12 +129,14 @@ def _measure(piece: Piece) -> dict[str, float]:
     acc1, acc2 = metrics.tempo_hits(found.bpm, piece.bpm)
     textbook = baselines.textbook_readings(samples, RATE)
     librosa_acc1, librosa_acc2 = metrics.tempo_hits(textbook.bpm, piece.bpm)
+    log_mel = librosa.power_to_db(librosa.feature.melspectrogram(y=samples, sr=RATE, n_fft=2048, hop_length=512))
     key_exact = found.key.tonic == piece.key.tonic and found.key.minor == piece.key.minor
     chords_right, chords_scored = metrics.chord_majmin(piece.chords, [(c.start, c.end, c.label) for c in found.chords])
     naive_right, naive_scored = metrics.chord_majmin(piece.chords, textbook.chords)
     return {
         "tempo_acc1": acc1,
         "tempo_acc2": acc2,
+        "tempo_error_kind": metrics.tempo_error_kind(found.bpm, piece.bpm),
         "bpm_weight": rhythm.bpm_weight,
         "librosa_tempo_acc1": librosa_acc1,
         "librosa_tempo_acc2": librosa_acc2,
@@ -116,6 +144,8 @@ def _measure(piece: Piece) -> dict[str, float]:
         "key_exact": key_exact,
         "key_confidence": found.tonality.confidence,
         "librosa_key_weighted_score": metrics.key_score(textbook.key, piece.key),
+        "treble_level_db": bars.treble_level_db(log_mel, librosa.mel_frequencies(len(log_mel), fmax=RATE / 2)),
+        "read_as_drums": bars.is_percussive(log_mel, RATE),
         "beat_f_measure": metrics.beat_f_measure(piece.beats, np.asarray(rhythm.beat_times)),
         "downbeat_f_measure": metrics.downbeat_f_measure(
             piece.downbeats, np.asarray(rhythm.downbeat_times), piece.beats_per_bar

@@ -19,11 +19,12 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pretty_midi
 import soundfile
-from music21 import corpus
+from music21 import corpus, stream
 
 from beatflow_audio import soundfont
 from beatflow_audio.theory import Key
@@ -96,10 +97,11 @@ def _build(source: catalogue.Source) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     try:
         try:
-            score = corpus.parse(source.path, number=source.number) if source.number else corpus.parse(source.path)
+            parsed = corpus.parse(source.path, number=source.number) if source.number else corpus.parse(source.path)
         except Exception as error:  # music21's readers raise many kinds of errors on odd files
             raise Unusable(f"music21 cannot read it: {error}") from error
-        score = score.toSoundingPitch()  # transposing instruments (clarinet in B-flat, horns) as heard
+        # transposing instruments (clarinet in B-flat, horns) as heard
+        score = cast(stream.Score, parsed.toSoundingPitch())
         beat_length, _ = meter_of(score)
         notes = tempo_marks.abc_notes(Path(str(corpus.getWork(source.path))), source.number) if source.from_abc else ""
         marked = tempo_marks.marked_range(score, excerpt_start(score), beat_length, notes)

@@ -66,7 +66,7 @@ def beat_chords(
 ) -> list[tuple[float, float, str]]:
     """The best triad template per stretch between beats, from 0 to `duration` ("N" where silent)."""
     bounds = librosa.util.fix_frames(beat_frames, x_min=0, x_max=chroma.shape[1])
-    synced = librosa.util.sync(chroma, bounds, aggregate=np.mean)
+    synced = librosa.util.sync(chroma, bounds.tolist(), aggregate=np.mean)
     templates, labels = triad_templates()
     norms = np.linalg.norm(synced, axis=0)
     best = np.argmax(templates @ (synced / np.maximum(norms, 1e-9)), axis=0)

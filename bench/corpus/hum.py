@@ -22,6 +22,7 @@ import json
 import time
 from dataclasses import dataclass
 from functools import cache
+from typing import cast
 
 import librosa
 import mir_eval
@@ -65,14 +66,14 @@ def melodies(split: str | None = None) -> list[HummedMelody]:
 @cache
 def _scores() -> tuple[tuple[str, tuple[tuple[float, float, int], ...]], ...]:
     """(name, ((onset, duration, MIDI pitch) in quarter lengths, ...)) of every melody."""
-    from music21 import corpus
+    from music21 import corpus, stream
 
     paths = sorted(str(p).split("/corpus/", 1)[1] for p in corpus.getCorePaths())
     folk = [p for p in paths if p.startswith("ryansMammoth/")][7::61][: MELODY_COUNT["folk"]]
     chorales = [p for p in paths if p.startswith("bach/") and p.endswith(".mxl")][3::37][: MELODY_COUNT["chorale"]]
     found = []
     for path in folk + chorales:
-        score = corpus.parse(path).stripTies()
+        score = cast(stream.Score, corpus.parse(path)).stripTies()
         line = score.parts[0] if score.parts else score
         notes = [
             (float(n.offset), float(n.quarterLength), max(p.midi for p in n.pitches))
@@ -129,7 +130,7 @@ def _voice(notes: list[SungNote], detune: float, voice: str, vowel: str, rng: np
         t = np.arange(end - start) / RATE
         contour = np.full(len(t), 100.0 * note.pitch + detune)
         legato_in = _legato(previous, note)
-        if legato_in and rng.random() < 0.35:
+        if legato_in and previous is not None and rng.random() < 0.35:  # legato_in implies a previous note
             glide = rng.uniform(0.06, 0.12)
             shape = 0.5 + 0.5 * np.cos(np.pi * np.clip(t / glide, 0, 1))
             contour += 100.0 * (previous.pitch - note.pitch) * shape
@@ -208,7 +209,7 @@ def note_f1(melody: HummedMelody, found: transcription.Transcription) -> float:
         librosa.midi_to_hz(np.array([n.pitch for n in found.notes])),
         onset_tolerance=0.05,
         pitch_tolerance=50.0,
-        offset_ratio=None,
+        offset_ratio=None,  # pyright: ignore[reportArgumentType]  # mir_eval: None ignores offsets
     )
     return float(f1)
 

@@ -19,6 +19,27 @@ def tempo_hits(estimate: float, truth: float) -> tuple[bool, bool]:
     return acc1, acc2
 
 
+# How a tempo estimate relates to the truth, by the ratio estimate / truth (each within TEMPO_TOLERANCE).
+TEMPO_ERROR_KINDS = {
+    "octave": (2.0, 0.5),  # the same pulse a duple level away (Acc2 forgives these and the triples)
+    "triple": (3.0, 1.0 / 3.0),  # a level of a ternary grouping
+    "two_octaves": (4.0, 0.25),
+    "ternary": (1.5, 2.0 / 3.0, 4.0 / 3.0, 0.75),  # another pulse: 3 against 2 or 4 against 3
+}
+
+
+def tempo_error_kind(estimate: float, truth: float) -> str:
+    """The kind of a tempo estimate: "right" (Acc1), one of TEMPO_ERROR_KINDS, or "other" (off the
+    pulse, e.g. a tempo 10 % off)."""
+    ratio = estimate / truth
+    if abs(ratio - 1.0) <= TEMPO_TOLERANCE:
+        return "right"
+    for kind, factors in TEMPO_ERROR_KINDS.items():
+        if any(abs(ratio - factor) <= TEMPO_TOLERANCE * factor for factor in factors):
+            return kind
+    return "other"
+
+
 def key_label(key: Key) -> str:
     """mir_eval.key spelling of the tonal reading (a modal key counts by its tonic and third)."""
     return f"{PITCH_NAMES[key.tonic]} {'minor' if key.minor else 'major'}"

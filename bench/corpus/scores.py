@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 from music21 import chord, harmony, key, meter, note, stream
@@ -131,7 +132,8 @@ def _span(score: stream.Score, max_length: float, bar: float) -> tuple[float, fl
     first = _first_full_bar(measures, bar)
     start = float(first.offset)
     signature, key_signature = _signatures_at(score, start)
-    if signature != score.recurse().getElementsByClass(meter.TimeSignature).first().ratioString:
+    first_signature = cast(meter.TimeSignature, score.recurse().getElementsByClass(meter.TimeSignature).first())
+    if signature != first_signature.ratioString:
         raise Unusable(f"the meter changes to {signature} before the first full bar")
     end = start
     for measure in measures[measures.index(first) :]:
@@ -192,7 +194,7 @@ def _notes(score: stream.Score, start: float, end: float) -> tuple[list[Note], l
             length = float(element.duration.quarterLength)
             if length <= 0 or offset < start or offset >= end or isinstance(element, note.Unpitched):
                 continue
-            pitches = element.pitches if isinstance(element, chord.Chord) else (element.pitch,)
+            pitches = element.pitches if isinstance(element, chord.Chord) else (cast(note.Note, element).pitch,)
             velocity = element.volume.velocity or 80
             for pitch in pitches:
                 notes.append(Note(offset - start, min(offset + length, end) - start, int(pitch.midi), index, velocity))

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import cast
 
-from music21 import stream, tempo
+from music21 import duration, stream, tempo
 
 # (pattern, (low, high) bpm). The first pattern that matches a marking wins, so compound words
 # ("Slow with expression", "Very slow", "andante moderato") are listed before their parts.
@@ -55,9 +56,9 @@ def marked_range(
     marks = score.flatten().getElementsByClass(tempo.MetronomeMark).getElementsByOffset(0, start)
     mark = marks.last()
     if mark is not None and mark.number is not None and not mark.numberImplicit:
-        bpm = float(mark.number) * float(mark.referent.quarterLength) / beat_length
+        bpm = float(mark.number) * float(cast(duration.Duration, mark.referent).quarterLength) / beat_length
         return bpm * (1 - METRONOME_SPREAD), bpm * (1 + METRONOME_SPREAD)
-    if mark is not None and mark.text and (from_words := word_range(mark.text)) is not None:
+    if mark is not None and mark.text and (from_words := word_range(cast(str, mark.text))) is not None:
         return from_words
     return word_range(abc_notes) if abc_notes else None
 

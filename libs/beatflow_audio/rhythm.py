@@ -209,7 +209,7 @@ def _metrical_level(bpms: np.ndarray, salience: np.ndarray) -> tuple[float, floa
     scores = salience[peaks] * prior
     order = np.argsort(scores)[::-1]
     best = order[0]
-    related = [i for i in order[1:] if _metrically_related(bpms[peaks[i]], bpms[peaks[best]])]
+    related = [i for i in order[1:] if _metrically_related(float(bpms[peaks[i]]), float(bpms[peaks[best]]))]
     other = related[0] if related else (order[1] if len(order) > 1 else best)
     weight = float(scores[best] / (scores[best] + scores[other] + 1e-12))
     peak_to_mean = salience[peaks[best]] / (salience.mean() + 1e-12)

