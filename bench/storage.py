@@ -36,6 +36,8 @@ import tarfile
 import threading
 import time
 import tracemalloc
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -259,7 +261,7 @@ async def _vcs_child(config: dict) -> dict[str, float]:
     }
 
 
-def _child(args: list[str], config: dict, pythonpath: list[Path] = ()) -> dict[str, float]:
+def _child(args: list[str], config: dict, pythonpath: Sequence[Path] = ()) -> dict[str, float]:
     env = dict(os.environ)
     if pythonpath:
         env["PYTHONPATH"] = os.pathsep.join([*map(str, pythonpath), env.get("PYTHONPATH", "")])
@@ -311,7 +313,7 @@ def _nanio_pid(port: int) -> int:
 TAKES = 10
 TAKE_BARS = 120
 EDIT_BARS = 8
-DOWNLOAD_ROUNDS = 5
+DOWNLOAD_ROUNDS = 9
 CHUNKED_UPLOAD_MIB = 200
 
 
@@ -332,12 +334,15 @@ def _noisy_wav_chunks(mib: int, seed: int = 0):
     for index in range(blocks):
         t = ((index * frames_per_block + np.arange(frames_per_block)) / rate).astype(np.float32)
         root = 110.0 * 2 ** (int(rng.integers(0, 12)) / 12)
-        chord = sum(np.sin(np.float32(2 * np.pi * root * ratio) * t) for ratio in (1.0, 1.26, 1.5, 2.0))
+        chord = np.zeros_like(t)
+        for ratio in (1.0, 1.26, 1.5, 2.0):
+            chord += np.sin(np.float32(2 * np.pi * root * ratio) * t)
         noise = rng.integers(-600, 600, size=(frames_per_block, 2), dtype=np.int16)
         yield (chord[:, None] * 2000 + noise).astype("<i2").tobytes()
 
 
-def _chunked_store(kind: str, config: dict):
+async def _chunked_store(kind: str, config: dict):
+    """(the inner store, the chunked store over it), the S3 bucket made if needed."""
     from beatflow_platform.objectstore.chunked import ChunkedAudioStore
     from beatflow_platform.objectstore.filesystem import FilesystemObjectStore
     from beatflow_platform.objectstore.s3 import S3ObjectStore
@@ -347,6 +352,7 @@ def _chunked_store(kind: str, config: dict):
         inner = FilesystemObjectStore(Path(config["root"]))
     else:
         inner = S3ObjectStore(ObjectStoreSettings(kind="s3", **config))
+        await inner.ensure_bucket()
     return inner, ChunkedAudioStore(inner)
 
 
@@ -393,6 +399,7 @@ async def _download_figures(store, inner, blob_id: str, size: int, server_pid: i
         "chunked_over_whole_download_ratio": round(speed["chunked"] / speed["whole"], 3),
         "chunked_download_cpu_ms_per_mb": round(1000 * cpu["chunked"] / megabytes, 2),
         "whole_download_cpu_ms_per_mb": round(1000 * cpu["whole"] / megabytes, 2),
+        "download_load_average_1m": round(os.getloadavg()[0], 2),  # what else the machine was running
     }
 
 
@@ -406,11 +413,8 @@ async def _takes_child(kind: str, config: dict) -> dict[str, float]:
 
     from tests.platform import audio_takes
 
-    inner, store = _chunked_store(kind, config["store"])
-    whole_store, _ = _chunked_store(kind, config["whole_store"])  # the baseline: every take stored whole
-    if kind == "s3":
-        await inner.ensure_bucket()
-        await whole_store.ensure_bucket()
+    inner, store = await _chunked_store(kind, config["store"])
+    whole_store, _ = await _chunked_store(kind, config["whole_store"])  # the baseline: every take stored whole
     base, _ = soundfile.read(config["base"], dtype="int16")
     other, _ = soundfile.read(config["other"], dtype="int16")
 
@@ -438,9 +442,7 @@ async def _downloads_child(kind: str, config: dict) -> dict[str, float]:
 
     from tests.platform import audio_takes
 
-    inner, store = _chunked_store(kind, config["store"])
-    if kind == "s3":
-        await inner.ensure_bucket()
+    inner, store = await _chunked_store(kind, config["store"])
     base, _ = soundfile.read(config["base"], dtype="int16")
     first = audio_takes.encoded(base)
     blob = await store.put(_in_pieces(first))
@@ -449,9 +451,7 @@ async def _downloads_child(kind: str, config: dict) -> dict[str, float]:
 
 
 async def _chunked_upload_child(kind: str, config: dict) -> dict[str, float]:
-    inner, store = _chunked_store(kind, config["store"])
-    if kind == "s3":
-        await inner.ensure_bucket()
+    _, store = await _chunked_store(kind, config["store"])
     server_pid = config.get("store_pid")
     digest, size = hashlib.sha256(), 0
     for chunk in _noisy_wav_chunks(CHUNKED_UPLOAD_MIB):  # hashed ahead, as the gateway does while spooling
@@ -529,32 +529,35 @@ def _chunked_figures(tmp: Path, s3: dict, nanio_pid: int) -> dict[str, float]:
     return {**figures, **_download_summary(figures)}
 
 
-def _s3_config(endpoint) -> dict:
-    return {"endpoint": endpoint.address, "access_key": endpoint.access_key, "secret_key": endpoint.secret_key}
-
-
-def run_downloads() -> dict[str, float]:
-    """Only the chunked store's download figures (one child per store), to re-measure them alone."""
+@contextmanager
+def _workspace(prefix: str) -> Iterator[tuple[Path, dict, int]]:
+    """A temporary folder and a nanio S3 server storing into it, both gone afterwards: (the folder, the
+    server's S3 settings, its pid, whose CPU time and writes count with the S3 figures)."""
     from beatflow_devtools.postgres import reachable_tempdir
     from beatflow_devtools.s3servers import NanioS3
 
-    figures: dict[str, float] = {}
-    tmp = reachable_tempdir("beatflow-bench-downloads-")
+    tmp = reachable_tempdir(prefix)
     try:
-        base = _stem_file(tmp / "take-base.wav")
         server = NanioS3(tmp / "nanio")
         endpoint = server.start()
         try:
-            for kind, (store, store_pid) in _chunked_stores(
-                tmp, _s3_config(endpoint), _nanio_pid(endpoint.port)
-            ).items():
-                config = {"store": store("downloads"), "base": str(base), "store_pid": store_pid}
-                for name, value in _child(["--downloads-child", kind], config).items():
-                    figures[f"{name}_{kind}"] = value
+            s3 = {"endpoint": endpoint.address, "access_key": endpoint.access_key, "secret_key": endpoint.secret_key}
+            yield tmp, s3, _nanio_pid(endpoint.port)
         finally:
             server.stop()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run_downloads() -> dict[str, float]:
+    """Only the chunked store's download figures (one child per store), to re-measure them alone."""
+    figures: dict[str, float] = {}
+    with _workspace("beatflow-bench-downloads-") as (tmp, s3, nanio_pid):
+        base = _stem_file(tmp / "take-base.wav")
+        for kind, (store, store_pid) in _chunked_stores(tmp, s3, nanio_pid).items():
+            config = {"store": store("downloads"), "base": str(base), "store_pid": store_pid}
+            for name, value in _child(["--downloads-child", kind], config).items():
+                figures[f"{name}_{kind}"] = value
     return {**figures, **_download_summary(figures)}
 
 
@@ -573,55 +576,44 @@ def merge_into_results(figures: dict[str, float]) -> dict:
 
 
 def run() -> dict[str, float]:
-    from beatflow_devtools.postgres import reachable_tempdir
-    from beatflow_devtools.s3servers import NanioS3
     from beatflow_platform.blob_client import UPLOAD_SIZE_METADATA
 
     figures: dict[str, float] = {}
-    tmp = reachable_tempdir("beatflow-bench-storage-")
-    try:
+    with _workspace("beatflow-bench-storage-") as (tmp, s3, nanio_pid):
         baseline = _baseline_tree(tmp / "baseline")
-        server = NanioS3(tmp / "nanio")
-        endpoint = server.start()
-        try:
-            s3 = _s3_config(endpoint)
-            for kind, config in (("filesystem", {"root": str(tmp / "fs")}), ("s3", {**s3, "bucket": "bench"})):
-                unknown = _child(["--store-child", kind], {**config, "mib": UNKNOWN_LENGTH_MIB, "announced": False})
-                for name, value in unknown.items():
-                    figures[f"{kind}_upload_{UNKNOWN_LENGTH_MIB}mb_{name}"] = value
-                announced = _child(["--store-child", kind], {**config, "mib": ANNOUNCED_MIB, "announced": True})
-                for name, value in announced.items():
-                    figures[f"{kind}_upload_{ANNOUNCED_MIB}mb_announced_{name}"] = value
+        for kind, config in (("filesystem", {"root": str(tmp / "fs")}), ("s3", {**s3, "bucket": "bench"})):
+            unknown = _child(["--store-child", kind], {**config, "mib": UNKNOWN_LENGTH_MIB, "announced": False})
+            for name, value in unknown.items():
+                figures[f"{kind}_upload_{UNKNOWN_LENGTH_MIB}mb_{name}"] = value
+            announced = _child(["--store-child", kind], {**config, "mib": ANNOUNCED_MIB, "announced": True})
+            for name, value in announced.items():
+                figures[f"{kind}_upload_{ANNOUNCED_MIB}mb_announced_{name}"] = value
 
-            stores = {
-                "filesystem": ({"root": str(tmp / "vcs-fs")}, None),
-                "s3": ({**s3, "kind": "s3", "bucket": "vcs"}, _nanio_pid(endpoint.port)),
-            }
-            commit_ms: dict[str, float] = {}
-            transaction_ms: dict[str, float] = {}
-            for version, pythonpath in (("before", baseline), ("after", [])):
-                for kind, (store, store_pid) in stores.items():
-                    store = {**store, "bucket": f"{store['bucket']}-{version}"} if "bucket" in store else store
-                    config = {
-                        "base": str(tmp / f"vcs-{kind}-{version}"),
-                        "store": {**store, "root": f"{store['root']}-{version}"} if "root" in store else store,
-                        "store_pid": store_pid,
-                        "size_metadata_key": UPLOAD_SIZE_METADATA,
-                    }
-                    result = _child(["--vcs-child"], config, pythonpath)
-                    suffix = "" if version == "after" else "_before"
-                    per_byte = result["bytes_written_per_uploaded_byte"]
-                    figures[f"bytes_written_per_uploaded_byte_{kind}{suffix}"] = per_byte
-                    rss_growth = result["upload_peak_rss_growth_mb"]
-                    figures[f"vcs_{kind}_upload_{WAV_MIB}mb_peak_rss_growth_mb{suffix}"] = rss_growth
-                    if kind == "s3":
-                        commit_ms[version] = result["commit_ms_median"]
-                        transaction_ms[version] = result["transaction_ms_median"]
-            figures.update(_chunked_figures(tmp, s3, _nanio_pid(endpoint.port)))
-        finally:
-            server.stop()
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        stores = {
+            "filesystem": ({"root": str(tmp / "vcs-fs")}, None),
+            "s3": ({**s3, "kind": "s3", "bucket": "vcs"}, nanio_pid),
+        }
+        commit_ms: dict[str, float] = {}
+        transaction_ms: dict[str, float] = {}
+        for version, pythonpath in (("before", baseline), ("after", [])):
+            for kind, (store, store_pid) in stores.items():
+                store = {**store, "bucket": f"{store['bucket']}-{version}"} if "bucket" in store else store
+                config = {
+                    "base": str(tmp / f"vcs-{kind}-{version}"),
+                    "store": {**store, "root": f"{store['root']}-{version}"} if "root" in store else store,
+                    "store_pid": store_pid,
+                    "size_metadata_key": UPLOAD_SIZE_METADATA,
+                }
+                result = _child(["--vcs-child"], config, pythonpath)
+                suffix = "" if version == "after" else "_before"
+                per_byte = result["bytes_written_per_uploaded_byte"]
+                figures[f"bytes_written_per_uploaded_byte_{kind}{suffix}"] = per_byte
+                rss_growth = result["upload_peak_rss_growth_mb"]
+                figures[f"vcs_{kind}_upload_{WAV_MIB}mb_peak_rss_growth_mb{suffix}"] = rss_growth
+                if kind == "s3":
+                    commit_ms[version] = result["commit_ms_median"]
+                    transaction_ms[version] = result["transaction_ms_median"]
+        figures.update(_chunked_figures(tmp, s3, nanio_pid))
     figures["bytes_written_per_uploaded_byte"] = max(
         figures["bytes_written_per_uploaded_byte_filesystem"],
         figures["bytes_written_per_uploaded_byte_s3"],

@@ -8,6 +8,8 @@ import hashlib
 import io
 import os
 import struct
+import threading
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,8 +21,8 @@ import zstandard
 from minio import Minio
 
 from beatflow_platform.errors import DataLoss, Unimplemented
-from beatflow_platform.objectstore import chunk_codec, packing
-from beatflow_platform.objectstore.base import ChecksumMismatch
+from beatflow_platform.objectstore import chunk_codec, chunked, packing, runs
+from beatflow_platform.objectstore.base import BlobCorrupted, ChecksumMismatch
 from beatflow_platform.objectstore.chunked import ChunkCorrupted, ChunkedAudioStore, ChunkMissing
 from beatflow_platform.objectstore.filesystem import FilesystemObjectStore
 from beatflow_platform.objectstore.s3 import S3ObjectStore
@@ -194,11 +196,7 @@ async def test_a_damaged_chunk_is_data_loss(subject, stems, plane):
     manifest = await subject.store.manifest(blob.blob_id)
     index = 3
     offset, part = manifest.offsets[index], manifest.parts[index]
-    pack = bytearray(await subject.inner.get_object("packs", part.place.pack))
-    stored = bytes(pack[part.place.offset : part.place.offset + part.place.stored])
-    start, end = _plane_spans(stored)[{"compressed": 0, "raw": 1}[plane]]
-    pack[part.place.offset + (start + end) // 2] ^= 0x01
-    subject.overwrite("packs", part.place.pack, bytes(pack))
+    _damage(subject, await subject.inner.get_object("packs", part.place.pack), part, plane)
     with pytest.raises(ChunkCorrupted) as corrupted:
         await read_all(subject.store, blob.blob_id, offset, 10)
     assert corrupted.value.metadata["chunk_id"] == part.chunk_id
@@ -211,6 +209,105 @@ async def test_a_damaged_chunk_is_data_loss(subject, stems, plane):
     await subject.store.delete_pack(part.place.pack)
     with pytest.raises(ChunkMissing):
         await read_all(subject.store, blob.blob_id, offset, 10)
+
+
+class DecodeWatch:
+    """Counts the runs being decoded in codec threads right now, and all that ever started."""
+
+    def __init__(self, monkeypatch):
+        self.running = self.started = 0
+        self._lock = threading.Lock()
+        decode_run = runs.decode_run
+
+        def watched(*args):
+            with self._lock:
+                self.running += 1
+                self.started += 1
+            try:
+                time.sleep(0.002)  # long enough for a read to stop while some runs are being decoded
+                return decode_run(*args)
+            finally:
+                with self._lock:
+                    self.running -= 1
+
+        monkeypatch.setattr(chunked, "decode_run", watched)
+
+    async def assert_nothing_left(self) -> None:
+        """No decoding still runs for a read that has ended, none starts later, and no task of it is left."""
+        started = self.started
+        assert self.running == 0
+        await asyncio.sleep(0.05)
+        assert (self.running, self.started) == (0, started)
+        leftovers = [task for task in asyncio.all_tasks() if "_run_pieces" in repr(task.get_coro())]
+        assert leftovers == []
+
+
+def _damage(subject: Subject, stored_pack: bytes, part, plane: str) -> None:
+    """Flips a bit in the middle of one plane (zstd or raw) of a stored chunk, behind the store's back."""
+    pack = bytearray(stored_pack)
+    stored = bytes(pack[part.place.offset : part.place.offset + part.place.stored])
+    start, end = _plane_spans(stored)[{"compressed": 0, "raw": 1}[plane]]
+    pack[part.place.offset + (start + end) // 2] ^= 0x01
+    subject.overwrite("packs", part.place.pack, bytes(pack))
+
+
+@pytest.mark.parametrize("plane", [None, "compressed", "raw"])
+async def test_a_pipelined_full_read_is_byte_exact_and_stops_at_a_damaged_chunk(subject, stems, monkeypatch, plane):
+    monkeypatch.setattr(runs, "RUN_BYTES", 256 * 1024)  # many runs, decoded several at once
+    data = audio_takes.encoded(stems[0][: 8 * audio_takes.BAR_FRAMES])
+    blob = await subject.store.put(streamed(data))
+    manifest = await subject.store.manifest(blob.blob_id)
+    planned = runs.plan_runs(manifest.covering(0, manifest.size))
+    assert len(planned) > 3 * chunked.PARALLEL_RUNS and all(run.size <= runs.RUN_BYTES for run in planned[1:])
+    middle = len(manifest.parts) // 2
+    if plane is not None:
+        part = manifest.parts[middle]
+        _damage(subject, await subject.inner.get_object("packs", part.place.pack), part, plane)
+    watch = DecodeWatch(monkeypatch)
+    received = bytearray()
+    pieces = subject.store.read(blob.blob_id)
+    if plane is None:
+        async for piece in pieces:
+            assert len(piece) <= 1024 * 1024
+            received += piece
+        assert received == data
+    else:
+        # Damage to a compressed plane stops the read at its chunk; to a raw plane, at the end (the blob's hash).
+        expected = ChunkCorrupted if plane == "compressed" else BlobCorrupted
+        with pytest.raises(expected):
+            async for piece in pieces:
+                received += piece
+        damaged_at = manifest.offsets[middle]
+        if plane == "compressed":
+            assert received == data[: len(received)] and len(received) <= damaged_at
+        else:  # the flipped byte went out, but not the whole blob
+            assert len(received) < len(data)
+            differing = np.flatnonzero(
+                np.frombuffer(received, np.uint8) != np.frombuffer(data, np.uint8, len(received))
+            )
+            assert len(differing) == 1 and damaged_at <= differing[0] < damaged_at + manifest.parts[middle].size
+    await watch.assert_nothing_left()
+
+
+async def test_a_read_stopped_early_leaves_no_decoding_behind(subject, stems, monkeypatch):
+    monkeypatch.setattr(runs, "RUN_BYTES", 256 * 1024)
+    data = audio_takes.encoded(stems[0][: 8 * audio_takes.BAR_FRAMES])
+    blob = await subject.store.put(streamed(data))
+    watch = DecodeWatch(monkeypatch)
+    for offset in (0, 1000):  # a full read (hashed as it streams) and a ranged one
+        pieces = subject.store.read(blob.blob_id, offset)
+        first = await anext(pieces)
+        second = await anext(pieces)
+        assert first + second == data[offset : offset + len(first) + len(second)]
+        assert watch.started > 1
+        await pieces.aclose()
+        await watch.assert_nothing_left()
+
+
+def decoded(stored: bytes, size: int) -> bytes:
+    out = np.empty(size, np.uint8)
+    chunk_codec.decode_into(memoryview(stored), out)
+    return out.tobytes()
 
 
 def _samples_bytes(samples: np.ndarray, subtype: str) -> bytes:
@@ -227,10 +324,12 @@ def test_byte_planes_keep_the_noisy_low_plane_raw_and_round_trip(stems, subtype,
     # Little-endian samples: plane 0 holds the low bytes (the noise floor), the last plane the high bytes.
     assert methods[0] == 1 and methods[-1] == 0
     assert len(stored) < 0.9 * len(data)
-    assert chunk_codec.decode(memoryview(stored)) == data
+    assert decoded(stored, len(data)) == data
     for damaged in (stored[:-1], stored + b"\0", stored[:2] + b"\x07" + stored[3:]):
         with pytest.raises(chunk_codec.CorruptChunk):
-            chunk_codec.decode(memoryview(damaged))
+            decoded(damaged, len(data))
+    with pytest.raises(chunk_codec.CorruptChunk):
+        decoded(stored, len(data) - sample_bytes)
 
 
 def test_bytes_that_are_not_samples_are_one_plane_compressed_or_raw():
@@ -239,7 +338,7 @@ def test_bytes_that_are_not_samples_are_one_plane_compressed_or_raw():
     for data, method in ((text, 0), (noise, 1)):
         stored = chunk_codec.encode(data, 1)
         assert (stored[1], stored[2]) == (1, method)
-        assert chunk_codec.decode(memoryview(stored)) == data
+        assert decoded(stored, len(data)) == data
     assert len(chunk_codec.encode(text, 1)) < len(text) / 10
 
 

@@ -75,7 +75,7 @@ def _layout(
     return SampleLayout(container, data_start, data_bytes, frame_bytes, sample_bytes)
 
 
-def may_hold_samples(head: bytes) -> bool:
+def may_hold_samples(head: bytes | bytearray) -> bool:
     """Whether more of the file could still reveal a layout (the first 12 bytes name WAV or AIFF)."""
     return (
         len(head) < 12

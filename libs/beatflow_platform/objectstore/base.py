@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-from collections.abc import AsyncIterable, AsyncIterator
+import io
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, Protocol, cast
 
 from beatflow_platform import naming
 from beatflow_platform.errors import DataLoss, InvalidArgument, NotFound, OutOfRange
+from beatflow_platform.objectstore.threads import in_thread
 
 READ_CHUNK_BYTES = 1024 * 1024
+# A full read hashes what it streams in batches of at least this size, one worker-thread call each.
+HASH_BATCH_BYTES = 2 * 1024 * 1024
 
 
 def is_blob_id(value: str) -> bool:
@@ -78,17 +84,21 @@ class ObjectStore(Protocol):
         `expected_sha256` (and, for S3, `size`) let the store write straight to the final place;
         when the stream does not match them, ChecksumMismatch is raised and nothing is stored.
         """
+        ...
 
     async def stat(self, blob_id: str) -> StoredBlob:
         """Raises BlobNotFound."""
+        ...
 
     async def exists(self, blob_id: str) -> bool: ...
 
-    def read(self, blob_id: str, offset: int = 0, length: int | None = None) -> AsyncIterator[bytes]:
+    def read(self, blob_id: str, offset: int = 0, length: int | None = None) -> AsyncGenerator[bytes, None]:
         """Streams the blob or a byte range of it; full reads are verified against the id."""
+        ...
 
     async def presigned_get_url(self, blob_id: str, expires: timedelta) -> str:
         """A URL that downloads the blob without credentials until it expires (where supported)."""
+        ...
 
     async def delete(self, blob_id: str) -> None: ...
 
@@ -110,23 +120,68 @@ def checked_range(blob: StoredBlob, offset: int, length: int | None) -> tuple[in
     return offset, remaining if length is None else min(length, remaining)
 
 
-async def verified(blob_id: str, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+async def verified(blob_id: str, chunks: AsyncGenerator[bytes, None]) -> AsyncGenerator[bytes, None]:
     """Re-yields `chunks`, holding the last one back until the whole stream hashes to `blob_id`.
 
-    A consumer therefore never receives every byte of a corrupted blob without an error.
+    A consumer therefore never receives every byte of a corrupted blob without an error. The hashing runs in
+    a worker thread (_ThreadedSha256) while the stream goes on.
     """
-    digest = hashlib.sha256()
+    digest = _ThreadedSha256()
     pending: bytes | None = None
-    async for chunk in chunks:
-        digest.update(chunk)
+    try:
+        async with aclosing(chunks):
+            async for chunk in chunks:
+                if pending is not None:
+                    await digest.update(pending)
+                    yield pending
+                pending = chunk
         if pending is not None:
-            yield pending
-        pending = chunk
-    actual = digest.hexdigest()
+            await digest.update(pending)
+        actual = await digest.hexdigest()
+    finally:
+        await digest.settle()
     if actual != blob_id:
         raise BlobCorrupted(blob_id, actual)
     if pending is not None:
         yield pending
+
+
+class _ThreadedSha256:
+    """SHA-256 of a stream computed in a worker thread, in order, a batch of at least HASH_BATCH_BYTES at a
+    time, while the stream goes on: it costs about as much as reading the bytes, and the event loop stays free
+    for the producer and the consumer meanwhile. At most two batches are held (one hashing, one filling)."""
+
+    def __init__(self) -> None:
+        self._digest = hashlib.sha256()
+        self._batch: list[bytes] = []
+        self._batched = 0
+        self._hashing: asyncio.Future[None] | None = None
+
+    async def update(self, data: bytes) -> None:
+        self._batch.append(data)
+        self._batched += len(data)
+        if self._batched >= HASH_BATCH_BYTES:
+            await self._flush()
+
+    async def hexdigest(self) -> str:
+        await self._flush()
+        await self.settle()
+        return self._digest.hexdigest()
+
+    async def settle(self) -> None:
+        """Waits for the batch being hashed, if any (so no hashing outlives the stream)."""
+        if self._hashing is not None:
+            await asyncio.wait([self._hashing])
+
+    async def _flush(self) -> None:
+        await self.settle()
+        batch, self._batch, self._batched = self._batch, [], 0
+        self._hashing = asyncio.ensure_future(in_thread(_hash_all, self._digest, batch))
+
+
+def _hash_all(digest: hashlib._Hash, chunks: list[bytes]) -> None:
+    for chunk in chunks:
+        digest.update(chunk)
 
 
 async def drain_verified(chunks: AsyncIterable[bytes], expected_sha256: str) -> int:
@@ -145,7 +200,7 @@ def file_address(handle: BinaryIO) -> tuple[str, int]:
     """(sha256, size) of a seekable file read from its start, left rewound: what `put` takes as
     `expected_sha256` and `size` so the bytes are written once, straight to their address."""
     handle.seek(0)
-    digest = hashlib.file_digest(handle, "sha256")
+    digest = hashlib.file_digest(cast(io.BufferedIOBase, handle), "sha256")  # any binary file reads
     size = handle.tell()
     handle.seek(0)
     return digest.hexdigest(), size

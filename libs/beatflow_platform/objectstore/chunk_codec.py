@@ -74,22 +74,29 @@ def _stored_plane(plane) -> tuple[int, bytes]:
     return _RAW, bytes(plane)
 
 
-def decode(stored: memoryview) -> bytes:
-    """A chunk's bytes from its stored form; raises CorruptChunk."""
+def decode_into(stored: memoryview, out: np.ndarray) -> None:
+    """Writes a chunk's bytes, decoded from its stored form, into `out` (uint8, exactly as long as the chunk);
+    raises CorruptChunk. Writing into a buffer the caller reuses spares an allocation and a copy per chunk."""
     try:
         tag = stored[0]
         if tag == _MIXED_PLANES:
-            return _decode_mixed_planes(stored)
-        if tag == _WHOLE:
-            return _decompressor().decompress(stored[1:])
-        if tag == _PLANES:
-            return _decode_zstd_planes(stored)
-        raise CorruptChunk(f"unknown chunk encoding {tag}")
+            planes = _mixed_planes(stored)
+        elif tag == _WHOLE:
+            planes = [_zstd_plane(stored[1:])]
+        elif tag == _PLANES:
+            planes = _zstd_planes(stored)
+        else:
+            raise CorruptChunk(f"unknown chunk encoding {tag}")
     except (zstandard.ZstdError, struct.error, IndexError, ValueError) as error:
         raise CorruptChunk(str(error)) from None
+    _interleave(planes, out)
 
 
-def _decode_mixed_planes(stored: memoryview) -> bytes:
+def _zstd_plane(frame: memoryview) -> np.ndarray:
+    return np.frombuffer(_decompressor().decompress(frame), np.uint8)
+
+
+def _mixed_planes(stored: memoryview) -> list[np.ndarray]:
     count = stored[1]
     methods = stored[2 : 2 + count]
     sizes = struct.unpack_from(f"<{count}I", stored, 2 + count)
@@ -100,41 +107,42 @@ def _decode_mixed_planes(stored: memoryview) -> bytes:
     for method, size in zip(methods, sizes, strict=True):
         payload = stored[position : position + size]
         if method == _ZSTD:
-            planes.append(np.frombuffer(_decompressor().decompress(payload), np.uint8))
+            planes.append(_zstd_plane(payload))
         elif method == _RAW:
             planes.append(np.frombuffer(payload, np.uint8))
         else:
             raise CorruptChunk(f"unknown plane encoding {method}")
         position += size
-    return _interleaved(planes)
+    return planes
 
 
-def _decode_zstd_planes(stored: memoryview) -> bytes:
+def _zstd_planes(stored: memoryview) -> list[np.ndarray]:
     count = stored[1]
     sizes = struct.unpack_from(f"<{count}I", stored, 2)
     position = 2 + 4 * count
     planes = []
     for size in sizes:
-        planes.append(np.frombuffer(_decompressor().decompress(stored[position : position + size]), np.uint8))
+        planes.append(_zstd_plane(stored[position : position + size]))
         position += size
-    return _interleaved(planes)
+    return planes
 
 
-def _interleaved(planes: list[np.ndarray]) -> bytes:
-    """The samples whose byte i is planes[i]: built as little-endian words (wide, contiguous writes, about
-    three times faster than writing each plane with a stride) where a sample fills a word exactly."""
-    count = len(planes[0])
-    if any(len(plane) != count for plane in planes):
-        raise CorruptChunk("the planes differ in length")
+def _interleave(planes: list[np.ndarray], out: np.ndarray) -> None:
+    """Writes the samples whose byte i is planes[i] into `out`: as little-endian words (wide, contiguous writes,
+    about three times faster than writing each plane with a stride) where a sample fills a word exactly."""
+    count = len(out) // len(planes)
+    if any(len(plane) != count for plane in planes) or count * len(planes) != len(out):
+        raise CorruptChunk("the planes do not add up to the chunk's size")
     if len(planes) == 1:
-        return planes[0].tobytes()
-    if len(planes) in (2, 4, 8):
-        words = planes[-1].astype(f"<u{len(planes)}")
-        for plane in reversed(planes[:-1]):
-            words <<= 8
+        out[:] = planes[0]
+    elif len(planes) in (2, 4, 8):
+        words = out.view(f"<u{len(planes)}")
+        np.left_shift(planes[-1], 8, out=words, dtype=words.dtype)
+        for plane in reversed(planes[1:-1]):
             words |= plane
-        return words.tobytes()
-    samples = np.empty((count, len(planes)), np.uint8)
-    for index, plane in enumerate(planes):
-        samples[:, index] = plane
-    return samples.tobytes()
+            words <<= 8
+        words |= planes[0]
+    else:
+        samples = out.reshape(count, len(planes))
+        for index, plane in enumerate(planes):
+            samples[:, index] = plane

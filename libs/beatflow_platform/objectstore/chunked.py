@@ -25,8 +25,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections import OrderedDict, deque
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator
+from contextlib import aclosing
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from beatflow_platform.errors import DataLoss, Unimplemented
 from beatflow_platform.objectstore import chunk_codec
@@ -44,14 +46,14 @@ from beatflow_platform.objectstore.base import (
 from beatflow_platform.objectstore.cdc import FrameChunker
 from beatflow_platform.objectstore.manifest import INLINE_MAX_BYTES, Manifest, Part
 from beatflow_platform.objectstore.named import NamedObjects, ObjectInfo
-from beatflow_platform.objectstore.packing import PACK_BYTES, Packer, in_codec_thread
+from beatflow_platform.objectstore.packing import Packer
+from beatflow_platform.objectstore.runs import BadChunk, Run, decode_run, plan_runs
+from beatflow_platform.objectstore.threads import in_codec_thread
 
 DEFAULT_CHUNK_BYTES = 128 * 1024
 # Below this many bytes of samples a file is a few chunks: stored whole, it dedups as well.
 MIN_CHUNKED_SAMPLE_BYTES = 1024 * 1024
-# A read fetches runs of neighbouring chunks of a pack, up to this many bytes each (a whole pack: one is
-# sealed once past PACK_BYTES, by less than a chunk), PARALLEL_RUNS ahead of the one being sent.
-RUN_BYTES = 2 * PACK_BYTES
+# A read fetches and decodes runs of neighbouring chunks (runs.py) this many ahead of the one being sent.
 PARALLEL_RUNS = 3
 # How many blobs the store remembers the kind of (chunked or whole), to ask for that kind first.
 REMEMBERED_KINDS = 4096
@@ -75,11 +77,15 @@ class ChunkCorrupted(DataLoss):
         )
 
 
+class InnerStore(ObjectStore, NamedObjects, Protocol):
+    """A store of whole blobs that keeps named objects beside them (the filesystem and S3 stores)."""
+
+
 class ChunkedAudioStore:
-    def __init__(self, inner: ObjectStore, *, chunk_bytes: int = DEFAULT_CHUNK_BYTES):
+    def __init__(self, inner: InnerStore, *, chunk_bytes: int = DEFAULT_CHUNK_BYTES):
         """`inner` stores whole blobs and, as NamedObjects, the packs, index and manifests."""
         self._inner = inner
-        self._objects: NamedObjects = inner
+        self._objects = inner
         self._chunk_bytes = chunk_bytes
         self._kinds: OrderedDict[str, bool] = OrderedDict()
         self.supports_presigned_urls = inner.supports_presigned_urls
@@ -159,11 +165,12 @@ class ChunkedAudioStore:
         if len(self._kinds) > REMEMBERED_KINDS:
             self._kinds.popitem(last=False)
 
-    async def read(self, blob_id: str, offset: int = 0, length: int | None = None) -> AsyncIterator[bytes]:
+    async def read(self, blob_id: str, offset: int = 0, length: int | None = None) -> AsyncGenerator[bytes, None]:
         manifest = await self.manifest(blob_id)
         if manifest is None:
-            async for chunk in self._inner.read(blob_id, offset, length):
-                yield chunk
+            async with aclosing(self._inner.read(blob_id, offset, length)) as chunks:
+                async for chunk in chunks:
+                    yield chunk
             return
         start, count = checked_range(StoredBlob(blob_id, manifest.size), offset, length)
         if count == 0:
@@ -172,39 +179,42 @@ class ChunkedAudioStore:
         pieces = self._pieces(manifest, start, start + count, verify_chunks=not whole)
         if whole:
             pieces = verified(blob_id, pieces)
-        async for piece in pieces:
-            yield piece
+        async with aclosing(pieces):
+            async for piece in pieces:
+                yield piece
 
-    async def _pieces(self, manifest: Manifest, start: int, end: int, *, verify_chunks: bool) -> AsyncIterator[bytes]:
-        """The bytes of [start, end): runs of neighbouring chunks, fetched PARALLEL_RUNS ahead."""
-        runs = deque(_runs(manifest.covering(start, end)))
-        fetches: deque[tuple[list[tuple[int, Part]], asyncio.Future]] = deque()
+    async def _pieces(
+        self, manifest: Manifest, start: int, end: int, *, verify_chunks: bool
+    ) -> AsyncGenerator[bytes, None]:
+        """The bytes of [start, end): runs of neighbouring chunks, fetched and decoded PARALLEL_RUNS ahead. When
+        the read stops early (an error, or a consumer that stops), the runs ahead are cancelled and their
+        decoding is waited for, so none outlives the read."""
+        runs = deque(plan_runs(manifest.covering(start, end)))
+        fetches: deque[asyncio.Task[list[bytes]]] = deque()
         try:
             while runs or fetches:
                 while runs and len(fetches) < PARALLEL_RUNS:
                     run = runs.popleft()
-                    fetches.append((run, asyncio.ensure_future(self._run_bytes(manifest, run, verify_chunks))))
-                run, fetch = fetches.popleft()
-                for (offset, _), data in zip(run, await fetch, strict=True):
-                    yield data[max(start - offset, 0) : end - offset]
+                    fetches.append(asyncio.ensure_future(self._run_pieces(manifest, run, start, end, verify_chunks)))
+                for piece in await fetches[0]:
+                    yield piece
+                fetches.popleft()
         finally:
-            for _, fetch in fetches:
+            for fetch in fetches:
                 fetch.cancel()
+            await asyncio.gather(*fetches, return_exceptions=True)
 
-    async def _run_bytes(self, manifest: Manifest, run: list[tuple[int, Part]], verify: bool) -> list[bytes]:
-        """The bytes of each part of a run: one ranged read of its pack, then decompression."""
-        parts = [part for _, part in run]
-        if parts[0].inline is not None:
-            return [parts[0].inline]
-        first, last = parts[0].place, parts[-1].place
-        stored = await self._objects.get_object(
-            "packs", first.pack, first.offset, last.offset + last.stored - first.offset
-        )
+    async def _run_pieces(self, manifest: Manifest, run: Run, start: int, end: int, verify: bool) -> list[bytes]:
+        """The bytes of [start, end) in a run: one ranged read of its pack, then decoding in a codec thread."""
+        span = run.stored_span
+        if span is None:  # an inline part: nothing to fetch or decode
+            return decode_run(b"", run, start, end, verify)
+        stored = await self._objects.get_object("packs", span.pack, span.offset, span.stored)
         if stored is None:
-            raise ChunkMissing(manifest.blob_id, parts[0].chunk_id)
+            raise ChunkMissing(manifest.blob_id, run.parts[0].chunk_id or "")
         try:
-            return await in_codec_thread(_unpack, stored, first.offset, parts, verify)
-        except _BadChunk as bad:
+            return await in_codec_thread(decode_run, stored, run, start, end, verify)
+        except BadChunk as bad:
             raise ChunkCorrupted(manifest.blob_id, bad.chunk_id) from None
 
     async def presigned_get_url(self, blob_id: str, expires: timedelta) -> str:
@@ -307,7 +317,7 @@ class _ChunkedUpload:
         await self._add(self._chunker.finish())
         places = await self._packer.finish()
         parts = [
-            part if part.inline is not None else Part(part.size, part.chunk_id, places[part.chunk_id])
+            part if part.chunk_id is None else Part(part.size, part.chunk_id, places[part.chunk_id])
             for part in self._parts
         ]
         return (Part(len(self._header), inline=bytes(self._header)), *parts)
@@ -323,48 +333,6 @@ class _ChunkedUpload:
             chunk_id = hashlib.sha256(data).hexdigest()
             self._parts.append(Part(len(data), chunk_id))
             await self._packer.add(chunk_id, data, self._sample_bytes)
-
-
-def _runs(covering: list[tuple[int, Part]]) -> list[list[tuple[int, Part]]]:
-    """Covering parts grouped into runs read at once: neighbours in one pack, up to RUN_BYTES."""
-    runs: list[list[tuple[int, Part]]] = []
-    for offset, part in covering:
-        previous = runs[-1][-1][1].place if runs and runs[-1][-1][1].place else None
-        place = part.place
-        if (
-            previous is not None
-            and place is not None
-            and place.pack == previous.pack
-            and place.offset == previous.offset + previous.stored
-            and place.offset + place.stored - runs[-1][0][1].place.offset <= RUN_BYTES
-        ):
-            runs[-1].append((offset, part))
-        else:
-            runs.append([(offset, part)])
-    return runs
-
-
-class _BadChunk(Exception):
-    def __init__(self, chunk_id: str):
-        self.chunk_id = chunk_id
-
-
-def _unpack(stored: bytes, base: int, parts: list[Part], verify: bool) -> list[bytes]:
-    """Each part's bytes from a run read from its pack at `base`. zstd's checksums catch damage to compressed
-    planes; with `verify` (ranged reads) each chunk is checked against its id, which catches damage to raw
-    planes too. A full read skips that: the blob's own hash, checked as it streams, covers every byte."""
-    chunks = []
-    view = memoryview(stored)
-    for part in parts:
-        start = part.place.offset - base
-        try:
-            data = chunk_codec.decode(view[start : start + part.place.stored])
-        except chunk_codec.CorruptChunk:
-            raise _BadChunk(part.chunk_id) from None
-        if len(data) != part.size or (verify and hashlib.sha256(data).hexdigest() != part.chunk_id):
-            raise _BadChunk(part.chunk_id)
-        chunks.append(data)
-    return chunks
 
 
 async def _replayed(head: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:

@@ -10,7 +10,8 @@ import asyncio
 import hashlib
 import os
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator
+from contextlib import aclosing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -98,17 +99,18 @@ class FilesystemObjectStore:
     async def exists(self, blob_id: str) -> bool:
         return await asyncio.to_thread(self._path(blob_id).is_file)
 
-    async def read(self, blob_id: str, offset: int = 0, length: int | None = None) -> AsyncIterator[bytes]:
+    async def read(self, blob_id: str, offset: int = 0, length: int | None = None) -> AsyncGenerator[bytes, None]:
         blob = await self.stat(blob_id)
         start, count = checked_range(blob, offset, length)
         chunks = self._read_file(self._path(blob_id), start, count)
         if start == 0 and count == blob.size:
             chunks = verified(blob_id, chunks)
-        async for chunk in chunks:
-            yield chunk
+        async with aclosing(chunks):
+            async for chunk in chunks:
+                yield chunk
 
     @staticmethod
-    async def _read_file(path: Path, start: int, count: int) -> AsyncIterator[bytes]:
+    async def _read_file(path: Path, start: int, count: int) -> AsyncGenerator[bytes, None]:
         handle = await asyncio.to_thread(open, path, "rb")
         try:
             await asyncio.to_thread(handle.seek, start)
@@ -131,7 +133,7 @@ class FilesystemObjectStore:
         await asyncio.to_thread(self._path(blob_id).unlink, missing_ok=True)
 
     async def put_object(
-        self, namespace: Namespace, name: str, data: bytes, *, replace: bool = False, durable: bool = True
+        self, namespace: Namespace, name: str, data: bytes | bytearray, *, replace: bool = False, durable: bool = True
     ) -> bool:
         path = self._object_path(namespace, name)
         if not replace and await asyncio.to_thread(path.exists):
@@ -203,7 +205,7 @@ def _replace(tmp_path: Path, final_path: Path) -> None:
     os.replace(tmp_path, final_path)
 
 
-def _write_file(path: Path, data: bytes, durable: bool) -> None:
+def _write_file(path: Path, data: bytes | bytearray, durable: bool) -> None:
     with open(path, "xb") as handle:
         handle.write(data)
         if durable:

@@ -84,6 +84,7 @@ class Manifest:
     @classmethod
     def decode(cls, blob_id: str, data: bytes) -> Manifest:
         """Raises DataLoss when the stored manifest is not one for `blob_id` or its sizes do not add up."""
+        manifest = None
         try:
             document = json.loads(data)
             parts = tuple(_decode_part(part) for part in document["parts"])
@@ -99,7 +100,7 @@ class Manifest:
             valid = valid and sum(part.size for part in parts) == manifest.size
         except (ValueError, KeyError, TypeError):
             valid = False
-        if not valid:
+        if manifest is None or not valid:
             raise DataLoss(
                 f"the manifest of blob {blob_id} is damaged", reason="MANIFEST_CORRUPTED", metadata={"blob_id": blob_id}
             )
@@ -109,6 +110,7 @@ class Manifest:
 def _encode_part(part: Part) -> dict:
     if part.chunk_id is not None:
         place = part.place
+        assert place is not None, "a chunk part has a place once its upload is finished"
         return {
             "size": part.size,
             "chunk": part.chunk_id,
@@ -116,6 +118,7 @@ def _encode_part(part: Part) -> dict:
             "at": place.offset,
             "stored": place.stored,
         }
+    assert part.inline is not None, "a part is a chunk or inline"
     return {"size": part.size, "inline": base64.b64encode(part.inline).decode()}
 
 

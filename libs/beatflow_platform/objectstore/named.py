@@ -39,21 +39,24 @@ def object_key(namespace: Namespace, name: str) -> str:
 
 class NamedObjects(Protocol):
     async def put_object(
-        self, namespace: Namespace, name: str, data: bytes, *, replace: bool = False, durable: bool = True
+        self, namespace: Namespace, name: str, data: bytes | bytearray, *, replace: bool = False, durable: bool = True
     ) -> bool:
         """Writes an object held in memory in one request; unless `replace`, False (writing nothing)
         when it is already there. `durable=False` lets the filesystem skip fsync, for what a crash
         may lose without harm (the chunk index: a lost entry only costs the next upload dedup)."""
+        ...
 
     async def get_object(
         self, namespace: Namespace, name: str, offset: int = 0, length: int | None = None
     ) -> bytes | None:
         """The object's bytes (or `length` of them from `offset`), None when there is none."""
+        ...
 
     async def object_info(self, namespace: Namespace, name: str) -> ObjectInfo | None: ...
 
     async def touch_object(self, namespace: Namespace, name: str) -> None:
         """Moves the object's modification time to now (what garbage collection's grace period reads)."""
+        ...
 
     async def delete_object(self, namespace: Namespace, name: str) -> None: ...
 

@@ -13,7 +13,6 @@ import asyncio
 import json
 import secrets
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 from beatflow_platform.errors import InvalidArgument
@@ -21,6 +20,7 @@ from beatflow_platform.objectstore import chunk_codec
 from beatflow_platform.objectstore.base import require_blob_id
 from beatflow_platform.objectstore.manifest import ChunkPlace
 from beatflow_platform.objectstore.named import NamedObjects
+from beatflow_platform.objectstore.threads import in_codec_thread
 
 # New chunks of an upload are written in packs of about this size (held in memory until written).
 PACK_BYTES = 2 * 1024 * 1024
@@ -31,13 +31,6 @@ PARALLEL_PACK_WRITES = 1
 # now, so a collection that spares packs modified within its grace period (longer than this plus the
 # longest upload) never takes a pack from under an upload about to reference it.
 REFRESH_REUSED_AFTER = timedelta(hours=1)
-# (De)compression runs in two threads of its own: zstd releases the GIL, and few threads mean few
-# codec contexts and malloc arenas (an upload's memory stays bounded).
-_CODEC_THREADS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="beatflow-zstd")
-
-
-async def in_codec_thread(function, *args):
-    return await asyncio.get_running_loop().run_in_executor(_CODEC_THREADS, function, *args)
 
 
 class Packer:

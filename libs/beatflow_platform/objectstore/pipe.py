@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Iterator
+from typing import TypeVar, cast
+
+_T = TypeVar("_T")
 
 
 class AsyncToSyncPipe:
@@ -61,11 +64,11 @@ class AsyncToSyncPipe:
         return data
 
 
-async def iterate_in_thread(iterator: Iterator[bytes]) -> AsyncIterator[bytes]:
+async def iterate_in_thread(iterator: Iterator[_T]) -> AsyncGenerator[_T, None]:
     """Consumes a blocking iterator one item at a time in worker threads."""
     end = object()
     while True:
         item = await asyncio.to_thread(next, iterator, end)
         if item is end:
             return
-        yield item
+        yield cast(_T, item)

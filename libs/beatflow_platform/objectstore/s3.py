@@ -16,8 +16,10 @@ import asyncio
 import hashlib
 import io
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator, Coroutine
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Coroutine
+from contextlib import aclosing
 from datetime import timedelta
+from typing import IO, cast
 
 import urllib3
 from minio import Minio
@@ -135,7 +137,12 @@ class S3ObjectStore:
 
     def _send_put(self, url: str, body: AsyncToSyncPipe, size: int) -> None:
         response = self._http.request(
-            "PUT", url, body=body, headers={"Content-Length": str(size)}, retries=False, preload_content=True
+            "PUT",
+            url,
+            body=cast(IO[bytes], body),
+            headers={"Content-Length": str(size)},
+            retries=False,
+            preload_content=True,
         )
         if response.status != 200:
             raise Unavailable(
@@ -204,7 +211,7 @@ class S3ObjectStore:
             return False
         return True
 
-    async def read(self, blob_id: str, offset: int = 0, length: int | None = None) -> AsyncIterator[bytes]:
+    async def read(self, blob_id: str, offset: int = 0, length: int | None = None) -> AsyncGenerator[bytes, None]:
         blob = await self.stat(blob_id)
         start, count = checked_range(blob, offset, length)
         if count == 0:
@@ -214,8 +221,9 @@ class S3ObjectStore:
             chunks = iterate_in_thread(response.stream(READ_CHUNK_BYTES))
             if start == 0 and count == blob.size:
                 chunks = verified(blob_id, chunks)
-            async for chunk in chunks:
-                yield chunk
+            async with aclosing(chunks):
+                async for chunk in chunks:
+                    yield chunk
         finally:
             response.close()
             response.release_conn()
@@ -227,7 +235,7 @@ class S3ObjectStore:
         await _call(self._client.remove_object, self._bucket, self._key(blob_id))
 
     async def put_object(
-        self, namespace: Namespace, name: str, data: bytes, *, replace: bool = False, durable: bool = True
+        self, namespace: Namespace, name: str, data: bytes | bytearray, *, replace: bool = False, durable: bool = True
     ) -> bool:
         if not replace and await self.object_info(namespace, name) is not None:
             return False
@@ -281,7 +289,9 @@ class S3ObjectStore:
         prefix = f"{require_namespace(namespace)}/"
         listing = self._client.list_objects(self._bucket, prefix=prefix, recursive=True)
         async for item in iterate_in_thread(iter(listing)):
-            yield ObjectInfo(item.object_name.removeprefix(prefix), int(item.size), item.last_modified)
+            name, size, modified_at = item.object_name, item.size, item.last_modified
+            assert name is not None and size is not None and modified_at is not None, "a listed object has them"
+            yield ObjectInfo(name.removeprefix(prefix), int(size), modified_at)
 
     async def check(self) -> None:
         if not await _call(self._client.bucket_exists, self._bucket):
@@ -295,8 +305,9 @@ async def _pump(produce: Coroutine, upload: Coroutine, pipe: AsyncToSyncPipe) ->
     try:
         # An upload that fails early must not leave the producer waiting on a full pipe.
         await asyncio.wait({producer, upload_task}, return_when=asyncio.FIRST_EXCEPTION)
-        if upload_task.done() and upload_task.exception() is not None:
-            raise upload_task.exception()
+        failure = upload_task.exception() if upload_task.done() else None
+        if failure is not None:
+            raise failure
         await producer
         await upload_task
     except BaseException as error:
