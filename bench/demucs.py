@@ -155,7 +155,7 @@ async def _cache_figures(work: Path) -> dict[str, float]:
             separator = separator_pb2_grpc.SeparatorServiceStub(channel)
             jobs = jobs_pb2_grpc.JobServiceStub(channel)
             started = time.perf_counter()
-            job = (await separator.SeparateStems(request, metadata=metadata)).job
+            job = last = (await separator.SeparateStems(request, metadata=metadata)).job
             async for event in jobs.WatchJob(jobs_pb2.WatchJobRequest(job_id=job.job_id), metadata=metadata):
                 last = event.job
             first_ms = (time.perf_counter() - started) * 1000

@@ -20,6 +20,7 @@ same run, and speed.
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -95,7 +96,8 @@ def musdb_sample_quality() -> dict[str, float]:
 
 def dsp_speed() -> dict[str, float]:
     """Real-time factor of the DSP engine on the first SPEED_SECONDS of the test excerpts joined,
-    median of three runs (noisy on shared machines: compare within one run)."""
+    median of three runs, with the machine's 1-minute load average at the end (noisy on shared
+    machines: compare within one run)."""
     excerpts = multitrack.excerpts("test")
     rate = excerpts[0].rate
     audio = np.concatenate([e.mixture for e in excerpts])[: int(SPEED_SECONDS * rate)]
@@ -105,7 +107,10 @@ def dsp_speed() -> dict[str, float]:
         started = time.perf_counter()
         _dsp(audio, rate)
         times.append(time.perf_counter() - started)
-    return {"dsp_separation_realtime_factor": round(SPEED_SECONDS / statistics.median(times), 1)}
+    return {
+        "dsp_separation_realtime_factor": round(SPEED_SECONDS / statistics.median(times), 1),
+        "dsp_speed_load_average_1min": round(os.getloadavg()[0], 2),
+    }
 
 
 def demucs_speed() -> dict[str, float]:

@@ -18,14 +18,16 @@ halves is by a hash of the excerpt's name, so it does not depend on the list's o
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pretty_midi
 import soundfile
-from music21 import corpus
+from music21 import corpus, stream
 
 from beatflow_audio import soundfont
 
@@ -64,7 +66,7 @@ class Excerpt:
 
     @cached_property
     def mixture(self) -> np.ndarray:
-        return sum(self.stems[name] for name in STEMS)
+        return sum((self.stems[name] for name in STEMS), np.zeros_like(self.stems[STEMS[0]]))
 
 
 RECIPES = [
@@ -115,7 +117,7 @@ KICK, SNARE, RIM, CLAP, CLOSED_HAT, PEDAL_HAT, OPEN_HAT, RIDE, CRASH, SHAKER = 3
 TOMS = (50, 47, 45, 43)
 # Per style: cycle length in quarter notes and hits (quarter-note offset, note, velocity). Offbeat
 # eighths are delayed by the excerpt's swing amount.
-DRUM_STYLES: dict[str, tuple[float, list[tuple[float, int, int]]]] = {
+DRUM_STYLES: dict[str, tuple[float, Sequence[tuple[float, int, int]]]] = {
     "rock": (
         4,
         [(0, KICK, 110), (1, SNARE, 110), (2, KICK, 100), (2.5, KICK, 80), (3, SNARE, 112)]
@@ -207,7 +209,7 @@ class _Note:
 
 def _score_lines(recipe: Recipe) -> tuple[list[_Note], list[_Note], list[list[_Note]]]:
     """Melody, bass and the other parts of the excerpt, in seconds from its start."""
-    score = corpus.parse(recipe.score)
+    score = cast(stream.Score, corpus.parse(recipe.score))  # every recipe names a score, not a part or an opus
     seconds_per_quarter = 60.0 / recipe.bpm
     first = recipe.start * float(score.highestTime)
     window = (first, first + recipe.seconds / seconds_per_quarter)

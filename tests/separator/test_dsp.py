@@ -38,8 +38,8 @@ def song() -> dict[str, np.ndarray]:
 
 
 @pytest.fixture(scope="module")
-def mixture(song) -> np.ndarray:
-    return sum(song[name] for name in multitrack.STEMS)
+def mixture(song: dict[str, np.ndarray]) -> np.ndarray:
+    return sum((song[name] for name in multitrack.STEMS), np.zeros_like(song["vocals"]))
 
 
 @pytest.fixture(scope="module")

@@ -52,7 +52,7 @@ def centre(spectra: list[np.ndarray]) -> np.ndarray:
     if len(spectra) != 2:
         return np.ones(spectra[0].shape, dtype=np.float32)
     left, right = spectra
-    cross = left.real * right.real + left.imag * right.imag
+    cross = np.real(left) * np.real(right) + np.imag(left) * np.imag(right)
     return np.clip(2 * cross / (np.abs(left) ** 2 + np.abs(right) ** 2 + EPS), 0, 1)
 
 
@@ -65,7 +65,7 @@ def along_time(magnitude: np.ndarray, frames: float) -> np.ndarray:
     return median_filter(magnitude, footprint=footprint, mode="nearest")
 
 
-def along_frequency(magnitude: np.ndarray, bins: int) -> np.ndarray:
+def along_frequency(magnitude: np.ndarray, bins: float) -> np.ndarray:
     return median_filter(magnitude, size=(odd(bins), 1), mode="nearest")
 
 
