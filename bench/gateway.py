@@ -1,10 +1,19 @@
 """Gateway figures: latency (median, p99) and throughput of GET repository and GET history (a page of 50
 commits of 200) through the REST gateway and straight at the same gRPC methods, driven by one Python
 async load generator (16 concurrent keep-alive callers per path, one event loop; REST and gRPC turns of
-2 s interleaved, 4 each), all on 127.0.0.1 with the whole stack running as real processes (2 cores
-shared with the load generator). Also the number of
-hand-written gateway route handlers (the rest are transcoded from the protos' google.api.http rules), and
-the studio page's weight on its first load (`studio_first_load_kb`).
+2 s interleaved, 4 each, after a discarded warm-up turn of each: connections, first calls), all on
+127.0.0.1 with the whole stack running as real processes (2 cores shared with the load generator; the
+services log at WARNING), and the CPU time per request of the process each path calls
+(`*_server_cpu_us_per_request`: the gateway's for REST, vcs's for gRPC), which, unlike a latency, hardly
+moves with the machine's other load. Also the number of hand-written gateway route handlers (the rest are transcoded
+from the protos' google.api.http rules), and the studio page's weight on its first load
+(`studio_first_load_kb`).
+
+Reading the figures: the load is a closed loop, so a latency is also the time a request waits for the other
+15 callers' work on the 2 cores; a p99 is the worst of a few thousand requests and moves with whatever else
+the machine runs. The gRPC path's client (grpc.aio, in the load generator) costs more CPU per call than the
+REST path's raw HTTP/1.1 client, on the same 2 cores: that slows the gRPC path a little, so the ratios
+flatter the gateway slightly.
 
 `python -m bench gateway` writes them to bench/results/gateway.json.
 """
@@ -22,6 +31,7 @@ from urllib.parse import urlsplit
 
 import grpc
 import httpx
+import psutil
 
 from beatflow.vcs.v1 import repositories_pb2, repositories_pb2_grpc, version_control_pb2_grpc
 from beatflow.vcs.v1 import version_control_pb2 as vc
@@ -35,6 +45,7 @@ CONNECTIONS = 16
 # machine's other load weighs on both alike (the ratios compare latencies from the same minutes).
 ROUNDS = 4
 SECONDS = 2
+WARM_UP_SECONDS = 0.5
 HISTORY_COMMITS = 200
 HISTORY_PAGE = 50
 ROUTES = Path(__file__).resolve().parents[1] / "services" / "gateway" / "beatflow_gateway" / "routes"
@@ -50,24 +61,39 @@ class _KeepAlive:
         self._streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
 
     async def get(self, path: str) -> bytes:
+        try:
+            head, reader = await self._send(path)
+        except asyncio.IncompleteReadError as closed:
+            if closed.partial:
+                raise
+            self.close()  # the server closed a connection left idle (keep-alive timeout): open another
+            head, reader = await self._send(path)
+        if not head.startswith(b"HTTP/1.1 200"):
+            raise RuntimeError(head.split(b"\r\n", 1)[0].decode())
+        length = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+        if length is None:
+            raise RuntimeError("a response without Content-Length")
+        return await reader.readexactly(int(length.group(1)))
+
+    async def _send(self, path: str) -> tuple[bytes, asyncio.StreamReader]:
+        """Sends the request; its response head and the stream its body follows on."""
         if self._streams is None:
             self._streams = await asyncio.open_connection(self._address.hostname, self._address.port)
         reader, writer = self._streams
         writer.write(f"GET {path} HTTP/1.1\r\nHost: {self._address.netloc}\r\n{self._headers}\r\n".encode())
-        head = await reader.readuntil(b"\r\n\r\n")
-        if not head.startswith(b"HTTP/1.1 200"):
-            raise RuntimeError(head.split(b"\r\n", 1)[0].decode())
-        length = int(re.search(rb"(?im)^content-length:\s*(\d+)", head).group(1))
-        return await reader.readexactly(length)
+        return await reader.readuntil(b"\r\n\r\n"), reader
 
     def close(self) -> None:
         if self._streams is not None:
             self._streams[1].close()
+            self._streams = None
 
 
-async def _turn(calls: list[Callable[[], Awaitable[object]]], latencies: list[float]) -> float:
-    """Each of the callers (one per connection) calls in a loop for SECONDS; adds every latency; the seconds taken."""
-    deadline = time.perf_counter() + SECONDS
+async def _turn(
+    calls: list[Callable[[], Awaitable[object]]], latencies: list[float], seconds: float = SECONDS
+) -> float:
+    """Each of the callers (one per connection) calls in a loop for `seconds`; adds every latency; the seconds taken."""
+    deadline = time.perf_counter() + seconds
 
     async def caller(call: Callable[[], Awaitable[object]]) -> None:
         while time.perf_counter() < deadline:
@@ -80,21 +106,40 @@ async def _turn(calls: list[Callable[[], Awaitable[object]]], latencies: list[fl
     return time.perf_counter() - started
 
 
-async def _compare(paths: dict[str, list[Callable[[], Awaitable[object]]]]) -> dict[str, dict[str, float]]:
-    """Median, p99 and throughput of each path's callers, loaded in interleaved turns."""
+async def _compare(
+    paths: dict[str, list[Callable[[], Awaitable[object]]]], servers: dict[str, psutil.Process]
+) -> dict[str, dict[str, float]]:
+    """Median, p99 and throughput of each path's callers, loaded in interleaved turns, and the CPU time its server
+    (`servers[path]`, the process its callers call) spent per request during its turns: unlike latencies, hardly
+    moved by what else the machine runs."""
     latencies: dict[str, list[float]] = {name: [] for name in paths}
     seconds = dict.fromkeys(paths, 0.0)
+    cpu_seconds = dict.fromkeys(paths, 0.0)
+    for calls in paths.values():
+        await _turn(calls, [], WARM_UP_SECONDS)
     for _ in range(ROUNDS):
         for name, calls in paths.items():
+            before = _cpu_seconds(servers[name])
             seconds[name] += await _turn(calls, latencies[name])
+            cpu_seconds[name] += _cpu_seconds(servers[name]) - before
     return {
         name: {
             "median_ms": round(statistics.median(values), 3),
             "p99_ms": round(statistics.quantiles(values, n=100)[-1], 3),
             "requests_per_s": round(len(values) / seconds[name], 1),
+            "server_cpu_us_per_request": round(cpu_seconds[name] / len(values) * 1e6),
         }
         for name, values in latencies.items()
     }
+
+
+def _cpu_seconds(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return times.user + times.system
+
+
+def _pid(stack: LocalStack, service: str) -> int:
+    return next(running.process.pid for running in stack.services if running.name == service)
 
 
 def handwritten_handlers() -> int:
@@ -137,17 +182,20 @@ async def _measure(stack: LocalStack) -> dict[str, float]:
         try:
             repository_path, history_path = f"/api/repositories/{repo_id}", f"/api/vcs/history/{repo_id}"
             history_path += f"?page_size={HISTORY_PAGE}"
+            gateway, vcs = (psutil.Process(_pid(stack, name)) for name in ("gateway", "vcs"))
             results = await _compare(
                 {
                     "gateway_get_repository": [lambda c=c: c.get(repository_path) for c in connections],
                     "grpc_get_repository": [lambda: repos.GetRepository(get_repository, metadata=metadata)]
                     * CONNECTIONS,
-                }
+                },
+                {"gateway_get_repository": gateway, "grpc_get_repository": vcs},
             ) | await _compare(
                 {
                     "gateway_get_history": [lambda c=c: c.get(history_path) for c in connections],
                     "grpc_get_history": [lambda: versions.GetHistory(get_history, metadata=metadata)] * CONNECTIONS,
-                }
+                },
+                {"gateway_get_history": gateway, "grpc_get_history": vcs},
             )
         finally:
             for connection in connections:

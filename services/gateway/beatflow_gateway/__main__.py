@@ -17,6 +17,9 @@ def main() -> None:
         host=settings.http_host,
         port=settings.http_port,
         log_config=None,
+        # One access line per request, ours (request_ids.py: with the request id and duration), not uvicorn's too.
+        # Its event loop and HTTP parser are uvloop and httptools (uvicorn takes them when installed).
+        access_log=False,
         proxy_headers=True,
         timeout_graceful_shutdown=20,
     )

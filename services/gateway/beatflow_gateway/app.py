@@ -6,6 +6,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.telemetry import TelemetryConfig
 from fastapi_offline import FastAPIOffline
 
 from beatflow_gateway import errors, openapi, studio, transcoding
@@ -16,6 +17,7 @@ from beatflow_gateway.routes import ai, audio, auth, health, jobs, live, renders
 from beatflow_gateway.settings import GatewaySettings
 
 DOCS_ASSETS_URL = "/docs-assets"
+NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
 
 
 def create_app(settings: GatewaySettings, backends: Backends | None = None) -> FastAPI:
@@ -34,6 +36,9 @@ def create_app(settings: GatewaySettings, backends: Backends | None = None) -> F
         lifespan=lifespan,
         static_url=DOCS_ASSETS_URL,
         swagger_ui_parameters={"validatorUrl": None},
+        # The gateway sets up no OpenTelemetry; with FastAPI's native telemetry on, every request would look the
+        # global providers up (environment reads included) to find that out.
+        telemetry=NO_TELEMETRY,
     )
     app.state.settings = settings
     errors.install(app)

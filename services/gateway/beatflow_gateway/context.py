@@ -9,10 +9,12 @@ from typing import Annotated
 
 from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from google.protobuf import json_format
+from google.protobuf.message import Message
+from starlette.requests import HTTPConnection
 
+from beatflow_gateway import proto_json
 from beatflow_gateway.backends import Backends
-from beatflow_gateway.errors import PRINT_OPTIONS, ApiError
+from beatflow_gateway.errors import ApiError
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -30,12 +32,12 @@ class Call:
         return any(key == "authorization" for key, _ in self.metadata)
 
 
-def request_id_for(request: Request) -> str:
+def request_id_for(request: HTTPConnection) -> str:
     incoming = request.headers.get(REQUEST_ID_HEADER, "")
     return incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
 
 
-def anonymous_call(request: Request) -> Call:
+def anonymous_call(request: HTTPConnection) -> Call:
     settings = request.app.state.settings
     return Call(
         (("x-request-id", request.state.request_id),), settings.call_timeout_seconds, settings.slow_call_timeout_seconds
@@ -121,6 +123,6 @@ OPTIONAL_TOKEN = {"security": [{}]}
 Services = Annotated[Backends, Depends(backends)]
 
 
-def to_json(message) -> dict:
+def to_json(message: Message) -> dict:
     """A protobuf message as the JSON the API returns (field names as in the .proto files)."""
-    return json_format.MessageToDict(message, **PRINT_OPTIONS)
+    return proto_json.to_dict(message)

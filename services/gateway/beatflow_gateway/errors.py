@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from typing import TypedDict
 
 import grpc
 from fastapi import FastAPI, Request
@@ -43,8 +44,15 @@ _HTTP_CODES = {
     429: "RESOURCE_EXHAUSTED",
 }
 _log = get_logger("beatflow.gateway")
+
+
 # Envoy's transcoder print_options (preserve_proto_field_names, always_print_primitive_fields).
-PRINT_OPTIONS = {"preserving_proto_field_name": True, "always_print_fields_with_no_presence": True}
+class PrintOptions(TypedDict):
+    preserving_proto_field_name: bool
+    always_print_fields_with_no_presence: bool
+
+
+PRINT_OPTIONS: PrintOptions = {"preserving_proto_field_name": True, "always_print_fields_with_no_presence": True}
 
 
 class ApiError(Exception):
@@ -60,7 +68,8 @@ def body(code: str, message: str, details: list | None = None) -> dict:
 
 
 def grpc_details(error: grpc.aio.AioRpcError) -> list[dict]:
-    status = rpc_status.from_call(error)
+    # grpc_status is typed for grpc.Call; an AioRpcError has the same code(), details() and trailing_metadata().
+    status = rpc_status.from_call(error)  # pyright: ignore[reportArgumentType]
     details = []
     for packed in status.details if status else []:
         for detail_type in _DETAIL_TYPES:

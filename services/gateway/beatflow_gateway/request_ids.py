@@ -44,9 +44,14 @@ class RequestIds:
             structlog.contextvars.reset_contextvars(**bound)
             _log.info(
                 "http",
-                method=request.method,
-                path=request.url.path,
+                method=scope["method"],
+                path=_logged_path(scope["path"]),
                 status=status,
                 request_id=request_id,
                 duration_ms=round((time.perf_counter() - started) * 1000, 2),
             )
+
+
+def _logged_path(path: str) -> str:
+    """The path as `request.url.path` gives it, without building the URL (host, scheme, query) for it."""
+    return path.replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")

@@ -97,11 +97,12 @@ def _set_query_value(
 def _leaf_field(message_type: Descriptor, path: str) -> FieldDescriptor | None:
     """The field a dotted query name ends at; None unless it is a value (not a message or a map)."""
     field = None
+    within: Descriptor | None = message_type
     for part in path.split("."):
-        if message_type is None or part not in message_type.fields_by_name:
+        if within is None or part not in within.fields_by_name:
             return None
-        field = message_type.fields_by_name[part]
-        message_type = field.message_type if field.type == FieldDescriptor.TYPE_MESSAGE else None
+        field = within.fields_by_name[part]
+        within = field.message_type if field.type == FieldDescriptor.TYPE_MESSAGE else None
     if field is None or (field.message_type and field.message_type.full_name not in _SCALAR_MESSAGES):
         return None
     return field

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
 
 from google.api import annotations_pb2, http_pb2
 from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
+from google.protobuf.descriptor_pb2 import MethodOptions
 
 from beatflow.auth.v1 import auth_pb2
 from beatflow.common.v1 import http_pb2 as beatflow_http_pb2
@@ -21,6 +23,9 @@ from beatflow.separator.v1 import separator_pb2
 from beatflow.vcs.v1 import blobs_pb2, repositories_pb2, version_control_pb2
 from beatflow_gateway.transcoding.field_rules import path_convertor
 from beatflow_gateway.transcoding.templates import PathTemplate, parse
+
+if TYPE_CHECKING:
+    from google.protobuf.internal.extension_dict import _ExtensionFieldDescriptor
 
 # Each service, and the `Backends` (SDK client) attribute whose stub calls it.
 SERVICES: dict[ServiceDescriptor, str] = {
@@ -61,6 +66,11 @@ NOT_PUBLISHED: dict[str, str] = {
     "beatflow.separator.v1.SeparatorService.MixStems": "per-input gains, offsets and counts",
 }
 _VERBS = ("get", "put", "post", "delete", "patch")
+# The method options read here. The generated .pyi declare extensions as plain FieldDescriptors, where typeshed's
+# protobuf stubs type Extensions[] by their container and value.
+_HTTP_RULE = cast("_ExtensionFieldDescriptor[MethodOptions, http_pb2.HttpRule]", annotations_pb2.http)
+_SUCCESS_STATUS = cast("_ExtensionFieldDescriptor[MethodOptions, int]", beatflow_http_pb2.http_success_status)
+_RESPONSE_FIELD = cast("_ExtensionFieldDescriptor[MethodOptions, str]", beatflow_http_pb2.http_response_field)
 
 
 @dataclass(frozen=True)
@@ -96,11 +106,11 @@ def bindings() -> Iterator[Binding]:
             ):
                 continue
             options = method.GetOptions()
-            if not options.HasExtension(annotations_pb2.http):
+            if not options.HasExtension(_HTTP_RULE):
                 continue
-            rule = options.Extensions[annotations_pb2.http]
-            status = options.Extensions[beatflow_http_pb2.http_success_status] or 200
-            field = options.Extensions[beatflow_http_pb2.http_response_field]
+            rule = options.Extensions[_HTTP_RULE]
+            status = options.Extensions[_SUCCESS_STATUS] or 200
+            field = options.Extensions[_RESPONSE_FIELD]
             for one in (rule, *rule.additional_bindings):
                 yield _binding(method, stub, one, status, one.response_body or field)
 
