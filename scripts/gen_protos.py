@@ -1,5 +1,7 @@
 """Generate the Python gRPC stubs (with .pyi) and the descriptor set Envoy's transcoder reads.
 
+The stubs of protovalidate's rules (`buf.validate`, which the contracts import) are generated
+beside ours, from the validate.proto that write_validate_proto.py prints from the pinned wheel.
 Stubs are written to a fresh directory and swapped in whole, so a removed .proto never
 leaves a stale module behind.
 """
@@ -13,6 +15,7 @@ import tempfile
 from importlib import resources
 from pathlib import Path
 
+import write_validate_proto
 from grpc_tools import protoc
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,14 +34,17 @@ def generate(out: Path, descriptor_set: Path) -> None:
     sources = sorted(str(p.relative_to(PROTO_ROOT)) for p in (PROTO_ROOT / "beatflow").rglob("*.proto"))
     if not sources:
         sys.exit("no .proto files under protos/beatflow")
+    write_validate_proto.write(THIRD_PARTY)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".gen-", dir=out.parent))
     try:
         _run_protoc([f"--python_out={staging}", f"--pyi_out={staging}", f"--grpc_python_out={staging}", *sources])
+        _run_protoc([f"--python_out={staging}", f"--pyi_out={staging}", write_validate_proto.PATH])
         # Regular packages (not namespace ones) so packaging tools and type checkers find them.
-        for directory in [staging / "beatflow", *(staging / "beatflow").rglob("*")]:
-            if directory.is_dir():
-                (directory / "__init__.py").touch()
+        for root in ("beatflow", "buf"):
+            for directory in [staging / root, *(staging / root).rglob("*")]:
+                if directory.is_dir():
+                    (directory / "__init__.py").touch()
         shutil.rmtree(out, ignore_errors=True)
         staging.rename(out)
     finally:

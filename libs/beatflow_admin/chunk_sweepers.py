@@ -17,10 +17,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from psycopg import AsyncConnection
-
 from beatflow_admin.sweepers import cutoff, delete_each
 from beatflow_platform.db.gc import LiveIds, SweepReport
+from beatflow_platform.db.pool import DictConnection
 from beatflow_platform.db.queries import fetch_all
 from beatflow_platform.objectstore.chunked import ChunkedAudioStore
 from beatflow_platform.objectstore.named import ObjectInfo
@@ -62,7 +61,7 @@ class ChunkStoreSweeper:
     modified longer ago than `grace`."""
 
     def __init__(
-        self, conn: AsyncConnection, store: ChunkedAudioStore, kind: _Kind, *, grace: timedelta, batch_size: int
+        self, conn: DictConnection, store: ChunkedAudioStore, kind: _Kind, *, grace: timedelta, batch_size: int
     ):
         self.name = kind.name
         self._conn = conn

@@ -7,19 +7,17 @@ go), then renders, then the packs and chunk-index entries no remaining object re
 
 from __future__ import annotations
 
-from psycopg import AsyncConnection
-
 from beatflow_admin.chunk_sweepers import CHUNK_INDEX, PACKS, ChunkStoreSweeper
 from beatflow_admin.marking import MarkReport, mark
 from beatflow_admin.settings import AdminSettings
 from beatflow_admin.sweepers import BlobSweeper, RenderSweeper
 from beatflow_platform.db.gc import LiveIds, Sweeper, SweepReport
-from beatflow_platform.db.pool import connect
+from beatflow_platform.db.pool import DictConnection, connect
 from beatflow_platform.objectstore import ObjectStore, create_object_store
 from beatflow_platform.objectstore.chunked import ChunkedAudioStore
 
 
-def sweepers(vcs: AsyncConnection, store: ObjectStore, settings: AdminSettings) -> list[Sweeper]:
+def sweepers(vcs: DictConnection, store: ObjectStore, settings: AdminSettings) -> list[Sweeper]:
     """The sweepers of one collection, in the order they run (chunks last: they see what the others left)."""
     batch = settings.batch_size
     found: list[Sweeper] = [

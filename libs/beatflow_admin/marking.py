@@ -22,9 +22,10 @@ from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 
-from psycopg import AsyncConnection, sql
+from psycopg import sql
 
 from beatflow_platform.db.gc import CONTENT_ADDRESS_PATTERN, LiveIds
+from beatflow_platform.db.pool import DictConnection
 
 _COMMIT_PARAMS_BLOB_IDS = sql.SQL(
     "SELECT m[1] FROM vcs.commits c"
@@ -52,7 +53,7 @@ class MarkReport:
         return json.dumps({"phase": "mark", **asdict(self)})
 
 
-async def mark(live: LiveIds, jobs: AsyncConnection, job_retention: timedelta) -> MarkReport:
+async def mark(live: LiveIds, jobs: DictConnection, job_retention: timedelta) -> MarkReport:
     """Fills `live` (on the vcs database's collector connection) from commits' parameters and from jobs."""
     await live.create()
     from_commits = await live.add_from(_COMMIT_PARAMS_BLOB_IDS, {"pattern": CONTENT_ADDRESS_PATTERN})
@@ -61,7 +62,7 @@ async def mark(live: LiveIds, jobs: AsyncConnection, job_retention: timedelta) -
     return MarkReport(from_commits, from_jobs)
 
 
-async def _job_blob_ids(jobs: AsyncConnection, retention: timedelta) -> AsyncIterator[str]:
+async def _job_blob_ids(jobs: DictConnection, retention: timedelta) -> AsyncIterator[str]:
     """Streamed through a server-side cursor, so memory stays bounded however many jobs there are."""
     async with jobs.transaction(), jobs.cursor(name="gc_job_blob_ids") as cursor:
         await cursor.execute(_JOB_BLOB_IDS, {"pattern": CONTENT_ADDRESS_PATTERN, "retention": retention})

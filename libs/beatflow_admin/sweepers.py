@@ -21,9 +21,10 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
-from psycopg import AsyncConnection, sql
+from psycopg import sql
 
 from beatflow_platform.db.gc import LiveIds, SweepReport
+from beatflow_platform.db.pool import DictConnection
 from beatflow_platform.db.queries import fetch_all, fetch_one
 from beatflow_platform.objectstore import ObjectStore
 
@@ -61,9 +62,10 @@ _UNNAMED_OBJECTS = (
 )
 
 
-async def cutoff(conn: AsyncConnection, age: timedelta) -> datetime:
+async def cutoff(conn: DictConnection, age: timedelta) -> datetime:
     """now() - age on the database's clock."""
     row = await fetch_one(conn, "SELECT now() - %s AS cutoff", (age,))
+    assert row is not None  # a SELECT without FROM returns one row
     return row["cutoff"]
 
 
@@ -86,7 +88,7 @@ class BlobSweeper:
 
     name = "vcs.blobs"
 
-    def __init__(self, conn: AsyncConnection, store: ObjectStore, *, grace: timedelta, batch_size: int):
+    def __init__(self, conn: DictConnection, store: ObjectStore, *, grace: timedelta, batch_size: int):
         self._conn = conn
         self._store = store
         self._grace = grace
@@ -130,7 +132,7 @@ class RenderSweeper:
 
     name = "vcs.renders"
 
-    def __init__(self, conn: AsyncConnection, store: ObjectStore, *, retention: timedelta, batch_size: int):
+    def __init__(self, conn: DictConnection, store: ObjectStore, *, retention: timedelta, batch_size: int):
         self._conn = conn
         self._store = store
         self._retention = retention

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from beatflow.common.v1 import audio_pb2
 from beatflow_audio.theory import Key
 
@@ -41,7 +43,9 @@ def key_from_proto(key: audio_pb2.MusicalKey) -> Key | None:
 
 
 def key_to_proto(key: Key) -> audio_pb2.MusicalKey:
-    return audio_pb2.MusicalKey(tonic=key.tonic + audio_pb2.PITCH_CLASS_C, mode=MODE_TO_PROTO[key.mode_name])
+    # Enum values are plain ints at run time; the generated .pyi names only the enum type.
+    tonic = cast(audio_pb2.PitchClass, key.tonic + audio_pb2.PITCH_CLASS_C)
+    return audio_pb2.MusicalKey(tonic=tonic, mode=MODE_TO_PROTO[key.mode_name])
 
 
 def key_name(key: audio_pb2.MusicalKey) -> str:

@@ -72,7 +72,11 @@ class Key:
         return 12 * (octave + 1) + self.tonic + self.scale[index] + 12 * steps
 
     def triad(self, degree: int, octave: int) -> tuple[int, int, int]:
-        return tuple(self.degree_pitch(degree + offset, octave) for offset in (0, 2, 4))
+        return (
+            self.degree_pitch(degree, octave),
+            self.degree_pitch(degree + 2, octave),
+            self.degree_pitch(degree + 4, octave),
+        )
 
     @classmethod
     def parse(cls, text: str) -> Key:

@@ -238,13 +238,13 @@ def estimate_key_from(features: PitchFeatures) -> KeyEstimate:
 def _mode_reading(weights: np.ndarray, minor: bool) -> str:
     """The church mode with a minor (or major) third whose scale holds most of the pitch-class
     `weights` (tonic first); ties go to the earlier of `MODES`."""
-    fits = {}
+    fits: dict[str, float] = {}
     for name, scale in MODES.items():
         if (scale[2] == 3) == minor:
             template = -np.ones(12)
             template[list(scale)] = 1.0
             fits[name] = float(template @ weights)
-    return max(fits, key=fits.get)
+    return max(fits, key=fits.__getitem__)
 
 
 def estimate_key(mono: np.ndarray, rate: int) -> KeyEstimate:

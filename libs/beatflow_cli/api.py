@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
+from websockets.typing import Subprotocol
 
 from beatflow_cli.config import Credentials
 
@@ -124,8 +125,9 @@ class Api:
         """The job's events over the WebSocket until it ends."""
         url = self.base.replace("http://", "ws://").replace("https://", "wss://") + f"/ws/jobs/{job_id}"
         token = self.credentials.access_token
+        subprotocols = [Subprotocol(f"bearer.{token}")] if token else None
         try:
-            with connect(url, subprotocols=[f"bearer.{token}"] if token else None, open_timeout=10) as socket:
+            with connect(url, subprotocols=subprotocols, open_timeout=10) as socket:
                 try:
                     for message in socket:
                         yield json.loads(message)

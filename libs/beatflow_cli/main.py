@@ -408,7 +408,7 @@ class AnalysisFormat(StrEnum):
 
 
 # The CSV's columns: the first three are the contract of batch tagging (`file,bpm,key`).
-ANALYSIS_COLUMNS = (
+ANALYSIS_COLUMNS: tuple[str, ...] = (
     "file",
     "bpm",
     "key",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 from rich.console import Console
 from rich.table import Table
@@ -20,7 +21,7 @@ def emit(data, as_json: bool, table: Table | str | None = None) -> None:
         console.print(table)
 
 
-def key_value_table(title: str, rows: list[tuple[str, object]]) -> Table:
+def key_value_table(title: str, rows: Sequence[tuple[str, object]]) -> Table:
     table = Table(title=title, show_header=False)
     table.add_column(style="bold")
     table.add_column()

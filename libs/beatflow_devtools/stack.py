@@ -64,7 +64,9 @@ DEV_DEFAULTS = {"gateway": {"CORS_ORIGINS": json.dumps(DEV_CORS_ORIGINS)}}
 async def _grpc_ready(port: int) -> bool:
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
         try:
-            response = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=2)
+            # typeshed's grpc_health stub declares no methods on HealthStub; the generated class has Check.
+            stub = health_pb2_grpc.HealthStub(channel)
+            response = await stub.Check(health_pb2.HealthCheckRequest(), timeout=2)  # pyright: ignore[reportAttributeAccessIssue]
         except grpc.aio.AioRpcError:
             return False
     return response.status == health_pb2.HealthCheckResponse.SERVING

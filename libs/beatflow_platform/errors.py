@@ -12,6 +12,7 @@ from http import HTTPStatus
 
 import grpc
 from google.protobuf import any_pb2
+from google.protobuf.message import Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
@@ -40,7 +41,7 @@ class BeatFlowError(Exception):
         self.reason = reason or self.default_reason
         self.metadata = dict(metadata or {})
 
-    def details(self) -> list[object]:
+    def details(self) -> list[Message]:
         return [error_details_pb2.ErrorInfo(reason=self.reason, domain=ERROR_DOMAIN, metadata=self.metadata)]
 
 
@@ -56,7 +57,7 @@ class InvalidArgument(BeatFlowError):
     def for_field(cls, field_name: str, description: str) -> InvalidArgument:
         return cls(f"{field_name}: {description}", violations=[FieldViolation(field_name, description)])
 
-    def details(self) -> list[object]:
+    def details(self) -> list[Message]:
         bad_request = error_details_pb2.BadRequest(
             field_violations=[
                 error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
@@ -100,7 +101,7 @@ class NotFound(BeatFlowError):
         super().__init__(message or f"{resource_type} {resource_name!r} not found", **kwargs)
         self.resource = _Resource(resource_type, resource_name)
 
-    def details(self) -> list[object]:
+    def details(self) -> list[Message]:
         info = error_details_pb2.ResourceInfo(resource_type=self.resource.type, resource_name=self.resource.name)
         return [*super().details(), info]
 

@@ -82,7 +82,8 @@ class VcsSessionLookup:
 
 def _reason(error: grpc.aio.AioRpcError) -> str:
     """The ErrorInfo reason of a BeatFlow error status ("" when it has none)."""
-    status = rpc_status.from_call(error)
+    # typeshed wants a grpc.Call; from_call reads only code(), details() and trailing_metadata(), which AioRpcError has.
+    status = rpc_status.from_call(error)  # pyright: ignore[reportArgumentType]
     for packed in status.details if status else ():
         info = error_details_pb2.ErrorInfo()
         if packed.Unpack(info):

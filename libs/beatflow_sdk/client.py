@@ -115,33 +115,33 @@ class _CallDefaults:
 # grpc.aio registers an interceptor for the first call shape it implements only, so each shape
 # gets its own small class.
 class _AsyncUnaryUnary(_CallDefaults, grpc.aio.UnaryUnaryClientInterceptor):
-    async def intercept_unary_unary(self, continuation, details, request):
-        return await continuation(self.details(details), request)
+    async def intercept_unary_unary(self, continuation, client_call_details, request):
+        return await continuation(self.details(client_call_details), request)
 
 
 class _AsyncUnaryStream(_CallDefaults, grpc.aio.UnaryStreamClientInterceptor):
-    async def intercept_unary_stream(self, continuation, details, request):
-        return await continuation(self.details(details, default_deadline=False), request)
+    async def intercept_unary_stream(self, continuation, client_call_details, request):
+        return await continuation(self.details(client_call_details, default_deadline=False), request)
 
 
 class _AsyncStreamUnary(_CallDefaults, grpc.aio.StreamUnaryClientInterceptor):
-    async def intercept_stream_unary(self, continuation, details, request_iterator):
-        return await continuation(self.details(details), request_iterator)
+    async def intercept_stream_unary(self, continuation, client_call_details, request_iterator):
+        return await continuation(self.details(client_call_details), request_iterator)
 
 
 class _SyncUnaryUnary(_CallDefaults, grpc.UnaryUnaryClientInterceptor):
-    def intercept_unary_unary(self, continuation, details, request):
-        return continuation(self.details(details), request)
+    def intercept_unary_unary(self, continuation, client_call_details, request):
+        return continuation(self.details(client_call_details), request)
 
 
 class _SyncUnaryStream(_CallDefaults, grpc.UnaryStreamClientInterceptor):
-    def intercept_unary_stream(self, continuation, details, request):
-        return continuation(self.details(details, default_deadline=False), request)
+    def intercept_unary_stream(self, continuation, client_call_details, request):
+        return continuation(self.details(client_call_details, default_deadline=False), request)
 
 
 class _SyncStreamUnary(_CallDefaults, grpc.StreamUnaryClientInterceptor):
-    def intercept_stream_unary(self, continuation, details, request_iterator):
-        return continuation(self.details(details), request_iterator)
+    def intercept_stream_unary(self, continuation, client_call_details, request_iterator):
+        return continuation(self.details(client_call_details), request_iterator)
 
 
 class _Stubs:
@@ -174,11 +174,6 @@ class _Stubs:
     @property
     def generation(self) -> generator_pb2_grpc.GeneratorServiceStub:
         return generator_pb2_grpc.GeneratorServiceStub(self._channel("generator"))
-
-    @property
-    def jobs(self) -> jobs_pb2_grpc.JobServiceStub:
-        """Generator and separator share the job queue: either answers for any job."""
-        return jobs_pb2_grpc.JobServiceStub(self._channel(*JOB_SERVICES))
 
     @property
     def separation(self) -> separator_pb2_grpc.SeparatorServiceStub:
@@ -242,6 +237,7 @@ class AsyncBeatFlow(_Client):
         async for last in follow(lambda: self.jobs.WatchJob(jobs_pb2.WatchJobRequest(job_id=job_id))):
             if on_event:
                 on_event(last)
+        assert last is not None  # WatchJob answers with the job's snapshot first, or fails
         return last
 
     async def listen(
@@ -309,11 +305,17 @@ class BeatFlow(_Client):
     def _open(address: str, options, interceptors):
         return grpc.intercept_channel(grpc.insecure_channel(address, options=options), *interceptors)
 
+    @property
+    def jobs(self) -> jobs_pb2_grpc.JobServiceStub:
+        """Generator and separator share the job queue: either answers for any job."""
+        return jobs_pb2_grpc.JobServiceStub(self._channel(*JOB_SERVICES))
+
     def wait_for_job(self, job_id: str, on_event: Callable[[jobs_pb2.Job], None] | None = None) -> jobs_pb2.Job:
         last = None
         for last in follow_blocking(lambda: self.jobs.WatchJob(jobs_pb2.WatchJobRequest(job_id=job_id))):
             if on_event:
                 on_event(last)
+        assert last is not None  # WatchJob answers with the job's snapshot first, or fails
         return last
 
     def listen(self, request: version_control_pb2.RenderCommitRequest, out: BinaryIO) -> version_control_pb2.Render:

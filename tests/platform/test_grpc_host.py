@@ -31,6 +31,15 @@ JOB_SERVICE = "beatflow.jobs.v1.JobService"
 AUTH = auth_settings("vcs")
 
 
+# Job ids have the contract's shape (a UUID); the demo servicer acts on which one it gets.
+J1 = "00000000-0000-4000-8000-0000000000a1"
+J9 = "00000000-0000-4000-8000-0000000000a9"
+MISSING = "00000000-0000-4000-8000-00000000000e"
+BOOM = "00000000-0000-4000-8000-00000000000b"
+SLOW = "00000000-0000-4000-8000-000000000005"
+LATE = "00000000-0000-4000-8000-00000000000f"
+
+
 class DemoJobs(jobs_pb2_grpc.JobServiceServicer):
     """A tiny servicer whose behaviour depends on the job id it is asked for."""
 
@@ -38,11 +47,11 @@ class DemoJobs(jobs_pb2_grpc.JobServiceServicer):
         self.slow_started = asyncio.Event()
 
     async def GetJob(self, request, context):
-        if request.job_id == "missing":
+        if request.job_id == MISSING:
             raise NotFound("job", request.job_id)
-        if request.job_id == "boom":
+        if request.job_id == BOOM:
             raise RuntimeError("secret internal detail")
-        if request.job_id == "slow":
+        if request.job_id == SLOW:
             self.slow_started.set()
             await asyncio.sleep(0.5)
         return jobs_pb2.GetJobResponse(job=jobs_pb2.Job(job_id=request.job_id, owner_id=current_principal().subject_id))
@@ -133,10 +142,10 @@ async def test_calls_need_a_valid_bearer_token(host):
         ((("authorization", "Basic dXNlcjpwYXNz"),), "TOKEN_INVALID"),
     ]:
         with pytest.raises(grpc.aio.AioRpcError) as caught:
-            await stub.GetJob(jobs_pb2.GetJobRequest(job_id="j1"), metadata=metadata)
+            await stub.GetJob(jobs_pb2.GetJobRequest(job_id=J1), metadata=metadata)
         assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
         assert _error_info(caught.value).reason == reason
-    response = await stub.GetJob(jobs_pb2.GetJobRequest(job_id="j1"), metadata=bearer("alice-id"))
+    response = await stub.GetJob(jobs_pb2.GetJobRequest(job_id=J1), metadata=bearer("alice-id"))
     assert response.job.owner_id == "alice-id"
 
 
@@ -149,7 +158,7 @@ async def test_expired_and_foreign_tokens_are_rejected(host):
     foreign = TokenIssuer(AuthSettings(**StackKeys.generate([]).auth_settings("vcs"))).issue("u", session_id="s1")
     for token, reason in [(expired, "TOKEN_EXPIRED"), (foreign, "TOKEN_INVALID")]:
         with pytest.raises(grpc.aio.AioRpcError) as caught:
-            await stub.GetJob(jobs_pb2.GetJobRequest(job_id="j1"), metadata=(("authorization", f"Bearer {token}"),))
+            await stub.GetJob(jobs_pb2.GetJobRequest(job_id=J1), metadata=(("authorization", f"Bearer {token}"),))
         assert _error_info(caught.value).reason == reason
 
 
@@ -171,26 +180,26 @@ def _error_info(error: grpc.aio.AioRpcError) -> error_details_pb2.ErrorInfo:
 async def test_domain_errors_carry_rich_details(host):
     stub = jobs_pb2_grpc.JobServiceStub(host.test_channel)
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await stub.GetJob(jobs_pb2.GetJobRequest(job_id="missing"), metadata=bearer())
+        await stub.GetJob(jobs_pb2.GetJobRequest(job_id=MISSING), metadata=bearer())
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
     status = _details(caught.value)
     resource = error_details_pb2.ResourceInfo()
     assert any(d.Unpack(resource) for d in status.details if d.Is(resource.DESCRIPTOR))
-    assert (resource.resource_type, resource.resource_name) == ("job", "missing")
+    assert (resource.resource_type, resource.resource_name) == ("job", MISSING)
     assert _error_info(caught.value).domain == "beatflow.dev"
 
 
 async def test_unexpected_errors_are_internal_without_leaking(host):
     stub = jobs_pb2_grpc.JobServiceStub(host.test_channel)
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await stub.GetJob(jobs_pb2.GetJobRequest(job_id="boom"), metadata=bearer())
+        await stub.GetJob(jobs_pb2.GetJobRequest(job_id=BOOM), metadata=bearer())
     assert caught.value.code() == grpc.StatusCode.INTERNAL
     assert "secret" not in caught.value.details()
 
 
 async def test_streaming_errors_after_some_messages(host):
     stub = jobs_pb2_grpc.JobServiceStub(host.test_channel)
-    call = stub.WatchJob(jobs_pb2.WatchJobRequest(job_id="j9"), metadata=bearer())
+    call = stub.WatchJob(jobs_pb2.WatchJobRequest(job_id=J9), metadata=bearer())
     received = []
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         async for message in call:
@@ -202,11 +211,11 @@ async def test_streaming_errors_after_some_messages(host):
 
 async def test_request_ids_are_echoed_or_generated(host):
     stub = jobs_pb2_grpc.JobServiceStub(host.test_channel)
-    call = stub.GetJob(jobs_pb2.GetJobRequest(job_id="j1"), metadata=(*bearer(), ("x-request-id", "req-42")))
+    call = stub.GetJob(jobs_pb2.GetJobRequest(job_id=J1), metadata=(*bearer(), ("x-request-id", "req-42")))
     await call
     assert dict(await call.initial_metadata())["x-request-id"] == "req-42"
     call = stub.GetJob(
-        jobs_pb2.GetJobRequest(job_id="j1"), metadata=(*bearer(), ("x-request-id", "has spaces; not allowed"))
+        jobs_pb2.GetJobRequest(job_id=J1), metadata=(*bearer(), ("x-request-id", "has spaces; not allowed"))
     )
     await call
     generated = dict(await call.initial_metadata())["x-request-id"]
@@ -227,7 +236,7 @@ async def test_one_json_log_line_per_call(host, capsys, restore_logging):
     configure_logging("INFO", json=True, service="demo")
     stub = jobs_pb2_grpc.JobServiceStub(host.test_channel)
     with pytest.raises(grpc.aio.AioRpcError):
-        await stub.GetJob(jobs_pb2.GetJobRequest(job_id="missing"), metadata=(*bearer(), ("x-request-id", "req-7")))
+        await stub.GetJob(jobs_pb2.GetJobRequest(job_id=MISSING), metadata=(*bearer(), ("x-request-id", "req-7")))
     lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
     calls = [line for line in lines if line.get("event") == "rpc" and line.get("request_id") == "req-7"]
     assert len(calls) == 1
@@ -258,12 +267,12 @@ async def test_messages_over_the_size_limit_are_refused(host):
 
 async def test_stop_drains_in_flight_calls(host):
     stub = jobs_pb2_grpc.JobServiceStub(host.test_channel)
-    slow = asyncio.ensure_future(stub.GetJob(jobs_pb2.GetJobRequest(job_id="slow"), metadata=bearer()))
+    slow = asyncio.ensure_future(stub.GetJob(jobs_pb2.GetJobRequest(job_id=SLOW), metadata=bearer()))
     await host.test_servicer.slow_started.wait()
     await host.stop()
-    assert (await slow).job.job_id == "slow"
+    assert (await slow).job.job_id == SLOW
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await stub.GetJob(jobs_pb2.GetJobRequest(job_id="late"), metadata=bearer(), timeout=2)
+        await stub.GetJob(jobs_pb2.GetJobRequest(job_id=LATE), metadata=bearer(), timeout=2)
     assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
 
 

@@ -14,7 +14,9 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Protocol
 
-from psycopg import AsyncConnection, sql
+from psycopg import sql
+
+from beatflow_platform.db.pool import DictConnection
 
 # How a content address (a sha256 in hex) is found inside JSON or serialized protobuf messages.
 CONTENT_ADDRESS_PATTERN = "[0-9a-f]{64}"
@@ -40,6 +42,7 @@ class Sweeper(Protocol):
 
     async def sweep(self, *, dry_run: bool) -> SweepReport:
         """Deletes what is unreachable and old enough; with dry_run only counts it."""
+        ...
 
 
 class LiveIds:
@@ -51,15 +54,16 @@ class LiveIds:
 
     DEFAULT_TABLE = "gc_live"
 
-    def __init__(self, conn: AsyncConnection, table: str = DEFAULT_TABLE):
+    def __init__(self, conn: DictConnection, table: str = DEFAULT_TABLE):
         if not conn.autocommit:
             raise ValueError("the collector needs an autocommit connection: each batch commits on its own")
         self._conn = conn
         self.table = table
 
     async def create(self) -> None:
-        await self._conn.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {self.table} (id text PRIMARY KEY)")
-        await self._conn.execute(f"TRUNCATE {self.table}")
+        table = sql.Identifier(self.table)
+        await self._conn.execute(sql.SQL("CREATE TEMPORARY TABLE IF NOT EXISTS {} (id text PRIMARY KEY)").format(table))
+        await self._conn.execute(sql.SQL("TRUNCATE {}").format(table))
 
     async def add_from(self, query: sql.Composable, params: dict | None = None) -> int:
         """Inserts the ids a one-column query yields (run server-side); returns how many were new."""
@@ -73,22 +77,25 @@ class LiveIds:
 
     async def copy_in(self, ids: AsyncIterable[str]) -> int:
         """Streams ids in (e.g. read from another database); duplicates are ignored. Returns how many were new."""
-        staging = f"{self.table}_incoming"
-        await self._conn.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} (id text)")
-        await self._conn.execute(f"TRUNCATE {staging}")
-        async with self._conn.cursor() as cursor, cursor.copy(f"COPY {staging} (id) FROM STDIN") as copy:
+        staging = sql.Identifier(f"{self.table}_incoming")
+        await self._conn.execute(sql.SQL("CREATE TEMPORARY TABLE IF NOT EXISTS {} (id text)").format(staging))
+        await self._conn.execute(sql.SQL("TRUNCATE {}").format(staging))
+        copy_in = sql.SQL("COPY {} (id) FROM STDIN").format(staging)
+        async with self._conn.cursor() as cursor, cursor.copy(copy_in) as copy:
             async for found in ids:
                 await copy.write_row((found,))
         cursor = await self._conn.execute(
-            f"INSERT INTO {self.table} (id) SELECT DISTINCT id FROM {staging} ON CONFLICT DO NOTHING"
+            sql.SQL("INSERT INTO {} (id) SELECT DISTINCT id FROM {} ON CONFLICT DO NOTHING").format(
+                sql.Identifier(self.table), staging
+            )
         )
         added = cursor.rowcount
-        await self._conn.execute(f"DROP TABLE {staging}")
+        await self._conn.execute(sql.SQL("DROP TABLE {}").format(staging))
         return added
 
     async def analyze(self) -> None:
         """Statistics for the planner, once the marks are in (sweeps join against the table)."""
-        await self._conn.execute(f"ANALYZE {self.table}")
+        await self._conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(self.table)))
 
     async def missing(self, ids: list[str]) -> set[str]:
         """Those of `ids` that are not live."""

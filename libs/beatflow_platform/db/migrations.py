@@ -14,10 +14,12 @@ import hashlib
 import re
 from dataclasses import dataclass
 from importlib.resources.abc import Traversable
+from typing import LiteralString, cast
 
-from psycopg import AsyncConnection, sql
+from psycopg import sql
 from psycopg.rows import tuple_row
 
+from beatflow_platform.db.pool import DictConnection
 from beatflow_platform.errors import FailedPrecondition
 from beatflow_platform.logging import get_logger
 
@@ -30,7 +32,8 @@ _log = get_logger("beatflow.migrations")
 class Migration:
     version: int
     name: str
-    sql: str
+    # Text of a file shipped with the service, never data: psycopg takes only literal SQL strings.
+    sql: LiteralString
 
     @property
     def checksum(self) -> str:
@@ -50,7 +53,8 @@ def load_migrations(directory: Traversable) -> list[Migration]:
         match = _FILE_NAME.match(entry.name)
         if not match:
             raise MigrationError(f"migration file name {entry.name!r} is not NNNN_description.sql")
-        migrations.append(Migration(int(match[1]), match[2], entry.read_text(encoding="utf-8")))
+        text = cast(LiteralString, entry.read_text(encoding="utf-8"))
+        migrations.append(Migration(int(match[1]), match[2], text))
     migrations.sort(key=lambda m: m.version)
     versions = [m.version for m in migrations]
     if len(set(versions)) != len(versions):
@@ -58,7 +62,7 @@ def load_migrations(directory: Traversable) -> list[Migration]:
     return migrations
 
 
-async def migrate(conn: AsyncConnection, schema: str, migrations: list[Migration]) -> list[Migration]:
+async def migrate(conn: DictConnection, schema: str, migrations: list[Migration]) -> list[Migration]:
     """Applies what is pending for `schema`; returns the migrations it applied."""
     if not _SCHEMA_NAME.match(schema):
         raise MigrationError(f"invalid schema name {schema!r}")

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from typing import TypeAlias
+
 from psycopg import AsyncConnection
-from psycopg.rows import dict_row
+from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from beatflow_platform.settings import DatabaseSettings
 
+# Every connection opened here returns rows as dicts (`row_factory=dict_row`); these aliases say so
+# to the type checker, whose default for a bare AsyncConnection is tuple rows.
+DictConnection: TypeAlias = AsyncConnection[DictRow]
+DictPool: TypeAlias = AsyncConnectionPool[DictConnection]
 
-async def open_pool(settings: DatabaseSettings, *, application_name: str) -> AsyncConnectionPool:
+
+async def open_pool(settings: DatabaseSettings, *, application_name: str) -> DictPool:
     """Opens a pool and waits for its first connection.
 
     Connections are checked before they are handed out, so a restarted PostgreSQL costs
@@ -17,10 +24,11 @@ async def open_pool(settings: DatabaseSettings, *, application_name: str) -> Asy
     """
     pool = AsyncConnectionPool(
         settings.url.get_secret_value(),
+        connection_class=DictConnection,
         min_size=settings.pool_min_size,
         max_size=settings.pool_max_size,
         kwargs={"application_name": application_name, "row_factory": dict_row},
-        check=AsyncConnectionPool.check_connection,
+        check=DictPool.check_connection,
         timeout=settings.acquire_timeout_seconds,
         open=False,
     )
@@ -28,12 +36,12 @@ async def open_pool(settings: DatabaseSettings, *, application_name: str) -> Asy
     return pool
 
 
-async def ping(pool: AsyncConnectionPool) -> None:
+async def ping(pool: DictPool) -> None:
     """Readiness check: one round trip to the database."""
     async with pool.connection() as conn:
         await conn.execute("SELECT 1")
 
 
-async def connect(dsn: str) -> AsyncConnection:
+async def connect(dsn: str) -> DictConnection:
     """A single connection outside any pool (migrations, admin tasks)."""
-    return await AsyncConnection.connect(dsn, autocommit=True, row_factory=dict_row)
+    return await DictConnection.connect(dsn, autocommit=True, row_factory=dict_row)

@@ -14,8 +14,10 @@ import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
-from psycopg import AsyncConnection, sql
+from psycopg import sql
 from psycopg.rows import tuple_row
+
+from beatflow_platform.db.pool import DictConnection
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,7 @@ class PruneReport:
 
 
 async def prune(
-    conn: AsyncConnection, target: PruneTarget, older_than: timedelta, *, batch_size: int = 1000, dry_run: bool = False
+    conn: DictConnection, target: PruneTarget, older_than: timedelta, *, batch_size: int = 1000, dry_run: bool = False
 ) -> PruneReport:
     """Deletes (or with `dry_run` counts) the target's rows older than `older_than` on the database's clock."""
     if batch_size < 1:
@@ -67,11 +69,15 @@ async def prune(
         raise ValueError("prune needs an autocommit connection: each batch commits on its own")
     async with conn.cursor(row_factory=tuple_row) as cursor:
         await cursor.execute("SELECT now() - %s", (older_than,))
-        (cutoff,) = await cursor.fetchone()
+        row = await cursor.fetchone()
+        assert row is not None  # a SELECT without FROM returns one row
+        (cutoff,) = row
         params = {"cutoff": cutoff, "limit": batch_size}
         if dry_run:
             await cursor.execute(target.count(), params)
-            (rows,) = await cursor.fetchone()
+            row = await cursor.fetchone()
+            assert row is not None  # an aggregate without GROUP BY returns one row
+            (rows,) = row
             return PruneReport(target.table, cutoff, rows, 0, dry_run=True)
         rows = batches = 0
         while True:

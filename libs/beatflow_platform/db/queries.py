@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from psycopg.abc import Params, QueryNoTemplate
+from psycopg.rows import DictRow
 
-from psycopg import AsyncConnection
+from beatflow_platform.db.pool import DictConnection
 
 
-async def fetch_one(conn: AsyncConnection, query, params: Any = None) -> dict | None:
+async def fetch_one(conn: DictConnection, query: QueryNoTemplate, params: Params | None = None) -> DictRow | None:
     return await (await conn.execute(query, params)).fetchone()
 
 
-async def fetch_all(conn: AsyncConnection, query, params: Any = None) -> list[dict]:
+async def fetch_all(conn: DictConnection, query: QueryNoTemplate, params: Params | None = None) -> list[DictRow]:
     return await (await conn.execute(query, params)).fetchall()

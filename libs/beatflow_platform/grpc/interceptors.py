@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from typing import NoReturn
 
 import grpc
 import psycopg
@@ -45,6 +46,12 @@ _PROBE_PREFIX = "/grpc.health.v1.Health/"
 _log = get_logger("beatflow.rpc")
 
 
+async def _abort(context: grpc.aio.ServicerContext, status: grpc.Status) -> NoReturn:
+    # typeshed's grpc.aio.ServicerContext lacks abort_with_status, which grpc/aio/_base_server.py declares.
+    await context.abort_with_status(status)  # pyright: ignore[reportAttributeAccessIssue]
+    raise AssertionError("abort_with_status returned")  # it raises grpc.aio.AbortError
+
+
 def _metadata(context: grpc.aio.ServicerContext) -> dict[str, str | bytes]:
     return {key: value for key, value in (context.invocation_metadata() or ())}
 
@@ -72,7 +79,7 @@ async def rpc_outcome_scope(method: str, context: grpc.aio.ServicerContext) -> A
         yield
     except BeatFlowError as error:
         code = error.code
-        await context.abort_with_status(to_grpc_status(error))
+        await _abort(context, to_grpc_status(error))
     except grpc.aio.AbortError:
         # The servicer aborted by itself; its code is already on the context.
         code = context.code() or grpc.StatusCode.UNKNOWN
@@ -85,11 +92,11 @@ async def rpc_outcome_scope(method: str, context: grpc.aio.ServicerContext) -> A
         if expected is None:
             code = grpc.StatusCode.INTERNAL
             _log.exception("rpc failed with an unexpected error")
-            await context.abort_with_status(internal_status())
+            await _abort(context, internal_status())
         else:
             code = expected.code
             _log.warning("database refused the call", reason=expected.reason, error=str(error).splitlines()[0][:200])
-            await context.abort_with_status(to_grpc_status(expected))
+            await _abort(context, to_grpc_status(expected))
     finally:
         code_name = code.name if isinstance(code, grpc.StatusCode) else str(code)
         # Probes arrive every few seconds; they are only worth a line when something is wrong.

@@ -17,6 +17,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from beatflow_platform.grpc.interceptors import RpcScope, ScopeInterceptor
+from beatflow_platform.grpc.validation import ValidationInterceptor
 from beatflow_platform.lifecycle import until_signalled
 from beatflow_platform.logging import get_logger
 from beatflow_platform.settings import ServiceSettings
@@ -53,9 +54,12 @@ class GrpcHost:
         self._readiness_checks = tuple(readiness_checks)
         self._on_shutdown = tuple(on_shutdown)
         self._recheck_interval = recheck_interval_seconds
-        self._health = health.aio.HealthServicer()
+        # health.py binds `aio` by importing its _async module; the package ships no stub that says so.
+        self._health = health.aio.HealthServicer()  # pyright: ignore[reportAttributeAccessIssue]
         self._server = grpc.aio.server(
-            interceptors=[ScopeInterceptor(scopes)],
+            # Scopes outermost: a request is validated once its caller is known, and a refusal is
+            # mapped to a status like any other error.
+            interceptors=[ScopeInterceptor(scopes), ValidationInterceptor()],
             options=[
                 ("grpc.max_receive_message_length", settings.max_message_bytes),
                 ("grpc.max_send_message_length", settings.max_message_bytes),

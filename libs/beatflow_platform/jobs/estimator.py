@@ -6,8 +6,7 @@ import dataclasses
 import time
 from datetime import datetime
 
-from psycopg import AsyncConnection
-
+from beatflow_platform.db.pool import DictConnection
 from beatflow_platform.db.queries import fetch_all, fetch_one
 from beatflow_platform.jobs.estimates import QueuedGroup, QueueSnapshot, Rates, RunningJob, family, standing
 from beatflow_platform.jobs.model import Job
@@ -41,7 +40,7 @@ class Estimator:
         self._rates: Rates | None = None
         self._rates_read_at = 0.0
 
-    async def rates(self, conn: AsyncConnection) -> Rates:
+    async def rates(self, conn: DictConnection) -> Rates:
         if self._rates is None or time.monotonic() - self._rates_read_at > self._ttl:
             rows = await fetch_all(
                 conn,
@@ -58,10 +57,11 @@ class Estimator:
         return self._rates
 
     async def snapshot(
-        self, conn: AsyncConnection, job_family: str, job_ids: list[str]
+        self, conn: DictConnection, job_family: str, job_ids: list[str]
     ) -> tuple[QueueSnapshot, datetime]:
         """The family's queue, the ranks of `job_ids` (one owner's) and the database's clock, in one round trip."""
         row = await fetch_one(conn, _SNAPSHOT, {"family": job_family, "ids": job_ids})
+        assert row is not None  # a SELECT without FROM returns one row
         snapshot = QueueSnapshot(
             [QueuedGroup(**group) for group in row["groups"]],
             [RunningJob(**{**job, "started_at": datetime.fromisoformat(job["started_at"])}) for job in row["running"]],
@@ -69,7 +69,7 @@ class Estimator:
         )
         return snapshot, row["now"]
 
-    async def annotate(self, conn: AsyncConnection, jobs: list[Job]) -> list[Job]:
+    async def annotate(self, conn: DictConnection, jobs: list[Job]) -> list[Job]:
         """The jobs with queue position and ETA filled in where unfinished (one snapshot per family)."""
         unfinished = [job for job in jobs if not job.state.terminal]
         if not unfinished:

@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import AsyncIterator
 
 import psycopg
+from psycopg import sql
 
 from beatflow_platform.errors import Unavailable
 from beatflow_platform.jobs.model import Job
@@ -50,7 +51,7 @@ class Notifications:
         while True:
             try:
                 async with await psycopg.AsyncConnection.connect(self._dsn, autocommit=True) as conn:
-                    await conn.execute(f"LISTEN {self._channel}")
+                    await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
                     self.connected.set()
                     backoff = 0.2
                     self._wake_all()  # anything may have changed while we were away

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from google.protobuf.duration_pb2 import Duration
+from google.protobuf.message import Message
 from google.rpc import error_details_pb2
 
 from beatflow_platform.errors import ResourceExhausted
@@ -37,7 +38,7 @@ class LimitExceeded(ResourceExhausted):
             metadata["retry_after_seconds"] = str(self.retry_after_seconds)
         super().__init__(message, reason="USER_LIMIT_EXCEEDED", metadata=metadata)
 
-    def details(self) -> list[object]:
+    def details(self) -> list[Message]:
         if self.retry_after_seconds is None:
             return super().details()
         retry = error_details_pb2.RetryInfo(retry_delay=Duration(seconds=self.retry_after_seconds))

@@ -6,6 +6,8 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
+from beatflow_platform.jobs.payloads import BATCH_ID, JobPayload, JsonObject
+
 
 class JobState(enum.StrEnum):
     QUEUED = "queued"
@@ -32,7 +34,7 @@ class Job:
     kind: str
     owner_id: str
     state: JobState
-    payload: dict
+    payload: JsonObject  # as stored; the kind's payload class reads it (payloads.py)
     progress_fraction: float
     progress_stage: str
     progress_message: str
@@ -56,13 +58,18 @@ class Job:
     queue_position: int = 0
     eta_seconds: float | None = None
 
+    @property
+    def batch_id(self) -> str:
+        """The batch the job was submitted in ("" when none): its jobs may run together."""
+        return str(self.payload.get(BATCH_ID, ""))
+
 
 @dataclass(frozen=True)
 class NewJob:
     """What a caller submits; `request_id` makes a retried submit return the first job."""
 
     kind: str
-    payload: dict
+    payload: JobPayload | JsonObject
     request_id: str = ""
     max_attempts: int = 3
     priority: Priority = Priority.INTERACTIVE

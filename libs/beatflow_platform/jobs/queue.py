@@ -17,16 +17,18 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any, LiteralString
 
 from psycopg.types.json import Jsonb
-from psycopg_pool import AsyncConnectionPool
 
 from beatflow_platform import naming
+from beatflow_platform.db.pool import DictConnection, DictPool
 from beatflow_platform.db.queries import fetch_all, fetch_one
 from beatflow_platform.errors import FailedPrecondition, InvalidArgument, NotFound
 from beatflow_platform.jobs import limits as user_limits
 from beatflow_platform.jobs.estimator import Estimator
 from beatflow_platform.jobs.model import Job, JobState, LeaseLost, NewJob, Priority, RetryPolicy
+from beatflow_platform.jobs.payloads import JobPayload, JsonObject, payload_json
 from beatflow_platform.pagination import PageTokens, page_size
 
 _COLUMNS = (
@@ -36,7 +38,7 @@ _COLUMNS = (
 )
 
 
-def _job(row: dict) -> Job:
+def _job(row: dict[str, Any]) -> Job:
     return Job(
         **{
             **row,
@@ -57,7 +59,7 @@ def _check_job_id(job_id: str) -> str:
 class JobQueue:
     def __init__(
         self,
-        pool: AsyncConnectionPool,
+        pool: DictPool,
         page_tokens: PageTokens,
         limits: user_limits.UserLimits | None = None,
         estimator: Estimator | None = None,
@@ -75,7 +77,7 @@ class JobQueue:
         self,
         kind: str,
         owner_id: str,
-        payload: dict,
+        payload: JobPayload | JsonObject,
         *,
         request_id: str = "",
         max_attempts: int = 3,
@@ -102,15 +104,15 @@ class JobQueue:
             rows = [known.get(job.request_id) or await self._insert(conn, owner_id, job) for job in jobs]
             return await self._estimator.annotate(conn, [_job(row) for row in rows])
 
-    async def _by_request_id(self, conn, owner_id: str, job: NewJob) -> dict | None:
+    async def _by_request_id(self, conn: DictConnection, owner_id: str, job: NewJob) -> dict | None:
         return await fetch_one(
             conn,
             f"SELECT {_COLUMNS} FROM jobs.jobs WHERE owner_id = %s AND kind = %s AND request_id = %s",
             (owner_id, job.kind, job.request_id),
         )
 
-    async def _insert(self, conn, owner_id: str, job: NewJob) -> dict:
-        return await fetch_one(
+    async def _insert(self, conn: DictConnection, owner_id: str, job: NewJob) -> dict:
+        row = await fetch_one(
             conn,
             f"INSERT INTO jobs.jobs (id, kind, owner_id, payload, request_id, max_attempts, priority,"
             f" audio_seconds, engine, created_at, updated_at)"
@@ -120,7 +122,7 @@ class JobQueue:
                 uuid.uuid4(),
                 job.kind,
                 owner_id,
-                Jsonb(job.payload),
+                Jsonb(payload_json(job.payload)),
                 job.request_id or None,
                 job.max_attempts,
                 int(job.priority),
@@ -128,13 +130,16 @@ class JobQueue:
                 job.engine,
             ),
         )
+        assert row is not None  # INSERT ... RETURNING returns the row it inserted
+        return row
 
-    async def _check_limits(self, conn, owner_id: str, jobs: list[NewJob]) -> None:
+    async def _check_limits(self, conn: DictConnection, owner_id: str, jobs: list[NewJob]) -> None:
         limits = self.limits
         if limits.max_queued_jobs:
             queued = await fetch_one(
                 conn, "SELECT count(*) AS n FROM jobs.jobs WHERE owner_id = %s AND state = 'queued'", (owner_id,)
             )
+            assert queued is not None  # an aggregate returns one row
             # A place frees when one of the owner's jobs starts: about one job's run time.
             rates = await self._estimator.rates(conn)
             wait = min(rates.seconds(job.kind, job.engine, job.audio_seconds) for job in jobs)
@@ -147,7 +152,9 @@ class JobQueue:
                 " AND NOT (state = 'cancelled' AND started_at IS NULL) ORDER BY created_at",
                 (owner_id, user_limits.AUDIO_WINDOW),
             )
-            now = (await fetch_one(conn, "SELECT now() AS now"))["now"]
+            clock = await fetch_one(conn, "SELECT now() AS now")
+            assert clock is not None  # a SELECT without FROM returns one row
+            now = clock["now"]
             user_limits.check_audio_seconds(
                 limits,
                 [(row["created_at"], row["audio_seconds"]) for row in usage],
@@ -171,7 +178,7 @@ class JobQueue:
         scope = f"ListJobs|{owner_id}|{state or ''}|{kind}"
         cursor = self._page_tokens.decode(scope, page_token)
         query = f"SELECT {_COLUMNS} FROM jobs.jobs WHERE owner_id = %(owner)s"
-        params: dict = {"owner": owner_id, "limit": size + 1}
+        params: dict[str, Any] = {"owner": owner_id, "limit": size + 1}
         if state:
             query += " AND state = %(state)s"
             params["state"] = state.value
@@ -236,14 +243,14 @@ class JobQueue:
                 f" lease_expires_at = now() + make_interval(secs => %(lease)s),"
                 f" started_at = coalesce(started_at, now()), updated_at = now()"
                 f" WHERE id IN (SELECT id FROM jobs.jobs WHERE state = 'queued' AND kind = %(kind)s"
-                f"   AND payload->>'batch_id' = %(batch)s AND run_after <= now()"
+                f"   AND payload->>'batch_id' = %(batch)s AND run_after <= now()"  # payloads.BATCH_ID
                 f"   ORDER BY created_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED)"
                 f" RETURNING {_COLUMNS}",
                 {
                     "worker": worker_id,
                     "lease": lease_seconds,
                     "kind": job.kind,
-                    "batch": job.payload["batch_id"],
+                    "batch": job.batch_id,
                     "limit": limit,
                 },
             )
@@ -303,12 +310,15 @@ class JobQueue:
             row = await fetch_one(
                 conn,
                 "SELECT extract(epoch FROM min(run_after) - now())::float8 AS seconds FROM jobs.jobs"
-                " WHERE state = 'queued' AND run_after > now() AND kind = ANY(%s)",
+                " WHERE state = 'queued' AND attempt > 0 AND run_after > now() AND kind = ANY(%s)",  # 0004's index
                 (kinds,),
             )
+        assert row is not None  # an aggregate returns one row
         return row["seconds"]
 
-    async def _give_back(self, selection: str, params: dict, reason: str, code: str, message: str) -> int:
+    async def _give_back(
+        self, selection: LiteralString, params: dict[str, Any], reason: str, code: str, message: str
+    ) -> int:
         """Runs `jobs.give_back` (migrations/0003) on the running jobs `selection` locks."""
         retries = self.retries
         async with self._pool.connection() as conn:
@@ -326,6 +336,7 @@ class JobQueue:
                     "jitter": retries.jitter,
                 },
             )
+        assert row is not None  # a SELECT without FROM returns one row
         return row["changed"]
 
     async def retry_later(self, job_id: str, worker_id: str, error: str) -> None:

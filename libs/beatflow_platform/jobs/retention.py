@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from psycopg import AsyncConnection, sql
+from psycopg import sql
 
+from beatflow_platform.db.pool import DictConnection
 from beatflow_platform.db.pruning import PruneReport, PruneTarget, prune
 from beatflow_platform.jobs.model import JobState
 
@@ -16,7 +17,7 @@ FINISHED_JOBS = PruneTarget("jobs.jobs", "ended_at", sql.SQL("state = ANY({})").
 
 
 async def prune_finished_jobs(
-    conn: AsyncConnection, older_than: timedelta, *, batch_size: int = 1000, dry_run: bool = False
+    conn: DictConnection, older_than: timedelta, *, batch_size: int = 1000, dry_run: bool = False
 ) -> PruneReport:
     """Deletes jobs that ended more than `older_than` ago (autocommit connection, one batch per transaction)."""
     return await prune(conn, FINISHED_JOBS, older_than, batch_size=batch_size, dry_run=dry_run)

@@ -9,13 +9,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import grpc
-from psycopg_pool import AsyncConnectionPool
 from pydantic import Field
 
 from beatflow.jobs.v1 import jobs_pb2_grpc
 from beatflow_platform.auth import TokenVerifier
 from beatflow_platform.blob_client import BlobClient
-from beatflow_platform.db.pool import open_pool, ping
+from beatflow_platform.db.pool import DictPool, open_pool, ping
 from beatflow_platform.grpc.interceptors import AuthScope, rpc_outcome_scope
 from beatflow_platform.grpc.server import GrpcHost, ServiceRegistration
 from beatflow_platform.jobs import servicer as job_servicer
@@ -66,7 +65,7 @@ class JobRuntime:
     verifier: TokenVerifier
     # This service's identity in its calls to vcs.
     vcs_tokens: ServiceTokenSource
-    pool: AsyncConnectionPool
+    pool: DictPool
     queue: JobQueue
     changes: Notifications
     queued: Notifications

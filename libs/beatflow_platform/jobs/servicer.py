@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from datetime import datetime
 
+import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from beatflow.jobs.v1 import jobs_pb2, jobs_pb2_grpc
@@ -38,7 +41,7 @@ SEED_STATUS = {
 }
 
 
-def _timestamp(value) -> Timestamp | None:
+def _timestamp(value: datetime | None) -> Timestamp | None:
     if value is None:
         return None
     stamp = Timestamp()
@@ -88,20 +91,28 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
         """Ends every open and future WatchJob with UNAVAILABLE: the process is going away."""
         self._ending.set()
 
-    async def GetJob(self, request, context):
+    async def GetJob(
+        self, request: jobs_pb2.GetJobRequest, context: grpc.aio.ServicerContext
+    ) -> jobs_pb2.GetJobResponse:
         job = await self._queue.get(request.job_id, current_principal().subject_id)
         return jobs_pb2.GetJobResponse(job=job_to_proto(job))
 
-    async def WatchJob(self, request, context):
+    async def WatchJob(
+        self, request: jobs_pb2.WatchJobRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[jobs_pb2.WatchJobResponse]:
         owner = current_principal().subject_id
         async for job in watch(self._queue, self._notifications, request.job_id, owner, until=self._ending):
             yield jobs_pb2.WatchJobResponse(job=job_to_proto(job))
 
-    async def CancelJob(self, request, context):
+    async def CancelJob(
+        self, request: jobs_pb2.CancelJobRequest, context: grpc.aio.ServicerContext
+    ) -> jobs_pb2.CancelJobResponse:
         job = await self._queue.cancel(request.job_id, current_principal().subject_id)
         return jobs_pb2.CancelJobResponse(job=job_to_proto(job))
 
-    async def ListJobs(self, request, context):
+    async def ListJobs(
+        self, request: jobs_pb2.ListJobsRequest, context: grpc.aio.ServicerContext
+    ) -> jobs_pb2.ListJobsResponse:
         jobs, token = await self._queue.list(
             current_principal().subject_id,
             size=request.page_size,

@@ -36,7 +36,7 @@ _log = get_logger("beatflow.jobs.worker")
 class BatchHandler:
     """Runs queued jobs of one batch together (one model pass for all of them).
 
-    `limit(job)` says how many jobs of the job's batch (same kind and `payload["batch_id"]`) to
+    `limit(job)` says how many jobs of the job's batch (same kind and `job.batch_id`) to
     run at once, 1 meaning alone; `run(contexts)` returns one result per context, in order. A
     job of the batch cancelled while it runs ends cancelled; the others still succeed.
     """
@@ -162,7 +162,7 @@ class JobWorker:
     async def _with_batch(self, job: Job) -> list[Job]:
         """The job plus queued jobs of its batch its handler wants to run with it."""
         handler = self._handlers[job.kind]
-        if not isinstance(handler, BatchHandler) or "batch_id" not in job.payload:
+        if not isinstance(handler, BatchHandler) or not job.batch_id:
             return [job]
         extra = handler.limit(job) - 1
         if extra < 1:

@@ -21,6 +21,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from beatflow_gateway.transcoding import openapi as transcoded
+from beatflow_platform import naming
 
 # Statuses any route may answer: bad input, auth, ownership, conflicts, rate limits, backends.
 _COMMON_ERRORS = {
@@ -40,6 +41,12 @@ _UPLOAD_ERRORS = {
 }
 _RANGE_ERRORS = {416: "The requested byte range lies outside the file."}
 _ERROR_REF = {"$ref": "#/components/schemas/Error"}
+# Shapes too long to repeat (every letter of every script): each stated once under components/schemas,
+# referred to wherever a field has it, or may be empty instead ("...OrEmpty"). Name -> (pattern, meaning).
+_SHARED_SHAPES = {
+    "RepositoryName": (naming.REPOSITORY_NAME, naming.REPOSITORY_NAME_RULE),
+    "StemName": (naming.STEM_NAME, naming.STEM_NAME_RULE),
+}
 DOC_PAGES = ("/docs", "/redoc")
 # Scripts, styles and images from this origin only; inline ones for the pages' own start-up code and
 # the styles their frameworks inject; ReDoc's search runs in a worker made from a blob.
@@ -63,7 +70,7 @@ def install(app: FastAPI) -> None:
     def openapi() -> dict:
         if app.openapi_schema is None:
             schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-            app.openapi_schema = _with_error_responses(_with_transcoded(schema, app))
+            app.openapi_schema = _with_shared_shapes(_with_error_responses(_with_transcoded(schema, app)))
         return app.openapi_schema
 
     app.openapi = openapi
@@ -122,3 +129,47 @@ def _errors_of(operation: dict) -> dict[int, str]:
     if any(parameter.get("name", "").lower() == "range" for parameter in operation.get("parameters", [])):
         errors |= _RANGE_ERRORS
     return dict(sorted(errors.items()))
+
+
+def _shared_components() -> dict[str, tuple[str, dict[str, Any]]]:
+    """Pattern -> (component name, schema) for each shape of `_SHARED_SHAPES` and its "or empty" variant."""
+    components: dict[str, tuple[str, dict[str, Any]]] = {}
+    for name, (pattern, meaning) in _SHARED_SHAPES.items():
+        components[pattern] = (name, {"type": "string", "pattern": pattern, "description": meaning})
+        either = [{"type": "string", "maxLength": 0}, {"$ref": f"#/components/schemas/{name}"}]
+        components[naming.or_empty(pattern)] = (
+            f"{name}OrEmpty",
+            {"anyOf": either, "description": f"empty or {meaning}"},
+        )
+    return components
+
+
+def _with_shared_shapes(schema: dict) -> dict:
+    """Every schema with a shared shape's pattern refers to its component, stated once."""
+    by_pattern = _shared_components()
+    used: dict[str, dict[str, Any]] = {}
+
+    def shared(node: Any) -> Any:
+        if isinstance(node, list):
+            return [shared(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        pattern = node.get("pattern")
+        found = by_pattern.get(pattern) if node.get("type") == "string" and isinstance(pattern, str) else None
+        if found is None:
+            return {key: shared(value) for key, value in node.items()}
+        name, component = found
+        used[name] = component
+        # pydantic's titles say nothing the field name does not; a description or default is kept.
+        rest = {key: value for key, value in node.items() if key not in ("type", "pattern", "title")}
+        reference = {"$ref": f"#/components/schemas/{name}"}
+        return {**rest, "allOf": [reference]} if rest else reference
+
+    schema = shared(schema)
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for name, component in sorted(used.items()):
+        components[name] = component
+        if name.endswith("OrEmpty"):
+            base_pattern = _SHARED_SHAPES[name.removesuffix("OrEmpty")][0]
+            components[name.removesuffix("OrEmpty")] = by_pattern[base_pattern][1]
+    return schema

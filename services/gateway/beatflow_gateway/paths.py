@@ -12,19 +12,23 @@ from starlette.convertors import Convertor, register_url_convertor
 from beatflow_platform import naming
 
 
-class _ShapedString(Convertor[str]):
-    def __init__(self, pattern: str):
-        self.regex = pattern.removeprefix("^").removesuffix("$")
+def _shaped_string(pattern: str) -> Convertor[str]:
+    """A convertor matching `pattern` (Starlette reads `regex` from the class)."""
 
-    def convert(self, value: str) -> str:
-        return value
+    class ShapedString(Convertor[str]):
+        regex = pattern.removeprefix("^").removesuffix("$")
 
-    def to_string(self, value: str) -> str:
-        return value
+        def convert(self, value: str) -> str:
+            return value
+
+        def to_string(self, value: str) -> str:
+            return value
+
+    return ShapedString()
 
 
 def register_id_convertors() -> None:
     """`uuid_id`, `sha256` and `username`; registering again replaces them with equal ones."""
-    register_url_convertor("uuid_id", _ShapedString(naming.UUID))
-    register_url_convertor("sha256", _ShapedString(naming.SHA256))
-    register_url_convertor("username", _ShapedString(naming.USERNAME))
+    register_url_convertor("uuid_id", _shaped_string(naming.UUID))
+    register_url_convertor("sha256", _shaped_string(naming.SHA256))
+    register_url_convertor("username", _shaped_string(naming.USERNAME))

@@ -48,8 +48,8 @@ async def store_upload(file: UploadFile, call: Call, services: Backends, max_byt
         )
     except grpc.aio.AioRpcError as error:
         if error.code() == grpc.StatusCode.INVALID_ARGUMENT and error_reason(error) == "NOT_AUDIO":
-            raise ApiError(415, "UNSUPPORTED_MEDIA_TYPE", error.details(), grpc_details(error)) from None
+            raise ApiError(415, "UNSUPPORTED_MEDIA_TYPE", error.details() or "", grpc_details(error)) from None
         if error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED:
-            raise ApiError(413, "PAYLOAD_TOO_LARGE", error.details()) from None
+            raise ApiError(413, "PAYLOAD_TOO_LARGE", error.details() or "") from None
         raise
     return response.blob

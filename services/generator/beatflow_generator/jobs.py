@@ -6,25 +6,26 @@ from __future__ import annotations
 import asyncio
 import io
 
-import numpy as np
 import pretty_midi
 from google.protobuf import any_pb2, json_format
 
 from beatflow.common.v1 import artifact_pb2
 from beatflow.generator.v1 import generator_pb2
 from beatflow.jobs.v1 import jobs_pb2
+from beatflow.vcs.v1.version_control_pb2 import CreateCommitResponse
 from beatflow_audio import codec
 from beatflow_audio.proto import key_to_proto
 from beatflow_audio.transcription import Transcription, to_midi
 from beatflow_generator import hum
-from beatflow_generator.engines.base import Engine, Rendering, SourceAudio
+from beatflow_generator.engines.base import BatchEngine, Engine, MelodyAudio, Rendering, SourceAudio
 from beatflow_generator.engines.registry import Engines
 from beatflow_generator.landing import Destination, Landing, VersionControl
+from beatflow_generator.payloads import GenerationPayload
 from beatflow_generator.provenance import PACKAGE_VERSION, Provenance, commit_message, recorded_mix_scale
 from beatflow_generator.spec import LOOP, GenerationSpec
 from beatflow_platform.blob_client import BlobClient
 from beatflow_platform.jobs.model import Job
-from beatflow_platform.jobs.worker import BatchHandler, JobContext, progress_all_threadsafe
+from beatflow_platform.jobs.worker import BatchHandler, Handler, JobContext, progress_all_threadsafe
 
 GENERATE = "generator.generate"
 HUM_TO_BEAT = "generator.hum_to_beat"
@@ -85,64 +86,71 @@ class GenerationJobs:
         self._revisions = model_revisions
 
     @property
-    def handlers(self) -> dict:
+    def handlers(self) -> dict[str, Handler | BatchHandler]:
         return {GENERATE: BatchHandler(limit=self._batch_limit, run=self.generate_batch), HUM_TO_BEAT: self.hum_to_beat}
 
     def _batch_limit(self, job: Job) -> int:
-        return self._engines.ready(job.payload["spec"]["engine"]).max_batch
+        return self._engines.ready(GenerationPayload.from_json(job.payload).spec.engine).max_batch
 
     async def generate_batch(self, contexts: list[JobContext]) -> list[jobs_pb2.JobResult]:
         """Variations of one BatchGenerate request, rendered in one pass by engines that batch."""
         if len(contexts) == 1:
             return [await self.generate(contexts[0])]
-        specs = [GenerationSpec.from_payload(context.job.payload["spec"]) for context in contexts]
+        payloads = [GenerationPayload.from_json(context.job.payload) for context in contexts]
+        specs = [payload.spec for payload in payloads]
         engine = self._engines.ready(specs[0].engine)
+        assert isinstance(engine, BatchEngine)  # only an engine with max_batch > 1 is given a batch
 
         def progress(fraction: float, stage: str, message: str) -> None:
             progress_all_threadsafe(contexts, fraction * RENDER_SHARE, stage, message)
 
         renderings = await asyncio.to_thread(engine.render_batch, specs, progress)
         return [
-            await self._publish(context, spec, rendering, engine.name)
-            for context, spec, rendering in zip(contexts, specs, renderings, strict=True)
+            await self._publish(context, payload, payload.spec, rendering, engine.name)
+            for context, payload, rendering in zip(contexts, payloads, renderings, strict=True)
         ]
 
     async def generate(self, context: JobContext) -> jobs_pb2.JobResult:
-        spec = GenerationSpec.from_payload(context.job.payload["spec"])
+        payload = GenerationPayload.from_json(context.job.payload)
+        spec = payload.spec
         engine = self._engines.ready(spec.engine)
         melody_audio = source_audio = None
-        if context.job.payload.get("hum_blob_id") and engine.melody_input == "audio":  # a re-rendered hum-to-beat
-            melody_audio = await self._hum_recording(context)
+        if payload.hum_blob_id and engine.melody_input == "audio":  # a re-rendered hum-to-beat
+            melody_audio = await self._hum_recording(context, payload)
         if takes_source_audio(engine, spec):
-            source_audio = await self._source_audio(context)
-        return await self._render_and_publish(context, spec, melody_audio=melody_audio, source_audio=source_audio)
-
-    async def hum_to_beat(self, context: JobContext) -> jobs_pb2.JobResult:
-        spec = GenerationSpec.from_payload(context.job.payload["spec"])
-        engine = self._engines.ready(spec.engine)
-        if engine.melody_input == "audio":
-            return await self._render_and_publish(context, spec, melody_audio=await self._hum_recording(context))
-        await context.progress(0.02, "loading_hum")
-        data = await self._download_hum(context)
-        await context.progress(0.05, "tracking_pitch")
-        melody = await asyncio.to_thread(hum.transcribe, data, spec, max_seconds=self._max_hum_seconds)
-        return await self._render_and_publish(context, melody.apply_to(spec), sung=melody.sung)
-
-    async def _download_hum(self, context: JobContext) -> bytes:
-        return await self._blobs.download(
-            context.job.payload["hum_blob_id"], owner_id=context.job.owner_id, max_bytes=self._max_hum_bytes
+            source_audio = await self._source_audio(context, payload)
+        return await self._render_and_publish(
+            context, payload, spec, melody_audio=melody_audio, source_audio=source_audio
         )
 
-    async def _hum_recording(self, context: JobContext) -> tuple[np.ndarray, int]:
+    async def hum_to_beat(self, context: JobContext) -> jobs_pb2.JobResult:
+        payload = GenerationPayload.from_json(context.job.payload)
+        spec = payload.spec
+        engine = self._engines.ready(spec.engine)
+        if engine.melody_input == "audio":
+            melody_audio = await self._hum_recording(context, payload)
+            return await self._render_and_publish(context, payload, spec, melody_audio=melody_audio)
         await context.progress(0.02, "loading_hum")
-        data = await self._download_hum(context)
+        data = await self._download_hum(context, payload)
+        await context.progress(0.05, "tracking_pitch")
+        melody = await asyncio.to_thread(hum.transcribe, data, spec, max_seconds=self._max_hum_seconds)
+        return await self._render_and_publish(context, payload, melody.apply_to(spec), sung=melody.sung)
+
+    async def _download_hum(self, context: JobContext, payload: GenerationPayload) -> bytes:
+        return await self._blobs.download(
+            payload.hum_blob_id, owner_id=context.job.owner_id, max_bytes=self._max_hum_bytes
+        )
+
+    async def _hum_recording(self, context: JobContext, payload: GenerationPayload) -> MelodyAudio:
+        await context.progress(0.02, "loading_hum")
+        data = await self._download_hum(context, payload)
         return await asyncio.to_thread(hum.load_recording, data, max_seconds=self._max_hum_seconds)
 
-    async def _source_audio(self, context: JobContext) -> SourceAudio:
+    async def _source_audio(self, context: JobContext, payload: GenerationPayload) -> SourceAudio:
         """The source commit's stems decoded and the mix scale its provenance records, read as the job's owner."""
         await context.progress(0.02, "loading_source")
-        source, owner = context.job.payload["source"], context.job.owner_id
-        commit = await self._versions.commit(source["repo_id"], source["commit_id"], owner_id=owner)
+        source, owner = payload.source, context.job.owner_id
+        commit = await self._versions.commit(source.repo_id, source.commit_id, owner_id=owner)
         stems, rate = {}, 0
         for stem in commit.stems:
             data = await self._blobs.download(stem.blob_id, owner_id=owner, max_bytes=self._max_source_bytes)
@@ -153,19 +161,21 @@ class GenerationJobs:
     async def _render_and_publish(
         self,
         context: JobContext,
+        payload: GenerationPayload,
         spec: GenerationSpec,
         *,
-        melody_audio=None,
-        source_audio=None,
+        melody_audio: MelodyAudio | None = None,
+        source_audio: SourceAudio | None = None,
         sung: Transcription | None = None,
-    ):
+    ) -> jobs_pb2.JobResult:
+        """Renders `spec` (the payload's, or the one a hum transcription made of it) and publishes it."""
         engine = self._engines.ready(spec.engine)
 
         def progress(fraction: float, stage: str, message: str) -> None:
             context.progress_threadsafe(fraction * RENDER_SHARE, stage, message)
 
         rendering: Rendering = await asyncio.to_thread(engine.render, spec, progress, melody_audio, source_audio)
-        return await self._publish(context, spec, rendering, engine.name, sung)
+        return await self._publish(context, payload, spec, rendering, engine.name, sung)
 
     async def _upload(self, context: JobContext, data: bytes, filename: str, name: str) -> artifact_pb2.Artifact:
         blob = await self._blobs.upload(data, filename=filename, owner_id=context.job.owner_id)
@@ -174,6 +184,7 @@ class GenerationJobs:
     async def _publish(
         self,
         context: JobContext,
+        payload: GenerationPayload,
         spec: GenerationSpec,
         rendering: Rendering,
         engine_name: str,
@@ -207,9 +218,11 @@ class GenerationJobs:
             midi=midi_artifacts,
             operation_report=rendering.report,
         )
-        if "destination" in context.job.payload:
+        if payload.destination is not None:
             await context.progress(0.99, "committing")
-            landed = await self._land(context, spec, rendering, engine_name, artifacts, midi_artifacts)
+            landed = await self._land(
+                context, payload, payload.destination, spec, rendering, engine_name, artifacts, midi_artifacts
+            )
             result.commit_id, result.branch = landed.commit.commit_id, landed.branch
         detail = any_pb2.Any()
         detail.Pack(result)
@@ -218,14 +231,15 @@ class GenerationJobs:
     async def _land(
         self,
         context: JobContext,
+        payload: GenerationPayload,
+        destination: Destination,
         spec: GenerationSpec,
         rendering: Rendering,
         engine_name: str,
         artifacts: list[artifact_pb2.Artifact],
         midi: list[artifact_pb2.Artifact],
-    ):
-        payload = context.job.payload
-        source_commit = payload.get("source", {}).get("commit_id", "")
+    ) -> CreateCommitResponse:
+        source_commit = payload.source.commit_id
         # The mix is the sum of the stems: only an engine that renders nothing else commits it.
         stems = {a.name: a.blob.blob_id for a in artifacts if a.name != "mix"} or {
             a.name: a.blob.blob_id for a in artifacts
@@ -238,7 +252,7 @@ class GenerationJobs:
             spec=spec,
             source_commit_id=source_commit,
             midi={a.name: a.blob.blob_id for a in midi},
-            hum_blob_id=payload.get("hum_blob_id", ""),
+            hum_blob_id=payload.hum_blob_id,
             mix_scale=rendering.mix_scale,
         )
         landing = Landing(
@@ -249,7 +263,7 @@ class GenerationJobs:
             provenance=record.as_params(),
         )
         return await self._versions.land(
-            Destination.from_payload(payload["destination"]),
+            destination,
             landing,
             owner_id=context.job.owner_id,
             request_id=f"generator-job-{context.job.job_id}",

@@ -10,6 +10,7 @@ from google.protobuf import struct_pb2
 
 from beatflow.vcs.v1 import version_control_pb2 as vc
 from beatflow.vcs.v1 import version_control_pb2_grpc
+from beatflow_platform.jobs.payloads import JsonObject
 from beatflow_platform.service_auth import ServiceTokenSource
 from beatflow_platform.vcs_errors import from_vcs
 
@@ -24,11 +25,11 @@ class Destination:
     branch: str = ""
     variation: int = 0
 
-    def as_payload(self) -> dict:
+    def as_payload(self) -> JsonObject:
         return {"repo_id": self.repo_id, "branch": self.branch, "variation": self.variation}
 
     @classmethod
-    def from_payload(cls, payload: dict) -> Destination:
+    def from_payload(cls, payload: JsonObject) -> Destination:
         return cls(**payload)
 
 
@@ -40,7 +41,7 @@ class Landing:
     message: str
     bpm: float
     key_signature: str
-    provenance: dict
+    provenance: JsonObject
 
 
 class VersionControl:

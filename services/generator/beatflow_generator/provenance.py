@@ -11,6 +11,7 @@ import hashlib
 import importlib.metadata
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from beatflow_generator.spec import CONTINUE, REDO_STEM, REPAINT, GenerationSpec
 from beatflow_platform.errors import FailedPrecondition
@@ -96,12 +97,16 @@ def _seeds_as_text(payload: dict) -> dict:
     }
 
 
-def _from_struct(value):
+def _from_struct(payload: dict[str, Any]) -> dict[str, Any]:
     """Struct JSON -> the payload as written: seeds back to ints, integral doubles to ints."""
+    return {name: int(item) if name == "seed" else _from_struct_value(item) for name, item in payload.items()}
+
+
+def _from_struct_value(value: object) -> object:
     if isinstance(value, dict):
-        return {name: int(item) if name == "seed" else _from_struct(item) for name, item in value.items()}
+        return _from_struct(value)
     if isinstance(value, list):
-        return [_from_struct(item) for item in value]
+        return [_from_struct_value(item) for item in value]
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value

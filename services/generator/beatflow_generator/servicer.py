@@ -5,15 +5,18 @@ from __future__ import annotations
 import dataclasses
 import uuid
 
+import grpc
 from google.protobuf import json_format
 
 from beatflow.generator.v1 import generator_pb2, generator_pb2_grpc
+from beatflow.jobs.v1 import jobs_pb2
 from beatflow.vcs.v1 import version_control_pb2
 from beatflow_generator import spec as specs
 from beatflow_generator.engines.base import Engine
 from beatflow_generator.engines.registry import Engines
 from beatflow_generator.jobs import GENERATE, HUM_TO_BEAT
 from beatflow_generator.landing import Destination, VersionControl
+from beatflow_generator.payloads import GenerationPayload, SourceCommit
 from beatflow_generator.provenance import Provenance
 from beatflow_generator.requests import (
     branch_violations,
@@ -68,29 +71,31 @@ class GeneratorServicer(generator_pb2_grpc.GeneratorServiceServicer):
         self._max_batch = max_batch
         self._max_attempts = max_attempts
 
-    def _new_job(self, kind: str, payload: dict, request_id: str, priority: Priority = Priority.INTERACTIVE) -> NewJob:
+    def _new_job(
+        self, kind: str, payload: GenerationPayload, request_id: str, priority: Priority = Priority.INTERACTIVE
+    ) -> NewJob:
         """The job for `payload`, with the audio length and engine its owner's limits and ETA use."""
-        spec = payload["spec"]
         return NewJob(
             kind,
             payload,
             request_id,
             self._max_attempts,
             priority,
-            audio_seconds=float(spec.get("duration_seconds", 0.0)),
-            engine=spec.get("engine", ""),
+            audio_seconds=float(payload.spec.duration_seconds),
+            engine=payload.spec.engine,
         )
 
-    async def _submit(self, kind: str, payload: dict, request_id: str):
+    async def _submit(self, kind: str, payload: GenerationPayload, request_id: str) -> jobs_pb2.Job:
         owner = current_principal().subject_id
         [job] = await self._queue.submit_many(owner, [self._new_job(kind, payload, request_id)])
         return job_to_proto(job)
 
-    async def _readable(self, source: dict) -> dict:
-        """`source` (see requests.source_from_params) once vcs says the caller can read it."""
-        if source["repo_id"]:
-            await self._projects.check(**source, owner_id=current_principal().subject_id)
-        return source
+    async def _check_readable(self, source: SourceCommit) -> None:
+        """Raises NOT_FOUND unless the caller can read `source` (nothing to check when it is empty)."""
+        if source.repo_id:
+            await self._projects.check(
+                repo_id=source.repo_id, commit_id=source.commit_id, owner_id=current_principal().subject_id
+            )
 
     async def _provenance(self, repo_id: str, commit_id: str) -> tuple[Provenance, version_control_pb2.Commit]:
         """The provenance of a commit the caller can read, and the commit."""
@@ -99,10 +104,10 @@ class GeneratorServicer(generator_pb2_grpc.GeneratorServiceServicer):
 
     async def _plan(
         self, params: generator_pb2.GenerationParams, prefix: str, *, variation: int = 0, require_prompt: bool = True
-    ) -> dict:
+    ) -> GenerationPayload:
         """A request's job payload: the spec (an operation's derived from its source commit's
         provenance), its source and where it lands. Field shapes are checked before vcs is asked."""
-        source = source_from_params(params, prefix)
+        source = SourceCommit.from_json(source_from_params(params, prefix))
         destination = destination_from_params(params, prefix, variation)
         operation = operation_from_params(params)
         if operation is not None and operation.kind in SOURCE_NEEDED and not params.commit_id:
@@ -123,18 +128,15 @@ class GeneratorServicer(generator_pb2_grpc.GeneratorServiceServicer):
                     field_prefix=f"{prefix}.operation",
                 )
                 spec = dataclasses.replace(spec, operation=operation)
-            await self._readable(source)
-        payload = {"spec": spec.as_payload(), "source": source}
-        if destination is not None:
-            payload["destination"] = destination.as_payload()
-        return payload
+            await self._check_readable(source)
+        return GenerationPayload(spec, source, destination)
 
     async def _operation_spec(
-        self, params: generator_pb2.GenerationParams, operation: Operation, source: dict, prefix: str
+        self, params: generator_pb2.GenerationParams, operation: Operation, source: SourceCommit, prefix: str
     ) -> GenerationSpec:
         """`operation` on the source commit: on the source's engine, with its prompt, tempo, key and
         settings, and the request's seed (random when 0) for the new material."""
-        provenance, commit = await self._provenance(source["repo_id"], source["commit_id"])
+        provenance, commit = await self._provenance(source.repo_id, source.commit_id)
         engine = self._engines.ready(provenance.spec.engine)
         if params.engine and params.engine != engine.name:
             raise _invalid(
@@ -153,12 +155,16 @@ class GeneratorServicer(generator_pb2_grpc.GeneratorServiceServicer):
         )
         return specs.derive(provenance.spec, operation, seed=params.seed or None)
 
-    async def Generate(self, request, context):
+    async def Generate(
+        self, request: generator_pb2.GenerateRequest, context: grpc.aio.ServicerContext
+    ) -> generator_pb2.GenerateResponse:
         payload = await self._plan(request.params, "params")
         job = await self._submit(GENERATE, payload, request.request_id)
         return generator_pb2.GenerateResponse(job=job)
 
-    async def HumToBeat(self, request, context):
+    async def HumToBeat(
+        self, request: generator_pb2.HumToBeatRequest, context: grpc.aio.ServicerContext
+    ) -> generator_pb2.HumToBeatResponse:
         if not is_blob_id(request.hum_blob_id):
             raise InvalidArgument.for_field("hum_blob_id", "must be the blob id of an uploaded recording")
         if request.params.HasField("operation"):
@@ -166,12 +172,14 @@ class GeneratorServicer(generator_pb2_grpc.GeneratorServiceServicer):
                 "params.operation", "hum-to-beat makes a new piece; operations need Generate"
             )
         payload = await self._plan(request.params, "params", require_prompt=False)
-        if not self._engines.ready(payload["spec"]["engine"]).melody_input:
-            raise InvalidArgument.for_field("params.engine", f"{payload['spec']['engine']!r} cannot follow a melody")
-        payload["hum_blob_id"] = request.hum_blob_id
+        if not self._engines.ready(payload.spec.engine).melody_input:
+            raise InvalidArgument.for_field("params.engine", f"{payload.spec.engine!r} cannot follow a melody")
+        payload = dataclasses.replace(payload, hum_blob_id=request.hum_blob_id)
         return generator_pb2.HumToBeatResponse(job=await self._submit(HUM_TO_BEAT, payload, request.request_id))
 
-    async def BatchGenerate(self, request, context):
+    async def BatchGenerate(
+        self, request: generator_pb2.BatchGenerateRequest, context: grpc.aio.ServicerContext
+    ) -> generator_pb2.BatchGenerateResponse:
         if not 1 <= len(request.requests) <= self._max_batch:
             raise InvalidArgument.for_field("requests", f"must hold 1 to {self._max_batch} generation requests")
         payloads = [
@@ -182,36 +190,36 @@ class GeneratorServicer(generator_pb2_grpc.GeneratorServiceServicer):
         batch_id = str(uuid.uuid4())
         new_jobs = []
         for index, payload in enumerate(payloads):
-            if self._engines.ready(payload["spec"]["engine"]).max_batch > 1:
-                payload["batch_id"] = batch_id
+            if self._engines.ready(payload.spec.engine).max_batch > 1:
+                payload = dataclasses.replace(payload, batch_id=batch_id)
             request_id = f"{request.request_id}#{index}" if request.request_id else ""
             new_jobs.append(self._new_job(GENERATE, payload, request_id, Priority.BATCH))
         # All or none: a batch over the owner's limits queues nothing.
         jobs = await self._queue.submit_many(current_principal().subject_id, new_jobs)
         return generator_pb2.BatchGenerateResponse(jobs=[job_to_proto(job) for job in jobs])
 
-    async def Rerender(self, request, context):
+    async def Rerender(
+        self, request: generator_pb2.RerenderRequest, context: grpc.aio.ServicerContext
+    ) -> generator_pb2.RerenderResponse:
         violations = commit_violations(request.repo_id, request.commit_id, "")
-        if not request.commit_id:
-            violations.append(FieldViolation("commit_id", "must name the commit to render again"))
         violations += branch_violations(request.branch, request.repo_id, "branch")
         if violations:
             raise InvalidArgument("; ".join(f"{v.field}: {v.description}" for v in violations), violations=violations)
         repo_id = request.repo_id.lower()
         provenance, _ = await self._provenance(repo_id, request.commit_id)
         self._engines.ready(provenance.engine)
-        payload = {
-            "spec": provenance.spec.as_payload(),
-            "source": {"repo_id": repo_id, "commit_id": provenance.source_commit_id},
-            "rerender_of": request.commit_id,
-        }
-        if provenance.hum_blob_id:
-            payload["hum_blob_id"] = provenance.hum_blob_id
-        if request.branch:
-            payload["destination"] = Destination(repo_id, request.branch).as_payload()
+        payload = GenerationPayload(
+            spec=provenance.spec,
+            source=SourceCommit(repo_id, provenance.source_commit_id),
+            destination=Destination(repo_id, request.branch) if request.branch else None,
+            hum_blob_id=provenance.hum_blob_id,
+            rerender_of=request.commit_id,
+        )
         return generator_pb2.RerenderResponse(job=await self._submit(GENERATE, payload, request.request_id))
 
-    async def ListEngines(self, request, context):
+    async def ListEngines(
+        self, request: generator_pb2.ListEnginesRequest, context: grpc.aio.ServicerContext
+    ) -> generator_pb2.ListEnginesResponse:
         return generator_pb2.ListEnginesResponse(
             engines=[
                 generator_pb2.EngineInfo(

@@ -9,9 +9,11 @@ import secrets
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
+from beatflow.generator.v1 import generator_pb2
 from beatflow_audio.theory import Key
 from beatflow_platform import naming
 from beatflow_platform.errors import FieldViolation, InvalidArgument
+from beatflow_platform.grpc.validation import violations_of
 
 
 @dataclass(frozen=True)
@@ -130,10 +132,27 @@ def check(
     field_prefix: str = "params",
     require_prompt: bool = True,
 ) -> GenerationSpec:
-    """Validates a request; `engines` maps each available engine to its longest duration. A seed of
-    0 or None (none asked for) becomes a random one, which the spec then carries: the job records
-    and reports the seed that was used, and a retried job renders the same music."""
-    violations = []
+    """Validates a request: the contract's rules for GenerationParams (which the service's interceptor
+    has applied already; the offline CLI comes here directly), then what they cannot say: the engine,
+    its longest duration and, unless an operation supplies it, a prompt. `engines` maps each available
+    engine to its longest duration. A seed of 0 or None (none asked for) becomes a random one, which
+    the spec then carries: the job records and reports the seed that was used, and a retried job
+    renders the same music."""
+    try:
+        params = generator_pb2.GenerationParams(
+            prompt=prompt,
+            bpm=bpm,
+            mood=mood,
+            duration_seconds=duration_seconds,
+            engine=engine,
+            seed=seed or 0,
+            sampling=generator_pb2.SamplingParams(
+                temperature=temperature, top_k=top_k, top_p=top_p, guidance_scale=guidance_scale
+            ),
+        )
+    except ValueError as error:  # a number the message's integer fields cannot hold
+        raise InvalidArgument(f"{field_prefix}: {error}") from None
+    violations = [FieldViolation(f"{field_prefix}.{v.field}", v.description) for v in violations_of(params)]
 
     def bad(name: str, description: str) -> None:
         violations.append(FieldViolation(f"{field_prefix}.{name}", description))
@@ -143,26 +162,12 @@ def check(
         bad("engine", f"must be one of {', '.join(sorted(engines))}")
     if require_prompt and not naming.matches(naming.NON_BLANK_TEXT, prompt):
         bad("prompt", "must not be empty")
-    if len(prompt) > naming.MAX_PROMPT_LENGTH or "\x00" in prompt:
-        bad("prompt", f"must be at most {naming.MAX_PROMPT_LENGTH} characters, none of them NUL")
-    if len(mood) > naming.MAX_MOOD_LENGTH or "\x00" in mood:
-        bad("mood", f"must be at most {naming.MAX_MOOD_LENGTH} characters, none of them NUL")
-    if bpm != 0 and not naming.MIN_GENERATION_BPM <= bpm <= naming.MAX_GENERATION_BPM:
-        bad("bpm", f"must be {naming.MIN_GENERATION_BPM} to {naming.MAX_GENERATION_BPM}, or 0 to let the engine choose")
     longest = engines.get(engine, 30.0)
-    if not math.isfinite(duration_seconds) or not naming.MIN_GENERATION_SECONDS <= duration_seconds <= longest:
+    if duration_seconds > longest:
         bad(
             "duration_seconds",
             f"must be {naming.MIN_GENERATION_SECONDS:.0f} to {longest:.0f} seconds for engine {engine!r}",
         )
-    if not 0 <= temperature <= 5 or not math.isfinite(temperature):
-        bad("sampling.temperature", "must be 0 to 5")
-    if not 0 <= top_k <= 2048:
-        bad("sampling.top_k", "must be 0 to 2048")
-    if not 0 <= top_p <= 1 or not math.isfinite(top_p):
-        bad("sampling.top_p", "must be 0 to 1")
-    if not 0 <= guidance_scale <= 20 or not math.isfinite(guidance_scale):
-        bad("sampling.guidance_scale", "must be 0 to 20")
     if violations:
         raise InvalidArgument("; ".join(f"{v.field}: {v.description}" for v in violations), violations=violations)
     return GenerationSpec(

@@ -16,8 +16,8 @@ import hashlib
 import json
 
 from psycopg.types.json import Jsonb
-from psycopg_pool import AsyncConnectionPool
 
+from beatflow_platform.db.pool import DictPool
 from beatflow_platform.db.queries import fetch_one
 
 KEY_VERSION = 1
@@ -43,7 +43,7 @@ def cache_key(
 
 
 class SeparationCache:
-    def __init__(self, pool: AsyncConnectionPool, kind: str):
+    def __init__(self, pool: DictPool, kind: str):
         self._pool = pool
         self._kind = kind
 

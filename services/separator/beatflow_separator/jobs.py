@@ -7,6 +7,7 @@ import io
 import tempfile
 from pathlib import Path
 
+import numpy as np
 from google.protobuf import any_pb2
 
 from beatflow.common.v1 import artifact_pb2
@@ -17,11 +18,12 @@ from beatflow_audio.analysis import analyse
 from beatflow_audio.analysis_proto import analysis_to_proto
 from beatflow_platform.blob_client import BlobClient
 from beatflow_platform.errors import FailedPrecondition
-from beatflow_platform.jobs.worker import JobContext
+from beatflow_platform.jobs.worker import BatchHandler, Handler, JobContext
 from beatflow_separator import pipeline
 from beatflow_separator.audio_input import read_audio
-from beatflow_separator.engines.base import SeparationOptions, StreamingSeparator
+from beatflow_separator.engines.base import StreamingSeparator
 from beatflow_separator.engines.registry import Separators
+from beatflow_separator.payloads import AnalysisPayload, SeparationPayload
 
 SEPARATE = "separator.separate"
 ANALYZE = "separator.analyze"
@@ -38,10 +40,10 @@ class SeparatorJobs:
         self._format = stem_format
 
     @property
-    def handlers(self) -> dict:
+    def handlers(self) -> dict[str, Handler | BatchHandler]:
         return {SEPARATE: self.separate, ANALYZE: self.analyze}
 
-    async def _read(self, context: JobContext, blob_id: str):
+    async def _read(self, context: JobContext, blob_id: str) -> tuple[np.ndarray, int, probe.AudioDescription]:
         await context.progress(0.02, "loading")
         return await read_audio(
             self._blobs,
@@ -60,18 +62,18 @@ class SeparatorJobs:
 
     async def separate(self, context: JobContext) -> jobs_pb2.JobResult:
         """Progress is the separation's own: for chunking engines, chunks done / chunks."""
-        payload = context.job.payload
-        engine = self._separators.ready(payload["engine"])
-        options = SeparationOptions(**payload["options"])
+        payload = SeparationPayload.from_json(context.job.payload)
+        engine = self._separators.ready(payload.engine)
+        options = payload.options
         # A whole-track engine has one model; the request's name was checked when it was submitted.
         requested = options.model_name if isinstance(engine, StreamingSeparator) else ""
         _, revision = await asyncio.to_thread(self._separators.resolve, engine, requested)
-        if revision != payload.get("revision", revision):
+        if payload.revision is not None and revision != payload.revision:
             raise FailedPrecondition(
                 f"the weights of {options.model_name!r} changed since the job was queued; submit it again",
                 reason="MODEL_CHANGED",
             )
-        data = await self._download(context, payload["source_blob_id"])
+        data = await self._download(context, payload.source_blob_id)
         with tempfile.TemporaryDirectory(prefix="beatflow-stems-") as out_dir:
             outcome = await asyncio.to_thread(
                 pipeline.separate,
@@ -103,10 +105,10 @@ class SeparatorJobs:
         return jobs_pb2.JobResult(artifacts=artifacts, detail=detail)
 
     async def analyze(self, context: JobContext) -> jobs_pb2.JobResult:
-        samples, rate, description = await self._read(context, context.job.payload["blob_id"])
+        payload = AnalysisPayload.from_json(context.job.payload)
+        samples, rate, description = await self._read(context, payload.blob_id)
         await context.progress(0.3, "analysing")
-        points = context.job.payload["waveform_points"]
-        analysis = await asyncio.to_thread(analyse, samples, rate, peak_points=points)
+        analysis = await asyncio.to_thread(analyse, samples, rate, peak_points=payload.waveform_points)
         detail = any_pb2.Any()
         detail.Pack(analysis_to_proto(analysis, description.format))
         return jobs_pb2.JobResult(detail=detail)

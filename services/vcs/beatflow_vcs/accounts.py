@@ -13,13 +13,11 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from psycopg_pool import AsyncConnectionPool
 
-from beatflow_platform import naming
 from beatflow_platform.auth import TokenIssuer
+from beatflow_platform.db.pool import DictPool
 from beatflow_platform.db.queries import fetch_one
 from beatflow_platform.errors import AlreadyExists, NotFound, Unauthenticated
-from beatflow_vcs import validation
 from beatflow_vcs.login_throttle import FailureCounts, LoginThrottle, LoginThrottled, client_key
 
 
@@ -49,7 +47,7 @@ def _hash_token(token: str) -> str:
 class Accounts:
     def __init__(
         self,
-        pool: AsyncConnectionPool,
+        pool: DictPool,
         tokens: TokenIssuer,
         refresh_ttl: timedelta,
         *,
@@ -74,10 +72,6 @@ class Accounts:
         self._decoy_hash = self._hasher.hash(secrets.token_urlsafe(16))
 
     async def register(self, username: str, email: str, password: str, display_name: str) -> tuple[User, TokenPair]:
-        validation.username(username)
-        validation.email(email)
-        validation.password(password)
-        validation.bounded_text(display_name, "display_name", naming.MAX_DISPLAY_NAME_LENGTH)
         password_hash = await asyncio.to_thread(self._hasher.hash, password)
         try:
             async with self._pool.connection() as conn:
@@ -90,6 +84,7 @@ class Accounts:
         except psycopg.errors.UniqueViolation as error:
             taken = "email" if "email" in (error.diag.constraint_name or "") else "username"
             raise AlreadyExists("user", email if taken == "email" else username, f"{taken} is already taken") from None
+        assert row is not None  # INSERT ... RETURNING without ON CONFLICT returns its row
         user = User(**row)
         return user, await self._start_session(user.user_id)
 
@@ -137,6 +132,7 @@ class Accounts:
                 " FROM vcs.login_failures WHERE client_address = %s AND failed_at > now() - %s::interval",
                 (key, key, address, window),
             )
+            assert row is not None  # aggregates without GROUP BY return one row
             now = row.pop("now")
             wait = self._throttle.wait(FailureCounts(**row), now)
             if wait > timedelta(0):
@@ -164,7 +160,7 @@ class Accounts:
 
     async def refresh(self, refresh_token: str) -> TokenPair:
         """Rotates a refresh token. Presenting a spent one revokes its whole family (theft detection)."""
-        reused = False
+        pair: TokenPair | None = None  # stays None when the token was already used
         async with self._pool.connection() as conn, conn.transaction():
             row = await fetch_one(
                 conn,
@@ -176,13 +172,12 @@ class Accounts:
                 raise Unauthenticated("refresh token is invalid or expired", reason="REFRESH_TOKEN_INVALID")
             if row["used_at"] is not None:
                 await self._revoke_family(conn, row["family_id"])
-                reused = True
             else:
                 await conn.execute(
                     "UPDATE vcs.refresh_tokens SET used_at = now() WHERE token_hash = %s", (_hash_token(refresh_token),)
                 )
                 pair = await self._issue_pair(conn, row["user_id"], row["family_id"])
-        if reused:
+        if pair is None:  # raised after the revocation commits
             raise Unauthenticated(
                 "refresh token was already used; this sign-in is ended and its tokens are revoked",
                 reason="REFRESH_TOKEN_REUSED",

@@ -6,13 +6,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from importlib import resources
 
-from psycopg_pool import AsyncConnectionPool
-
 from beatflow.auth.v1 import auth_pb2_grpc
 from beatflow.vcs.v1 import blobs_pb2_grpc, repositories_pb2_grpc, version_control_pb2_grpc
 from beatflow_platform.auth import TokenIssuer, TokenVerifier
 from beatflow_platform.db.migrations import load_migrations, migrate
-from beatflow_platform.db.pool import connect, open_pool, ping
+from beatflow_platform.db.pool import DictPool, connect, open_pool, ping
 from beatflow_platform.grpc.interceptors import AuthScope, rpc_outcome_scope
 from beatflow_platform.grpc.server import GrpcHost, ServiceRegistration
 from beatflow_platform.objectstore import ObjectStore, create_object_store
@@ -64,7 +62,7 @@ SERVICE_CALLERS = {
 @dataclass
 class VcsApp:
     host: GrpcHost
-    pool: AsyncConnectionPool
+    pool: DictPool
     store: ObjectStore
 
 

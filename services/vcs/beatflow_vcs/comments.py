@@ -18,14 +18,10 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from psycopg import AsyncConnection
-from psycopg_pool import AsyncConnectionPool
-
-from beatflow_platform import naming
 from beatflow_platform.auth import Principal
+from beatflow_platform.db.pool import DictConnection, DictPool
 from beatflow_platform.db.queries import fetch_all, fetch_one
 from beatflow_platform.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
-from beatflow_platform.objectstore import is_blob_id
 from beatflow_platform.pagination import PageTokens, page_size
 from beatflow_vcs import validation, visibility
 from beatflow_vcs.audio_diff import ChangedRange
@@ -88,9 +84,7 @@ def carried(ranges: list[ChangedRange], start: float, end: float) -> tuple[float
 
 
 class Comments:
-    def __init__(
-        self, pool: AsyncConnectionPool, repositories: Repositories, stem_diffs: StemDiffs, page_tokens: PageTokens
-    ):
+    def __init__(self, pool: DictPool, repositories: Repositories, stem_diffs: StemDiffs, page_tokens: PageTokens):
         self._pool = pool
         self._repositories = repositories
         self._stem_diffs = stem_diffs
@@ -221,7 +215,8 @@ def _author(principal: Principal) -> str:
 
 
 def _check_body(body: str) -> None:
-    validation.bounded_text(body, "body", naming.MAX_MESSAGE_LENGTH)
+    # The rule (length, no NUL, a character other than ASCII whitespace) is the interceptor's; blank
+    # here also means Unicode whitespace alone (a no-break space), which the rule's pattern lets through.
     validation.require(body.strip() != "", "body", "must not be blank")
 
 
@@ -237,15 +232,13 @@ def _check_anchor(commit: CommitView, stem: str, start: float, end: float) -> No
     )
 
 
-async def _commit_of(conn: AsyncConnection, repo_id: str, commit_id: str) -> CommitView:
-    if not is_blob_id(commit_id):
-        raise InvalidArgument.for_field("commit_id", "must be 64 lowercase hex characters")
+async def _commit_of(conn: DictConnection, repo_id: str, commit_id: str) -> CommitView:
     if not await visibility.repository_holds_commit(conn, repo_id, commit_id):
         raise NotFound("commit", commit_id)
     return (await load_commits(conn, [commit_id]))[commit_id]
 
 
-async def _fetch(conn: AsyncConnection, repo_id: str, comment_id: str) -> Comment:
+async def _fetch(conn: DictConnection, repo_id: str, comment_id: str) -> Comment:
     row = await fetch_one(conn, _COLUMNS + " WHERE c.id = %s AND c.repo_id = %s", (comment_id, repo_id))
     if row is None:
         raise NotFound("comment", comment_id)

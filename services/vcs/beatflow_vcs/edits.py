@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 from beatflow_platform import naming
 from beatflow_platform.errors import InvalidArgument
-from beatflow_platform.objectstore import is_blob_id
 from beatflow_vcs import validation
 from beatflow_vcs.commits import Tree
 
@@ -43,15 +42,10 @@ class Metadata:
 
 
 def check_shape(edit: CommitEdit) -> None:
-    """Names, blob ids and the combinations that cannot mean anything; needs no parent."""
-    if len(edit.stems) > naming.MAX_STEMS_PER_COMMIT:
-        raise InvalidArgument.for_field("stems", f"at most {naming.MAX_STEMS_PER_COMMIT} stems")
+    """Stem names and the combinations that cannot mean anything (counts and blob ids are the request's rules)."""
     names = [validation.stem_name(s.name, f"stems[{i}].name") for i, s in enumerate(edit.stems)]
     if len(set(names)) != len(names):
         raise InvalidArgument.for_field("stems", "stem names must be unique")
-    for index, stem in enumerate(edit.stems):
-        if not is_blob_id(stem.blob_id):
-            raise InvalidArgument.for_field(f"stems[{index}].blob_id", "must be 64 lowercase hex characters")
     if edit.replace_tree and edit.remove_stems:
         raise InvalidArgument.for_field("remove_stems", "must be empty with replace_tree (the tree is given whole)")
     seen: set[str] = set()

@@ -8,19 +8,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from psycopg import AsyncConnection
-
-from beatflow_platform import naming
+from beatflow_platform.db.pool import DictConnection
 from beatflow_platform.db.queries import fetch_one
-from beatflow_vcs import validation
 
 
-def check_request_id(request_id: str) -> str:
-    validation.bounded_text(request_id, "request_id", naming.MAX_REQUEST_ID_LENGTH)
-    return request_id
-
-
-async def recall(conn: AsyncConnection, principal_id: str, method: str, request_id: str, ttl: timedelta) -> str | None:
+async def recall(conn: DictConnection, principal_id: str, method: str, request_id: str, ttl: timedelta) -> str | None:
     """The id of what an earlier call with this request id created less than `ttl` ago, if any."""
     if not request_id:
         return None
@@ -37,7 +29,7 @@ async def recall(conn: AsyncConnection, principal_id: str, method: str, request_
     return row["result_id"] if row else None
 
 
-async def remember(conn: AsyncConnection, principal_id: str, method: str, request_id: str, result_id: str) -> None:
+async def remember(conn: DictConnection, principal_id: str, method: str, request_id: str, result_id: str) -> None:
     """Records the result in the caller's transaction; a concurrent twin makes this raise UniqueViolation."""
     if request_id:
         await conn.execute(

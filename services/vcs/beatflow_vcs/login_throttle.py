@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from google.protobuf.duration_pb2 import Duration
+from google.protobuf.message import Message
 from google.rpc import error_details_pb2
 
 from beatflow_platform.errors import ResourceExhausted
@@ -69,7 +70,7 @@ class LoginThrottled(ResourceExhausted):
             metadata={"retry_after_seconds": str(self.retry_after_seconds)},
         )
 
-    def details(self) -> list[object]:
+    def details(self) -> list[Message]:
         retry = error_details_pb2.RetryInfo(retry_delay=Duration(seconds=self.retry_after_seconds))
         return [*super().details(), retry]
 

@@ -5,12 +5,9 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from psycopg_pool import AsyncConnectionPool
-
-from beatflow_platform import naming
 from beatflow_platform.auth import Principal
+from beatflow_platform.db.pool import DictPool
 from beatflow_platform.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound
-from beatflow_platform.objectstore import is_blob_id
 from beatflow_vcs import merging, validation, visibility
 from beatflow_vcs.commits import CommitContent
 from beatflow_vcs.graph import CommitGraph
@@ -38,7 +35,7 @@ class MergeOutcome:
 
 
 class Merges:
-    def __init__(self, pool: AsyncConnectionPool, repositories: Repositories, stem_merges: StemMerges):
+    def __init__(self, pool: DictPool, repositories: Repositories, stem_merges: StemMerges):
         self._pool = pool
         self._repositories = repositories
         self._stem_merges = stem_merges
@@ -60,11 +57,8 @@ class Merges:
 
         The audio work happens outside any transaction; the merge commit then lands by compare-and-swap
         on the head it was computed from (ABORTED, BRANCH_MOVED if the branch moved meanwhile)."""
-        validation.bounded_text(message, "message", naming.MAX_MESSAGE_LENGTH)
         if not source:
             raise InvalidArgument.for_field("source", "must name a branch, tag or commit")
-        if expected_target and not is_blob_id(expected_target):
-            raise InvalidArgument.for_field("expected_target_commit_id", "must be 64 lowercase hex characters")
         async with self._pool.connection() as conn, conn.transaction():
             repo = await self._repositories.fetch(conn, principal, repo_id, Access.WRITE)
             target_branch = target_branch or repo.default_branch
@@ -126,9 +120,6 @@ class Merges:
     async def revert(self, principal: Principal, repo_id: str, commit_id: str, branch: str, message: str) -> CommitView:
         """A new commit on `branch` that undoes `commit_id`'s changes (three-way: base = the commit,
         ours = the branch head, theirs = the commit's parent)."""
-        validation.bounded_text(message, "message", naming.MAX_MESSAGE_LENGTH)
-        if not is_blob_id(commit_id):
-            raise InvalidArgument.for_field("commit_id", "must be 64 lowercase hex characters")
         async with self._pool.connection() as conn, conn.transaction():
             repo = await self._repositories.fetch(conn, principal, repo_id, Access.WRITE)
             branch = branch or repo.default_branch

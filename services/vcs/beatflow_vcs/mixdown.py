@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 import math
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -44,7 +45,7 @@ class MixedAudio:
 
 
 def mix(
-    stems: list[tuple[BinaryIO, float]],
+    stems: Sequence[tuple[BinaryIO, float]],
     out: BinaryIO,
     audio_format: str,
     *,
@@ -88,6 +89,7 @@ def _add_into(buffer: np.ndarray, sound: soundfile.SoundFile, rate: int, gain: f
     blocks = sound.blocks(blocksize=BLOCK_FRAMES, dtype="float32", always_2d=True)
     for block in itertools.chain(blocks, [None]) if resampler else blocks:
         if resampler is None:
+            assert block is not None  # the None that ends the blocks follows only with a resampler
             samples = _match_channels(block, channels)
         elif block is None:
             samples = resampler.resample_chunk(np.zeros((0, channels), np.float32), last=True)

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from psycopg_pool import AsyncConnectionPool
-
 from beatflow_audio import codec
+from beatflow_platform.db.pool import DictPool
 from beatflow_platform.db.queries import fetch_one
 from beatflow_vcs.mixdown import MixedAudio
 
@@ -37,7 +36,7 @@ class RenderedFile:
 
 
 class RenderIndex:
-    def __init__(self, pool: AsyncConnectionPool):
+    def __init__(self, pool: DictPool):
         self._pool = pool
 
     async def find(self, key: str) -> RenderedFile | None:
@@ -77,6 +76,7 @@ class RenderIndex:
             )
             if row is None:
                 row = await fetch_one(conn, _FIND, (key,))
+        assert row is not None  # the upsert wrote the row, or left the conflicting one in place
         return _file(row)
 
 

@@ -22,12 +22,11 @@ import math
 import tempfile
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from typing import BinaryIO
-
-from psycopg_pool import AsyncConnectionPool
+from typing import BinaryIO, cast
 
 from beatflow_audio import codec
 from beatflow_platform.auth import Principal
+from beatflow_platform.db.pool import DictPool
 from beatflow_platform.errors import Aborted, FailedPrecondition, FieldViolation, InvalidArgument
 from beatflow_platform.objectstore import ObjectStore
 from beatflow_platform.objectstore.base import READ_CHUNK_BYTES, file_address
@@ -133,7 +132,7 @@ def render_key(tree: Tree, gains: Mapping[str, float], audio_format: str) -> str
 class Renders:
     def __init__(
         self,
-        pool: AsyncConnectionPool,
+        pool: DictPool,
         history: History,
         store: ObjectStore,
         *,
@@ -201,10 +200,10 @@ class Renders:
             with contextlib.ExitStack() as files:
                 stems = []
                 for blob_id, gain in voices:
-                    spool = files.enter_context(tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY_BYTES))
+                    spool = files.enter_context(_spool())
                     await self._download(blob_id, spool)
                     stems.append((spool, gain))
-                out = files.enter_context(tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY_BYTES))
+                out = files.enter_context(_spool())
                 mixed = await asyncio.to_thread(
                     mixdown.mix,
                     stems,
@@ -226,3 +225,8 @@ class Renders:
         async for chunk in self._store.read(blob_id):
             await asyncio.to_thread(spool.write, chunk)
         await asyncio.to_thread(spool.seek, 0)
+
+
+def _spool() -> BinaryIO:
+    """A binary temporary file kept in memory up to a size (typeshed types it as IO[bytes], not BinaryIO)."""
+    return cast(BinaryIO, tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY_BYTES))

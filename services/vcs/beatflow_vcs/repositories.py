@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import enum
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import psycopg
-from psycopg import AsyncConnection
-from psycopg_pool import AsyncConnectionPool
+from psycopg import sql
 
 from beatflow_platform import naming
 from beatflow_platform.auth import Principal
+from beatflow_platform.db.pool import DictConnection, DictPool
 from beatflow_platform.db.queries import fetch_all, fetch_one
 from beatflow_platform.errors import AlreadyExists, FailedPrecondition, NotFound, PermissionDenied
 from beatflow_platform.pagination import PageTokens, page_size
@@ -114,15 +115,13 @@ def _to_repository(row: dict) -> Repository:
 
 
 class Repositories:
-    def __init__(
-        self, pool: AsyncConnectionPool, accounts: Accounts, page_tokens: PageTokens, *, request_ttl: timedelta
-    ):
+    def __init__(self, pool: DictPool, accounts: Accounts, page_tokens: PageTokens, *, request_ttl: timedelta):
         self._pool = pool
         self._accounts = accounts
         self._page_tokens = page_tokens
         self._request_ttl = request_ttl
 
-    async def fetch(self, conn: AsyncConnection, principal: Principal, repo_id: str, need: Access) -> Repository:
+    async def fetch(self, conn: DictConnection, principal: Principal, repo_id: str, need: Access) -> Repository:
         """The repository if the caller has `need` access: NOT_FOUND when they cannot read it."""
         validation.uuid_id(repo_id, "repo_id")
         row = await fetch_one(conn, _SELECT + " AND r.id = %(repo)s", {"viewer": viewer_id(principal), "repo": repo_id})
@@ -160,12 +159,9 @@ class Repositories:
     ) -> Repository:
         owner_id = self._check_user(principal)
         name = validation.repository_name(name)
-        validation.bounded_text(description, "description", naming.MAX_DESCRIPTION_LENGTH)
-        validation.bounded_text(genre, "genre", naming.MAX_GENRE_LENGTH)
         default_branch = validation.ref_name(default_branch or "main", "default_branch")
-        idempotency.check_request_id(request_id)
 
-        async def insert(conn: AsyncConnection) -> str:
+        async def insert(conn: DictConnection) -> str:
             repo_id = str(uuid.uuid4())
             await conn.execute(
                 "INSERT INTO vcs.repositories"
@@ -177,7 +173,14 @@ class Repositories:
 
         return await self._create_once(principal, "CreateRepository", request_id, name, insert)
 
-    async def _create_once(self, principal: Principal, method: str, request_id: str, name: str, insert) -> Repository:
+    async def _create_once(
+        self,
+        principal: Principal,
+        method: str,
+        request_id: str,
+        name: str,
+        insert: Callable[[DictConnection], Awaitable[str]],
+    ) -> Repository:
         """Runs `insert` in a transaction unless this request id already created a repository."""
         for _ in range(2):
             try:
@@ -186,10 +189,11 @@ class Repositories:
                         earlier = await idempotency.recall(
                             conn, principal.subject_id, method, request_id, self._request_ttl
                         )
-                        if earlier is None:
+                        repo_id = earlier
+                        if repo_id is None:
                             repo_id = await insert(conn)
                             await idempotency.remember(conn, principal.subject_id, method, request_id, repo_id)
-                    return await self.fetch(conn, principal, earlier or repo_id, Access.READ)
+                    return await self.fetch(conn, principal, repo_id, Access.READ)
             except psycopg.errors.UniqueViolation as error:
                 if error.diag.constraint_name != "idempotent_requests_pkey":
                     raise AlreadyExists(
@@ -232,10 +236,6 @@ class Repositories:
         if "name" in changes:
             name = validation.repository_name(changes["name"], "repository.name")
             changes = {**changes, "name": name, "name_key": naming.name_key(name)}
-        if "description" in changes:
-            validation.bounded_text(changes["description"], "repository.description", naming.MAX_DESCRIPTION_LENGTH)
-        if "genre" in changes:
-            validation.bounded_text(changes["genre"], "repository.genre", naming.MAX_GENRE_LENGTH)
         if "default_branch" in changes:
             validation.ref_name(changes["default_branch"], "repository.default_branch")
         async with self._pool.connection() as conn, conn.transaction():
@@ -256,12 +256,12 @@ class Repositories:
                     raise FailedPrecondition(
                         f"branch {changes['default_branch']!r} does not exist", reason="BRANCH_NOT_FOUND"
                     )
-            assignments = ", ".join(f"{column} = %({column})s" for column in sorted(changes))
+            assignments = sql.SQL(", ").join(
+                sql.SQL("{} = {}").format(sql.Identifier(column), sql.Placeholder(column)) for column in sorted(changes)
+            )
             try:
-                await conn.execute(
-                    f"UPDATE vcs.repositories SET {assignments}, updated_at = now() WHERE id = %(repo)s",
-                    {**changes, "repo": repo_id},
-                )
+                update = sql.SQL("UPDATE vcs.repositories SET {}, updated_at = now() WHERE id = %(repo)s")
+                await conn.execute(update.format(assignments), {**changes, "repo": repo_id})
             except psycopg.errors.UniqueViolation:
                 raise AlreadyExists(
                     "repository", changes["name"], f"you already have a repository with that name ({_SAME_NAME})"
@@ -269,14 +269,14 @@ class Repositories:
             return await self.fetch(conn, principal, repo_id, Access.READ)
 
     @staticmethod
-    async def _is_public(conn: AsyncConnection, repo_id: str) -> bool:
+    async def _is_public(conn: DictConnection, repo_id: str) -> bool:
         row = await fetch_one(
             conn, "SELECT is_public FROM vcs.repositories WHERE id = %s AND deleted_at IS NULL", (repo_id,)
         )
         return bool(row and row["is_public"])
 
     @staticmethod
-    async def _has_branches(conn: AsyncConnection, repo_id: str) -> bool:
+    async def _has_branches(conn: DictConnection, repo_id: str) -> bool:
         row = await fetch_one(conn, "SELECT 1 FROM vcs.refs WHERE repo_id = %s AND kind = 'branch' LIMIT 1", (repo_id,))
         return row is not None
 
@@ -293,11 +293,10 @@ class Repositories:
     async def fork(self, principal: Principal, source_id: str, fork_name: str, request_id: str = "") -> Repository:
         """A new repository of the caller with the source's refs: cost independent of history length."""
         self._check_user(principal)
-        idempotency.check_request_id(request_id)
         if fork_name:
             fork_name = validation.repository_name(fork_name, "fork_name")
 
-        async def insert(conn: AsyncConnection) -> str:
+        async def insert(conn: DictConnection) -> str:
             source = await self.fetch(conn, principal, source_id, Access.READ)
             head = await fetch_one(
                 conn,

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from psycopg import AsyncConnection
-
+from beatflow_platform.db.pool import DictConnection
 from beatflow_platform.db.pruning import PruneReport, PruneTarget, prune
 
 IDEMPOTENCY_KEYS = PruneTarget("vcs.idempotent_requests", "created_at")
@@ -20,12 +19,12 @@ LOGIN_FAILURES = PruneTarget("vcs.login_failures", "failed_at")
 
 
 async def prune_idempotency_keys(
-    conn: AsyncConnection, ttl: timedelta, *, batch_size: int = 1000, dry_run: bool = False
+    conn: DictConnection, ttl: timedelta, *, batch_size: int = 1000, dry_run: bool = False
 ) -> PruneReport:
     return await prune(conn, IDEMPOTENCY_KEYS, ttl, batch_size=batch_size, dry_run=dry_run)
 
 
 async def prune_login_failures(
-    conn: AsyncConnection, window: timedelta, *, batch_size: int = 1000, dry_run: bool = False
+    conn: DictConnection, window: timedelta, *, batch_size: int = 1000, dry_run: bool = False
 ) -> PruneReport:
     return await prune(conn, LOGIN_FAILURES, window, batch_size=batch_size, dry_run=dry_run)

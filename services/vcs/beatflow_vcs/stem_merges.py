@@ -83,7 +83,11 @@ class StemMerges:
             if reason:
                 planned.stem_conflicts.append(dataclasses.replace(conflict, reason=reason))
                 continue
-            base_take, ours_take, theirs_take = [await self._decode(entry.blob_id) for entry in entries]
+            base_entry, ours_entry, theirs_entry = entries
+            # _unmergeable gave a reason when a side lacks the stem.
+            assert base_entry is not None and ours_entry is not None and theirs_entry is not None
+            blob_ids = (base_entry.blob_id, ours_entry.blob_id, theirs_entry.blob_id)
+            base_take, ours_take, theirs_take = [await self._decode(blob_id) for blob_id in blob_ids]
             reason = _shape_mismatch(base_take, ours_take, theirs_take)
             if reason:
                 planned.stem_conflicts.append(dataclasses.replace(conflict, reason=reason))
@@ -109,8 +113,7 @@ class StemMerges:
                 reason = "both sides changed overlapping time ranges (see range_conflicts)"
                 planned.stem_conflicts.append(dataclasses.replace(conflict, reason=reason))
                 planned.range_conflicts.extend(
-                    RangeConflict(conflict.name, span.start, span.end, *(entry.blob_id for entry in entries))
-                    for span in unresolved
+                    RangeConflict(conflict.name, span.start, span.end, *blob_ids) for span in unresolved
                 )
                 continue
             sources = {range_merge.OURS: ours_take, range_merge.THEIRS: theirs_take}

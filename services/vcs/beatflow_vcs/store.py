@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import psycopg
-from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
+from beatflow_platform.db.pool import DictConnection
 from beatflow_platform.db.queries import fetch_all, fetch_one
 from beatflow_platform.errors import Aborted, AlreadyExists, FailedPrecondition, NotFound
 from beatflow_platform.objectstore import is_blob_id
@@ -49,7 +49,7 @@ class Ref:
     updated_at: datetime
 
 
-async def load_commits(conn: AsyncConnection, ids: list[str]) -> dict[str, CommitView]:
+async def load_commits(conn: DictConnection, ids: list[str]) -> dict[str, CommitView]:
     if not ids:
         return {}
     rows = await fetch_all(
@@ -89,7 +89,7 @@ async def load_commits(conn: AsyncConnection, ids: list[str]) -> dict[str, Commi
     }
 
 
-async def list_refs(conn: AsyncConnection, repo_id: str, kind: str | None = None) -> list[Ref]:
+async def list_refs(conn: DictConnection, repo_id: str, kind: str | None = None) -> list[Ref]:
     query = (
         "SELECT kind, name, commit_id, message, created_by::text AS created_by, created_at, updated_at"
         " FROM vcs.refs WHERE repo_id = %s"
@@ -101,7 +101,7 @@ async def list_refs(conn: AsyncConnection, repo_id: str, kind: str | None = None
     return [Ref(**row) for row in await fetch_all(conn, query + " ORDER BY kind, name", params)]
 
 
-async def resolve(conn: AsyncConnection, repo: Repository, ref: str, field: str) -> str:
+async def resolve(conn: DictConnection, repo: Repository, ref: str, field: str) -> str:
     """A branch or tag name, or a commit id of this repository -> commit id. Empty means the default branch."""
     name = ref or repo.default_branch
     row = await fetch_one(
@@ -130,20 +130,21 @@ async def resolve_branch(conn, repo_id: str, name: str) -> str:
     return row["commit_id"]
 
 
-async def load_commit(conn: AsyncConnection, commit_id: str) -> CommitView:
+async def load_commit(conn: DictConnection, commit_id: str) -> CommitView:
     found = await load_commits(conn, [commit_id])
     if commit_id not in found:
         raise NotFound("commit", commit_id)
     return found[commit_id]
 
 
-async def write_commit(conn: AsyncConnection, repo_id: str, content: CommitContent) -> str:
+async def write_commit(conn: DictConnection, repo_id: str, content: CommitContent) -> str:
     """Stores a commit (a no-op if identical content exists) and records that this repository holds it."""
     generation = 1
     if content.parents:
         row = await fetch_one(
             conn, "SELECT max(generation) AS g FROM vcs.commits WHERE id = ANY(%s)", (list(content.parents),)
         )
+        assert row is not None  # an aggregate without GROUP BY returns one row
         generation = row["g"] + 1
     commit_id = content.commit_id
     inserted = await conn.execute(
@@ -178,7 +179,7 @@ async def write_commit(conn: AsyncConnection, repo_id: str, content: CommitConte
     return commit_id
 
 
-async def move_branch(conn: AsyncConnection, repo_id: str, name: str, expected: str | None, new: str, user: str):
+async def move_branch(conn: DictConnection, repo_id: str, name: str, expected: str | None, new: str, user: str):
     """Compare-and-swap of a branch head; `expected` None means the branch must not exist yet."""
     if expected is None:
         try:
@@ -216,7 +217,7 @@ def branch_moved(name: str, head: str, expected: str) -> Aborted:
     )
 
 
-async def lock_branch_head(conn: AsyncConnection, repo_id: str, name: str) -> str | None:
+async def lock_branch_head(conn: DictConnection, repo_id: str, name: str) -> str | None:
     """The branch head, locked until the transaction ends (None when the branch does not exist)."""
     row = await fetch_one(
         conn,
@@ -241,6 +242,7 @@ async def insert_ref(conn, repo_id: str, kind: str, name: str, commit_id: str, m
             )
     except psycopg.errors.UniqueViolation:
         raise AlreadyExists(kind, name) from None
+    assert row is not None  # INSERT ... RETURNING without ON CONFLICT returns its row
     return Ref(**row)
 
 

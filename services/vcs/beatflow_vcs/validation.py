@@ -18,24 +18,6 @@ def username(value: str, field: str = "username") -> str:
     return value
 
 
-def email(value: str) -> str:
-    require(
-        len(value) <= naming.MAX_EMAIL_LENGTH and naming.matches(naming.EMAIL, value),
-        "email",
-        "must be an email address",
-    )
-    return value
-
-
-def password(value: str) -> str:
-    require(
-        naming.MIN_PASSWORD_LENGTH <= len(value) <= naming.MAX_PASSWORD_LENGTH,
-        "password",
-        f"must be {naming.MIN_PASSWORD_LENGTH} to {naming.MAX_PASSWORD_LENGTH} characters",
-    )
-    return value
-
-
 def repository_name(value: str, field: str = "name") -> str:
     """The name as stored: NFC-normalised, then checked (the rule applies to what is stored)."""
     value = naming.normalized_name(value)
@@ -52,12 +34,6 @@ def stem_name(value: str, field: str = "stems.name") -> str:
     """Stem names are keys compared as sent, so they must already be NFC ("e\u0301" is refused, "é" is not)."""
     require(naming.matches(naming.STEM_NAME, value), field, naming.STEM_NAME_RULE)
     require(naming.normalized_name(value) == value, field, "must be in Unicode NFC (composed) form")
-    return value
-
-
-def bounded_text(value: str, field: str, maximum: int) -> str:
-    require(len(value) <= maximum, field, f"must be at most {maximum} characters")
-    require("\x00" not in value, field, "must not contain NUL characters")
     return value
 
 

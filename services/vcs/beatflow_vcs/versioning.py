@@ -15,13 +15,11 @@ from dataclasses import replace
 from datetime import timedelta
 
 import psycopg
-from psycopg import AsyncConnection
-from psycopg_pool import AsyncConnectionPool
 
-from beatflow_platform import naming
 from beatflow_platform.auth import Principal
+from beatflow_platform.db.pool import DictConnection, DictPool
 from beatflow_platform.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound
-from beatflow_platform.objectstore import ObjectStore, is_blob_id
+from beatflow_platform.objectstore import ObjectStore
 from beatflow_vcs import edits, idempotency, validation, visibility
 from beatflow_vcs.blobs import Blobs
 from beatflow_vcs.commits import CommitContent, Tree, TreeEntry, check_bpm, check_params, normalise_key
@@ -45,7 +43,7 @@ from beatflow_vcs.store import (
 class VersionControl:
     def __init__(
         self,
-        pool: AsyncConnectionPool,
+        pool: DictPool,
         repositories: Repositories,
         blobs: Blobs,
         store: ObjectStore,
@@ -65,7 +63,7 @@ class VersionControl:
         return {blob_id for blob_id, exists in zip(blob_ids, found, strict=True) if not exists}
 
     async def _entries(
-        self, conn: AsyncConnection, principal: Principal, stems: tuple[StemSpec, ...], absent: set[str]
+        self, conn: DictConnection, principal: Principal, stems: tuple[StemSpec, ...], absent: set[str]
     ) -> Tree:
         """Tree entries for the stems a commit puts: blobs that exist, are audio and the caller may use."""
         usable = await self._blobs.usable_by(conn, principal, {s.blob_id for s in stems})
@@ -100,18 +98,12 @@ class VersionControl:
         request_id: str = "",
     ) -> tuple[CommitView, str]:
         """Commits `edit` on the branch head, or on `parent_commit_id` if it still is the head (else ABORTED)."""
-        validation.bounded_text(message, "message", naming.MAX_MESSAGE_LENGTH)
-        if not naming.matches(naming.NON_BLANK_TEXT, message):
-            raise InvalidArgument.for_field("message", f"must be {naming.NON_BLANK_TEXT_RULE}")
         check_bpm(edit.bpm)
         edit = replace(edit, key_signature=normalise_key(edit.key_signature))
         check_params(edit.generation_params or {})
         edits.check_shape(edit)
-        idempotency.check_request_id(request_id)
         if branch:
             validation.ref_name(branch, "branch")
-        if parent_commit_id and not is_blob_id(parent_commit_id):
-            raise InvalidArgument.for_field("parent_commit_id", "must be 64 lowercase hex characters")
         absent = await self._absent_from_store(edit.stems)
         # Without an expected parent, the only write that can fail is a first commit that a racing
         # first commit beat to the new branch: the second round builds on that commit instead.
@@ -185,7 +177,6 @@ class VersionControl:
 
     async def create_tag(self, principal: Principal, repo_id: str, name: str, target: str, message: str) -> Ref:
         validation.ref_name(name)
-        validation.bounded_text(message, "message", naming.MAX_MESSAGE_LENGTH)
         if not target:
             raise InvalidArgument.for_field("target", "must name a branch, tag or commit")
         async with self._pool.connection() as conn, conn.transaction():
@@ -195,9 +186,6 @@ class VersionControl:
 
     async def update_branch(self, principal: Principal, repo_id: str, name: str, new: str, expected: str) -> Ref:
         validation.ref_name(name)
-        for field, value in (("new_commit_id", new), ("expected_commit_id", expected)):
-            if not is_blob_id(value):
-                raise InvalidArgument.for_field(field, "must be 64 lowercase hex characters")
         async with self._pool.connection() as conn, conn.transaction():
             await self._repositories.fetch(conn, principal, repo_id, Access.WRITE)
             if not await branch_exists(conn, repo_id, name):

@@ -7,8 +7,7 @@ The caller may read the commit if any of those repositories is readable to them.
 
 from __future__ import annotations
 
-from psycopg import AsyncConnection
-
+from beatflow_platform.db.pool import DictConnection
 from beatflow_platform.db.queries import fetch_one
 
 _READABLE_HOLDER = """
@@ -42,16 +41,16 @@ LIMIT 1
 """
 
 
-async def readable_repository_holding_commit(conn: AsyncConnection, viewer: str | None, commit_id: str) -> str | None:
+async def readable_repository_holding_commit(conn: DictConnection, viewer: str | None, commit_id: str) -> str | None:
     row = await fetch_one(conn, _READABLE_HOLDER.format(seed=_COMMIT_SEED), {"viewer": viewer, "target": commit_id})
     return row["repo_id"] if row else None
 
 
-async def readable_repository_holding_blob(conn: AsyncConnection, viewer: str | None, blob_id: str) -> str | None:
+async def readable_repository_holding_blob(conn: DictConnection, viewer: str | None, blob_id: str) -> str | None:
     row = await fetch_one(conn, _READABLE_HOLDER.format(seed=_BLOB_SEED), {"viewer": viewer, "target": blob_id})
     return row["repo_id"] if row else None
 
 
-async def repository_holds_commit(conn: AsyncConnection, repo_id: str, commit_id: str) -> bool:
+async def repository_holds_commit(conn: DictConnection, repo_id: str, commit_id: str) -> bool:
     """Whether the commit belongs to this repository's history (itself or its fork lineage)."""
     return await fetch_one(conn, _LINEAGE_HOLDS, {"repo": repo_id, "commit": commit_id}) is not None

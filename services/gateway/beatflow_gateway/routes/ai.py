@@ -16,44 +16,52 @@ from beatflow_audio.proto import key_to_proto
 from beatflow_audio.theory import Key
 from beatflow_gateway.context import Authorised, Services, to_json
 from beatflow_gateway.models import (
-    INT32_MAX,
     INT64_MAX,
     INT64_MIN,
     Body,
     GenerationBpm,
     KeySignatureOrEmpty,
+    MoodText,
+    OperationStem,
+    PromptText,
     RefNameOrEmpty,
     RequestId,
     Sha256,
     Sha256OrEmpty,
     Uuid,
     UuidOrEmpty,
+    bounds,
     seed_field,
-    text,
 )
 from beatflow_gateway.uploads import store_upload
 from beatflow_platform import naming
+from beatflow_platform.grpc.field_rules import repeated_rules
 
 router = APIRouter(prefix="/api/ai", tags=["AI Generation"])
+_BATCH = repeated_rules(gen.BatchGenerateRequest, "requests")
 
 
 class SamplingBody(Body):
-    temperature: float = Field(default=0.0, ge=0, le=100)
-    top_k: int = Field(default=0, ge=0, le=INT32_MAX)
-    top_p: float = Field(default=0.0, ge=0, le=1)
-    guidance_scale: float = Field(default=0.0, ge=0, le=100)
+    temperature: float = Field(default=0.0, **bounds(gen.SamplingParams, "temperature"))
+    top_k: int = Field(default=0, **bounds(gen.SamplingParams, "top_k"))
+    top_p: float = Field(default=0.0, **bounds(gen.SamplingParams, "top_p"))
+    guidance_scale: float = Field(default=0.0, **bounds(gen.SamplingParams, "guidance_scale"))
 
 
 class OperationBody(Body):
     """A creative operation on the commit named by repo_id and commit_id (see GenerationBody)."""
 
     kind: Literal["continue", "repaint", "redo_stem", "loop"]
-    bars: int = Field(default=0, ge=0, le=INT32_MAX, description="continue: bars added; loop: its length in bars")
-    start_seconds: float = Field(
-        default=0.0, ge=0, le=1e6, description="repaint: start of the range; loop: where it starts"
+    bars: int = Field(
+        default=0, **bounds(gen.Operation, "bars"), description="continue: bars added; loop: its length in bars"
     )
-    end_seconds: float = Field(default=0.0, ge=0, le=1e6, description="repaint: end of the range")
-    stem: text(64) = Field(default="", description='redo_stem: the stem regenerated, e.g. "bass"')
+    start_seconds: float = Field(
+        default=0.0,
+        **bounds(gen.Operation, "start_seconds"),
+        description="repaint: start of the range; loop: its start",
+    )
+    end_seconds: float = Field(default=0.0, **bounds(gen.Operation, "end_seconds"), description="repaint: its end")
+    stem: OperationStem = Field(default="", description='redo_stem: the stem regenerated, e.g. "bass"')
 
 
 class GenerationBody(Body):
@@ -61,13 +69,11 @@ class GenerationBody(Body):
     repo_id the result lands there as a commit on `branch` (empty: the default branch); with an
     operation, commit_id names its source and the source's prompt and settings are used."""
 
-    prompt: text(naming.MAX_PROMPT_LENGTH) = Field(
-        default="", description="Music description; needed unless an operation has a source"
-    )
+    prompt: PromptText = Field(default="", description="Music description; needed unless an operation has a source")
     bpm: GenerationBpm = 0
-    mood: text(naming.MAX_MOOD_LENGTH) = "neutral"
+    mood: MoodText = "neutral"
     duration: float = Field(
-        default=15, ge=naming.MIN_GENERATION_SECONDS, le=1e6, description="Seconds; the longest depends on the engine"
+        default=15, ge=naming.MIN_GENERATION_SECONDS, description="Seconds; the longest depends on the engine"
     )
     key: KeySignatureOrEmpty = Field(default="", description="e.g. 'A minor', 'F#m'; empty derives it from the mood")
     engine: str = Field(default="", max_length=40)
@@ -91,9 +97,9 @@ class SeparationBody(Body):
     blob_id: Sha256 = Field(description="An uploaded file's blob id (never a server path)")
     engine: str = Field(default="", max_length=40)
     model_name: str = Field(default="", max_length=40)
-    segment_seconds: float = Field(default=0.0, ge=0, le=1e6)
-    overlap: float = Field(default=0.0, ge=0, le=1)
-    shifts: int = Field(default=0, ge=0, le=INT32_MAX)
+    segment_seconds: float = Field(default=0.0, **bounds(sep.DemucsOptions, "segment_seconds"))
+    overlap: float = Field(default=0.0, **bounds(sep.DemucsOptions, "overlap"))
+    shifts: int = Field(default=0, **bounds(sep.DemucsOptions, "shifts"))
     request_id: RequestId = ""
 
 
@@ -136,7 +142,9 @@ async def generate(body: GenerationBody, call: Authorised, services: Services) -
 
 @router.post("/batch-generate", status_code=202)
 async def batch_generate(
-    call: Authorised, services: Services, requests: list[GenerationBody] = BodyParam(max_length=256)
+    call: Authorised,
+    services: Services,
+    requests: list[GenerationBody] = BodyParam(max_length=_BATCH.max_items, min_length=_BATCH.min_items),
 ) -> dict:
     """Variations of one idea: the body is the list of generation requests, one job each."""
     response = await services.generation.BatchGenerate(
@@ -174,8 +182,8 @@ async def hum_to_beat(
     services: Services,
     file_upload: UploadFile = File(description="A hummed or sung recording (WAV, FLAC, OGG, MP3)"),
     bpm: GenerationBpm = Query(default=0, description="0 follows the recording's tempo"),
-    mood: text(naming.MAX_MOOD_LENGTH) = "neutral",
-    duration: float = Query(default=15, ge=naming.MIN_GENERATION_SECONDS, le=1e6, allow_inf_nan=False),
+    mood: MoodText = "neutral",
+    duration: float = Query(default=15, ge=naming.MIN_GENERATION_SECONDS, allow_inf_nan=False),
     key: KeySignatureOrEmpty = "",
     engine: str = Query(default="", max_length=40),
     seed: int = Query(default=0, ge=INT64_MIN, le=INT64_MAX),
@@ -221,7 +229,7 @@ async def separate_stems(body: SeparationBody, call: Authorised, services: Servi
 
 class AnalysisJobBody(Body):
     blob_id: Sha256 = Field(description="An uploaded file's blob id")
-    waveform_points: int = Field(default=0, ge=0, le=10000)
+    waveform_points: int = Field(default=0, **bounds(sep.SubmitAnalysisRequest, "waveform_points"))
     request_id: RequestId = ""
 
 
@@ -230,7 +238,7 @@ async def analyze_audio(
     call: Authorised,
     services: Services,
     blob_id: Sha256 = Query(description="An uploaded file's blob id"),
-    waveform_points: int = Query(default=0, ge=0, le=10000),
+    waveform_points: int = Query(default=0, **bounds(sep.AnalyzeAudioRequest, "waveform_points")),
 ) -> dict:
     """Analysis in one call (files up to the service's unary limit, 600 s by default; longer ones go to
     /api/ai/analysis-jobs); the seed contract's bpm, key_signature and duration are included."""

@@ -8,7 +8,7 @@ from pydantic import AliasChoices, Field
 from beatflow.auth.v1 import auth_pb2
 from beatflow_gateway.client_address import client_address
 from beatflow_gateway.context import Anonymous, Authorised, Services, to_json
-from beatflow_gateway.models import Body, Email, Username, text
+from beatflow_gateway.models import Body, DisplayName, Email, Login, RefreshToken, Username
 from beatflow_platform import naming
 from beatflow_platform.grpc.interceptors import CLIENT_ADDRESS_KEY
 
@@ -19,19 +19,19 @@ class RegisterBody(Body):
     username: Username = Field(description=naming.USERNAME_RULE)
     email: Email
     password: str = Field(min_length=naming.MIN_PASSWORD_LENGTH, max_length=naming.MAX_PASSWORD_LENGTH)
-    display_name: text(naming.MAX_DISPLAY_NAME_LENGTH) = ""
+    display_name: DisplayName = ""
 
 
 class LoginBody(Body):
     # `username` as in register; `login`, its former name, is still accepted.
-    username: text(naming.MAX_EMAIL_LENGTH) = Field(
+    username: Login = Field(
         validation_alias=AliasChoices("username", "login"), description="Username or email (alias: `login`)"
     )
     password: str = Field(max_length=naming.MAX_PASSWORD_LENGTH)
 
 
 class RefreshBody(Body):
-    refresh_token: text(512)
+    refresh_token: RefreshToken
 
 
 @router.post("/register", status_code=201)

@@ -23,7 +23,9 @@ async def root() -> dict:
 
 async def _status(channel: grpc.aio.Channel) -> str:
     try:
-        response = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=2)
+        stub = health_pb2_grpc.HealthStub(channel)
+        # typeshed's grpc_health stub declares no methods on HealthStub; the generated class has Check.
+        response = await stub.Check(health_pb2.HealthCheckRequest(), timeout=2)  # pyright: ignore[reportAttributeAccessIssue]
     except grpc.aio.AioRpcError as error:
         return error.code().name
     return health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)

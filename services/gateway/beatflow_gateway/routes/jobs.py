@@ -8,10 +8,11 @@ from fastapi import APIRouter, Query
 
 from beatflow.jobs.v1 import jobs_pb2
 from beatflow_gateway.context import Authorised, Services, to_json
-from beatflow_gateway.models import text
+from beatflow_gateway.models import JobKind, PageToken
 
 router = APIRouter(tags=["Jobs"])
-STATES = {name.removeprefix("JOB_STATE_").lower(): value for name, value in jobs_pb2.JobState.items() if value}
+# The filter's words -> the enum's value names.
+STATES = {name.removeprefix("JOB_STATE_").lower(): name for name, value in jobs_pb2.JobState.items() if value}
 
 
 @router.get("/api/jobs")
@@ -19,12 +20,14 @@ async def list_jobs(
     call: Authorised,
     services: Services,
     page_size: int = Query(default=0, ge=0, le=1000),
-    page_token: text(2000) = "",
+    page_token: PageToken = "",
     state: Literal["", "queued", "running", "succeeded", "failed", "cancelled"] = "",
-    kind: text(100) = "",
+    kind: JobKind = "",
 ) -> dict:
     response = await services.jobs.ListJobs(
-        jobs_pb2.ListJobsRequest(page_size=page_size, page_token=page_token, state=STATES.get(state, 0), kind=kind),
+        jobs_pb2.ListJobsRequest(
+            page_size=page_size, page_token=page_token, state=STATES.get(state, "JOB_STATE_UNSPECIFIED"), kind=kind
+        ),
         metadata=call.metadata,
         timeout=call.timeout,
     )

@@ -9,8 +9,7 @@ from google.protobuf.field_mask_pb2 import FieldMask
 
 from beatflow.vcs.v1 import repositories_pb2 as pb
 from beatflow_gateway.context import Authorised, Services, to_json
-from beatflow_gateway.models import Body, RefName, RepositoryName, Username, Uuid, text
-from beatflow_platform import naming
+from beatflow_gateway.models import Body, Description, Genre, RefName, RepositoryName, Username, Uuid
 
 router = APIRouter(tags=["Repositories"])
 ROLES = {"read": pb.COLLABORATOR_ROLE_READ, "write": pb.COLLABORATOR_ROLE_WRITE}
@@ -18,9 +17,9 @@ ROLES = {"read": pb.COLLABORATOR_ROLE_READ, "write": pb.COLLABORATOR_ROLE_WRITE}
 
 class UpdateBody(Body):
     name: RepositoryName | None = None
-    description: text(naming.MAX_DESCRIPTION_LENGTH) | None = None
+    description: Description | None = None
     is_public: bool | None = None
-    genre: text(naming.MAX_GENRE_LENGTH) | None = None
+    genre: Genre | None = None
     default_branch: RefName | None = None
 
 

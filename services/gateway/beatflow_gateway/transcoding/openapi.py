@@ -8,9 +8,8 @@ from typing import Any
 from google.protobuf.descriptor import FieldDescriptor
 
 from beatflow_gateway.transcoding import field_rules
-from beatflow_gateway.transcoding.field_rules import needs_value
 from beatflow_gateway.transcoding.rules import Binding
-from beatflow_gateway.transcoding.schemas import Components, field_schema, inline
+from beatflow_gateway.transcoding.schemas import Components, field_schema, inline, needs_value
 
 TAGS = {
     "beatflow.auth.v1.AuthService": "Auth",

@@ -1,18 +1,17 @@
 """JSON Schemas of messages in the proto3 JSON mapping, for the OpenAPI document.
 
 Responses refer to one component per message. Request bodies are inlined per operation, with
-the field rules of `field_rules.py` (the shapes the services accept), since a message used in a
-response may carry values a request may not (an empty id, say).
+the field rules of `field_rules.py` (the shapes the services accept, from the contracts' rules),
+since a message used in a response may carry values a request may not (an empty id, say).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
-
-from beatflow_gateway.transcoding.field_rules import needs_value
 
 INT32 = {"type": "integer", "format": "int32", "minimum": -(2**31), "maximum": 2**31 - 1}
 UINT32 = {"type": "integer", "format": "int32", "minimum": 0, "maximum": 2**32 - 1}
@@ -51,6 +50,11 @@ WELL_KNOWN: dict[str, dict[str, Any]] = {
 }
 # A field's rule, if any: (message full name, field name) -> a schema to use instead.
 FieldRule = Callable[[Descriptor, FieldDescriptor], dict[str, Any] | None]
+
+
+def needs_value(schema: dict[str, Any]) -> bool:
+    """Whether a field with this schema must be sent: its rule refuses the empty string (the default)."""
+    return schema.get("type") == "string" and "pattern" in schema and re.search(schema["pattern"], "") is None
 
 
 def component_name(message: Descriptor) -> str:
@@ -96,6 +100,7 @@ def inline(message: Descriptor, rule: FieldRule, skip: frozenset[str] = frozense
 
 def field_schema(field: FieldDescriptor, rule: FieldRule) -> dict[str, Any]:
     """One request field's schema (a path or query parameter)."""
+    assert field.containing_type is not None, "a request field belongs to its message"
     ruled = rule(field.containing_type, field)
     if ruled is not None:
         return ruled
@@ -118,8 +123,8 @@ def _field(field: FieldDescriptor, message_schema: Callable[[Descriptor], dict[s
 
 
 def _single(field: FieldDescriptor, message_schema: Callable[[Descriptor], dict[str, Any]]) -> dict[str, Any]:
-    if field.type == FieldDescriptor.TYPE_MESSAGE:
+    if field.message_type is not None:
         return message_schema(field.message_type)
-    if field.type == FieldDescriptor.TYPE_ENUM:
+    if field.enum_type is not None:
         return {"type": "string", "enum": [value.name for value in field.enum_type.values]}
     return dict(SCALARS[field.type])

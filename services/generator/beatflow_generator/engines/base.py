@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -13,6 +13,8 @@ from beatflow_generator.spec import GenerationSpec
 
 # (fraction 0..1, stage, message); raises JobCancelled when the job was cancelled.
 Progress = Callable[[float, str, str], None]
+# A recorded melody for engines that follow audio: samples [frames, channels] and their rate.
+MelodyAudio = tuple[np.ndarray, int]
 
 
 @dataclass(frozen=True)
@@ -69,11 +71,25 @@ class Engine(Protocol):
 
     def available(self) -> tuple[bool, str]:
         """Whether it can run here, and why not."""
+        ...
 
-    def render(self, spec: GenerationSpec, progress: Progress, melody_audio=None, source_audio=None) -> Rendering:
+    def render(
+        self,
+        spec: GenerationSpec,
+        progress: Progress,
+        melody_audio: MelodyAudio | None = None,
+        source_audio: SourceAudio | None = None,
+    ) -> Rendering:
         """Blocking; runs in a worker thread. `melody_audio` is (samples, rate) for "audio" engines.
         `source_audio` is the source commit's `SourceAudio` for engines whose `source_input` is
         "audio" (None when there is none, e.g. offline)."""
+        ...
+
+
+@runtime_checkable
+class BatchEngine(Engine, Protocol):
+    """An engine with max_batch > 1: only those are given several variations at once."""
 
     def render_batch(self, specs: list[GenerationSpec], progress: Progress) -> list[Rendering]:
-        """Several variations in one pass; only engines with max_batch > 1 are asked."""
+        """Several variations in one pass."""
+        ...

@@ -12,15 +12,26 @@ from __future__ import annotations
 
 import math
 import threading
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 import librosa
 import numpy as np
 
 from beatflow_audio.analysis import analyse
-from beatflow_generator.engines.base import Progress, Rendering
+from beatflow_generator.engines.base import MelodyAudio, Progress, Rendering, SourceAudio
 from beatflow_generator.spec import CONTINUE, GenerationSpec
 from beatflow_platform.errors import FailedPrecondition
+
+if TYPE_CHECKING:
+    import torch
+    from transformers import (
+        MusicgenConfig,
+        MusicgenForConditionalGeneration,
+        MusicgenMelodyConfig,
+        StoppingCriteriaList,
+    )
 
 
 def describe(spec: GenerationSpec) -> str:
@@ -35,20 +46,43 @@ def describe(spec: GenerationSpec) -> str:
     return ", ".join(fact for fact in facts if fact)
 
 
-def step_reporter(progress: Progress, total_steps: int):
+@dataclass(frozen=True)
+class CodecShape:
+    """What windowed generation needs to know of a loaded model's audio codec and decoder."""
+
+    sampling_rate: int
+    frame_rate: float
+    audio_channels: int
+    num_codebooks: int
+
+    @classmethod
+    def of(cls, config: MusicgenConfig | MusicgenMelodyConfig) -> CodecShape:
+        from transformers import PreTrainedConfig
+
+        # Declared `dict | PreTrainedConfig | None`: a loaded model's sub-configs are configs.
+        codec, decoder = config.audio_encoder, config.decoder
+        assert isinstance(codec, PreTrainedConfig) and isinstance(decoder, PreTrainedConfig)
+        return cls(codec.sampling_rate, codec.frame_rate, decoder.audio_channels, decoder.num_codebooks)
+
+
+def step_reporter(progress: Progress, total_steps: int) -> StoppingCriteriaList:
     """A stopping criterion that reports every token step (and so lets JobCancelled stop generation)."""
     import torch
-    from transformers import StoppingCriteria
+    from transformers import StoppingCriteria, StoppingCriteriaList
 
     class Report(StoppingCriteria):
         steps = 0
 
-        def __call__(self, input_ids, scores, **kwargs):
+        def __call__(
+            self, input_ids: torch.LongTensor, scores: tuple[torch.Tensor] | None, **kwargs: Any
+        ) -> torch.BoolTensor:
             self.steps += 1
             progress(min(self.steps / total_steps, 1.0) * 0.95, "generating", f"{self.steps}/{total_steps} steps")
-            return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+            stop = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+            # transformers declares the legacy BoolTensor class, which no torch operation returns.
+            return cast(torch.BoolTensor, stop)
 
-    return Report()
+    return StoppingCriteriaList([Report()])
 
 
 def finish(audio: np.ndarray, rate: int, spec: GenerationSpec, progress: Progress) -> Rendering:
@@ -68,7 +102,7 @@ class MusicgenEngine:
     name = "musicgen"
     melody_input = ""
     max_duration_seconds = 300.0
-    operations = frozenset({CONTINUE})
+    operations: frozenset[str] = frozenset({CONTINUE})
     source_input = "audio"
 
     def __init__(
@@ -85,8 +119,8 @@ class MusicgenEngine:
         self._device = device
         self._window = window_seconds
         self._context = context_seconds
-        self._model = None
-        self._processor = None
+        self._model: MusicgenForConditionalGeneration | None = None
+        self._processor: Any = None  # transformers' AutoProcessor is untyped
         # One generation at a time per loaded model.
         self._lock = threading.Lock()
 
@@ -105,9 +139,22 @@ class MusicgenEngine:
             raise FileNotFoundError(f"no MusicGen weights (config.json) in {self._dir}")
         model = MusicgenForConditionalGeneration.from_pretrained(self._dir, local_files_only=True)
         self._processor = AutoProcessor.from_pretrained(self._dir, local_files_only=True)
-        self._model = model.to(self._device).eval()
+        # transformers wraps `to` in functools.wraps(torch.nn.Module.to), which pyright reads as unbound.
+        model.to(self._device)  # pyright: ignore[reportArgumentType]
+        self._model = model.eval()
 
-    def render(self, spec: GenerationSpec, progress: Progress, melody_audio=None, source_audio=None) -> Rendering:
+    def _loaded(self) -> tuple[MusicgenForConditionalGeneration, Any, CodecShape]:
+        """The model, its processor and codec shape; the registry hands out only engines that loaded."""
+        assert self._model is not None
+        return self._model, self._processor, CodecShape.of(self._model.config)
+
+    def render(
+        self,
+        spec: GenerationSpec,
+        progress: Progress,
+        melody_audio: MelodyAudio | None = None,
+        source_audio: SourceAudio | None = None,
+    ) -> Rendering:
         """A new piece, or with a "continue" operation the source's audio (`source_audio`) and its
         continuation."""
         if spec.operation is not None:
@@ -117,10 +164,10 @@ class MusicgenEngine:
                     reason="OPERATION_UNSUPPORTED",
                 )
             return self._continue(spec, progress, source_audio.mix(), source_audio.sample_rate)
-        config = self._model.config
-        silence = np.zeros((config.decoder.audio_channels, 0), dtype=np.float32)
+        shape = self._loaded()[2]
+        silence = np.zeros((shape.audio_channels, 0), dtype=np.float32)
         audio = self._generate(spec, progress, silence, spec.duration_seconds)
-        return finish(audio, config.audio_encoder.sampling_rate, spec, progress)
+        return finish(audio, shape.sampling_rate, spec, progress)
 
     def _generate(self, spec: GenerationSpec, progress: Progress, prompt: np.ndarray, seconds: float) -> np.ndarray:
         """[channels, samples]: `seconds` of new audio after `prompt` ([channels, samples] at the
@@ -129,14 +176,13 @@ class MusicgenEngine:
 
         from beatflow_generator.engines.seeded_sampling import SeededSampler, generate_options
 
-        model, processor = self._model, self._processor
-        rate = model.config.audio_encoder.sampling_rate
-        frame_rate = model.config.audio_encoder.frame_rate
+        model, processor, shape = self._loaded()
+        rate, frame_rate = shape.sampling_rate, shape.frame_rate
         text = describe(spec)
         # Approximate: each window adds the few frames the codebook delay pattern costs.
         reporter = step_reporter(progress, math.ceil(seconds * frame_rate))
         audio, made = prompt, 0
-        sampler = SeededSampler([spec], model.config.decoder.num_codebooks)  # one for all windows
+        sampler = SeededSampler([spec], shape.num_codebooks)  # one for all windows
         with self._lock, torch.inference_mode():
             while made < seconds * rate:
                 remaining = seconds - made / rate
@@ -157,8 +203,8 @@ class MusicgenEngine:
                     model.generate(
                         **inputs,
                         # The codebook delay pattern eats one frame per extra codebook at the end.
-                        max_new_tokens=math.ceil(new_seconds * frame_rate) + model.config.decoder.num_codebooks,
-                        stopping_criteria=[reporter],
+                        max_new_tokens=math.ceil(new_seconds * frame_rate) + shape.num_codebooks,
+                        stopping_criteria=reporter,
                         **generate_options(sampler, [spec]),
                     )[0]
                     .float()
@@ -174,12 +220,12 @@ class MusicgenEngine:
 
     def _continue(self, spec: GenerationSpec, progress: Progress, samples: np.ndarray, source_rate: int) -> Rendering:
         """The source mix (resampled to the model's rate) and `bars` more, generated from its end."""
-        model = self._model
-        rate = model.config.audio_encoder.sampling_rate
-        channels = model.config.decoder.audio_channels
+        shape = self._loaded()[2]
+        rate, channels = shape.sampling_rate, shape.audio_channels
         source = librosa.resample(np.ascontiguousarray(samples.T), orig_sr=source_rate, target_sr=rate)
         prompt = source.mean(axis=0, keepdims=True) if channels == 1 else source
         bpm = spec.bpm or round(analyse(samples, source_rate, peak_points=1).bpm) or 120  # spec.bpm: the source's
+        assert spec.operation is not None  # render() sends only continuations here
         seconds = spec.operation.bars * 240.0 / bpm
         new = self._generate(spec, progress, prompt.astype(np.float32), seconds)[:, : round(seconds * rate)]
         new = new * min(1.0, 0.89 / max(float(np.abs(new).max()), 1e-9))
@@ -209,18 +255,18 @@ class MusicgenEngine:
             or len({guidance_scale(spec) for spec in specs}) > 1
         ):
             return [self.render(spec, progress) for spec in specs]
-        model, processor = self._model, self._processor
-        rate = model.config.audio_encoder.sampling_rate
-        steps = math.ceil(max(spec.duration_seconds for spec in specs) * model.config.audio_encoder.frame_rate)
+        model, processor, shape = self._loaded()
+        rate = shape.sampling_rate
+        steps = math.ceil(max(spec.duration_seconds for spec in specs) * shape.frame_rate)
         inputs = processor(text=[describe(spec) for spec in specs], padding=True, return_tensors="pt")
         inputs = {name: value.to(self._device) for name, value in inputs.items()}
         with self._lock, torch.inference_mode():
             generated = (
                 model.generate(
                     **inputs,
-                    max_new_tokens=steps + model.config.decoder.num_codebooks,
-                    stopping_criteria=[step_reporter(progress, steps)],
-                    **generate_options(SeededSampler(specs, model.config.decoder.num_codebooks), specs),
+                    max_new_tokens=steps + shape.num_codebooks,
+                    stopping_criteria=step_reporter(progress, steps),
+                    **generate_options(SeededSampler(specs, shape.num_codebooks), specs),
                 )
                 .float()
                 .cpu()

@@ -13,14 +13,19 @@ import math
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import librosa
 import numpy as np
 
-from beatflow_generator.engines.base import Progress, Rendering
-from beatflow_generator.engines.musicgen import describe, finish, step_reporter
+from beatflow_generator.engines.base import MelodyAudio, Progress, Rendering, SourceAudio
+from beatflow_generator.engines.musicgen import CodecShape, describe, finish, step_reporter
 from beatflow_generator.spec import GenerationSpec
 from beatflow_platform.errors import FailedPrecondition
+
+if TYPE_CHECKING:
+    import torch
+    from transformers import MusicgenMelodyForConditionalGeneration
 
 
 @dataclass(frozen=True)
@@ -36,7 +41,7 @@ class ChromaSettings:
         return cls(**{name: config[name] for name in ("sampling_rate", "n_fft", "hop_length", "num_chroma")})
 
 
-def melody_chroma(samples: np.ndarray, rate: int, settings: ChromaSettings):
+def melody_chroma(samples: np.ndarray, rate: int, settings: ChromaSettings) -> torch.Tensor:
     """[frames, channels] audio -> one-hot chroma [1, time, num_chroma] as a float tensor."""
     import torch
     from transformers.audio_utils import chroma_filter_bank
@@ -76,14 +81,14 @@ class MusicgenMelodyEngine:
     melody_input = "audio"
     max_batch = 1
     max_duration_seconds = 30.0
-    operations = frozenset()
+    operations: frozenset[str] = frozenset()
     source_input = "audio"
 
     def __init__(self, model_dir: Path | None, *, device: str = "cpu"):
         self._dir = model_dir
         self._device = device
-        self._model = None
-        self._tokenizer = None
+        self._model: MusicgenMelodyForConditionalGeneration | None = None
+        self._tokenizer: Any = None  # transformers' AutoTokenizer is untyped
         self._chroma: ChromaSettings | None = None
         self._lock = threading.Lock()
 
@@ -102,9 +107,17 @@ class MusicgenMelodyEngine:
         self._chroma = ChromaSettings.from_directory(self._dir)
         self._tokenizer = AutoTokenizer.from_pretrained(self._dir, local_files_only=True)
         model = MusicgenMelodyForConditionalGeneration.from_pretrained(self._dir, local_files_only=True)
-        self._model = model.to(self._device).eval()
+        # transformers wraps `to` in functools.wraps(torch.nn.Module.to), which pyright reads as unbound.
+        model.to(self._device)  # pyright: ignore[reportArgumentType]
+        self._model = model.eval()
 
-    def render(self, spec: GenerationSpec, progress: Progress, melody_audio=None, source_audio=None) -> Rendering:
+    def render(
+        self,
+        spec: GenerationSpec,
+        progress: Progress,
+        melody_audio: MelodyAudio | None = None,
+        source_audio: SourceAudio | None = None,
+    ) -> Rendering:
         """`melody_audio` is (samples [frames, channels], rate) of the melody to follow, or None."""
         import torch
 
@@ -115,21 +128,22 @@ class MusicgenMelodyEngine:
                 f"engine {self.name!r} performs no creative operations ({spec.operation.kind} asked for)",
                 reason="OPERATION_UNSUPPORTED",
             )
-        model = self._model
-        rate = model.config.audio_encoder.sampling_rate
-        frame_rate = model.config.audio_encoder.frame_rate
+        model, chroma = self._model, self._chroma
+        assert model is not None and chroma is not None  # the registry hands out only engines that loaded
+        shape = CodecShape.of(model.config)
+        rate, frame_rate = shape.sampling_rate, shape.frame_rate
         inputs = dict(self._tokenizer([describe(spec)], padding=True, return_tensors="pt"))
         if melody_audio is not None:
-            inputs["input_features"] = melody_chroma(*melody_audio, self._chroma)
+            inputs["input_features"] = melody_chroma(*melody_audio, chroma)
         inputs = {name: value.to(self._device) for name, value in inputs.items()}
         steps = math.ceil(spec.duration_seconds * frame_rate)
         with self._lock, torch.inference_mode():
             audio = (
                 model.generate(
                     **inputs,
-                    max_new_tokens=steps + model.config.decoder.num_codebooks,
-                    stopping_criteria=[step_reporter(progress, steps)],
-                    **generate_options(SeededSampler([spec], model.config.decoder.num_codebooks), [spec]),
+                    max_new_tokens=steps + shape.num_codebooks,
+                    stopping_criteria=step_reporter(progress, steps),
+                    **generate_options(SeededSampler([spec], shape.num_codebooks), [spec]),
                 )[0]
                 .float()
                 .cpu()

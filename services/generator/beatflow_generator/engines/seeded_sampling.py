@@ -46,7 +46,7 @@ class SeededSampler(LogitsProcessor):
         self._generators = [torch.Generator().manual_seed(spec.seed % 2**63) for spec in specs]
         self._rows = rows_per_item
 
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.Tensor) -> torch.Tensor:
         chosen = torch.full_like(scores, -float("inf"))
         for item, (settings, generator) in enumerate(zip(self._settings, self._generators, strict=True)):
             rows = slice(item * self._rows, (item + 1) * self._rows)

@@ -49,6 +49,7 @@ class Separator(Protocol):
 
     def separate(self, samples: np.ndarray, rate: int, options: SeparationOptions, progress: Progress) -> Separation:
         """Blocking; runs in a worker thread."""
+        ...
 
 
 class MixReader(Protocol):
@@ -60,9 +61,11 @@ class MixReader(Protocol):
 
     def read(self, start: int, stop: int) -> np.ndarray:
         """float32 [stop - start, channels]; `start` and `stop` within 0..frames."""
+        ...
 
     def blocks(self, frames: int) -> Iterator[np.ndarray]:
         """The whole mixture in order, `frames` at a time."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -87,12 +90,15 @@ class StreamingSeparator(Protocol):
 
     def revision(self, model_name: str) -> str:
         """Identifies the weights (what a cached result depends on); blocking, memoised."""
+        ...
 
     def input_format(self, model_name: str) -> tuple[int, int]:
         """(sample rate, channels) the mixture must have."""
+        ...
 
     def separate_stream(self, mix: MixReader, options: SeparationOptions, progress: Progress) -> StemStream:
         """Blocking, runs in a worker thread; `progress` is called once per chunk."""
+        ...
 
 
 @runtime_checkable
@@ -107,8 +113,10 @@ class BlockwiseSeparator(Protocol):
 
     def separate(self, samples: np.ndarray, rate: int, options: SeparationOptions, progress: Progress) -> Separation:
         """The whole decoded track at once (for callers that hold it anyway)."""
+        ...
 
     def separate_blocks(
         self, read: Callable[[int, int], np.ndarray], frames: int, rate: int, progress: Progress
     ) -> Iterator[dict[str, np.ndarray]]:
         """The stems block by block, in order; `read(start, stop)` gives float32 [stop - start, channels]."""
+        ...

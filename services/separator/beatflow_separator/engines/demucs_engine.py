@@ -11,6 +11,7 @@ import math
 import random
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
@@ -18,6 +19,10 @@ from beatflow_platform.errors import FailedPrecondition, InvalidArgument
 from beatflow_separator.engines import demucs_weights
 from beatflow_separator.engines.base import MixReader, ModelInfo, Progress, SeparationOptions, StemStream
 from beatflow_separator.engines.overlap_add import ChunkPlan, Pass, chunk_count, overlap_add
+
+if TYPE_CHECKING:
+    from demucs.apply import BagOfModels
+    from demucs.htdemucs import HTDemucs
 
 DEFAULT_MODEL = "htdemucs"
 # Chunks per model call on a GPU when the batch size is not set (not yet measured on one).
@@ -42,7 +47,7 @@ class DemucsSeparator:
         self._device = device
         self.batch_size = batch_size or (1 if device == "cpu" else GPU_BATCH_SIZE)
         self._facts = demucs_weights.FileFacts()
-        self._models: dict[str, object] = {}
+        self._models: dict[str, BagOfModels] = {}
         self._lock = threading.Lock()
 
     def _bags(self) -> dict[str, demucs_weights.Bag]:
@@ -85,8 +90,9 @@ class DemucsSeparator:
     def revision(self, model_name: str) -> str:
         return self._facts.revision(self._bag(model_name))
 
-    def model(self, name: str):
+    def model(self, name: str) -> BagOfModels:
         """The named bag of models, loaded on first use and kept (blocking)."""
+        from demucs.apply import BagOfModels
         from demucs.htdemucs import HTDemucs
         from demucs.pretrained import get_model
 
@@ -94,6 +100,7 @@ class DemucsSeparator:
         with self._lock:
             if name not in self._models:
                 bag = get_model(name, repo=self._dir)
+                assert isinstance(bag, BagOfModels)  # `_bag` accepts only the names of bag (.yaml) files
                 if not all(isinstance(member, HTDemucs) for member in bag.models):
                     raise FailedPrecondition(f"model {name!r} is not an HTDemucs model", reason="UNSUPPORTED_MODEL")
                 self._models[name] = bag.to(self._device).eval()
@@ -103,7 +110,7 @@ class DemucsSeparator:
         model = self.model(model_name)
         return model.samplerate, model.audio_channels
 
-    def passes(self, model, length: int, options: SeparationOptions) -> list[Pass]:
+    def passes(self, model: BagOfModels, length: int, options: SeparationOptions) -> list[Pass]:
         """One pass per member of the bag and random shift (0 to 0.5 s of leading silence, as apply_model draws
         them); each pass counts by the bag's weight of its member for each stem, shifts averaged."""
         import torch
@@ -113,7 +120,8 @@ class DemucsSeparator:
         coefficients = weights / weights.sum(dim=0) / repeats
         max_shift = int(MAX_SHIFT_SECONDS * model.samplerate)
         passes = []
-        for index, member in enumerate(model.models):
+        # `model()` admits only bags of HTDemucs models.
+        for index, member in enumerate(cast("list[HTDemucs]", list(model.models))):
             if options.segment_seconds > float(member.segment) + 1e-9:
                 raise InvalidArgument.for_field(
                     "demucs.segment_seconds", f"must be at most the model's training segment, {float(member.segment)} s"

@@ -24,7 +24,9 @@ def default_separators(weights_dir: Path | None, *, device: str = "cpu", batch_s
 def code_revision(engine: Separator) -> str:
     """A weight-free engine's results depend on its code: the sha256 of the modules of its package
     folder whose names start with the defining module's (dsp.py, dsp_masks.py, dsp_blocks.py)."""
-    module = Path(sys.modules[type(engine).__module__].__file__)
+    source = sys.modules[type(engine).__module__].__file__
+    assert source is not None  # engines are defined in .py modules
+    module = Path(source)
     digest = hashlib.sha256()
     for path in sorted(module.parent.glob(f"{module.stem}*.py")):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from beatflow.auth.v1 import auth_pb2, auth_pb2_grpc
@@ -28,31 +29,41 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         # Other services cache what VerifyToken says; it answers from the table, uncached.
         self._sessions = SessionGuard(accounts.session_is_live, cache_seconds=0)
 
-    async def Register(self, request, context):
+    async def Register(
+        self, request: auth_pb2.RegisterRequest, context: grpc.aio.ServicerContext
+    ) -> auth_pb2.RegisterResponse:
         user, pair = await self._accounts.register(
             request.username, request.email, request.password, request.display_name
         )
         return auth_pb2.RegisterResponse(user=convert.user(user), tokens=convert.tokens(pair))
 
-    async def Login(self, request, context):
+    async def Login(self, request: auth_pb2.LoginRequest, context: grpc.aio.ServicerContext) -> auth_pb2.LoginResponse:
         user, pair = await self._accounts.login(
             request.login, request.password, client_address=_client_address(context)
         )
         return auth_pb2.LoginResponse(user=convert.user(user), tokens=convert.tokens(pair))
 
-    async def RefreshToken(self, request, context):
+    async def RefreshToken(
+        self, request: auth_pb2.RefreshTokenRequest, context: grpc.aio.ServicerContext
+    ) -> auth_pb2.RefreshTokenResponse:
         return auth_pb2.RefreshTokenResponse(tokens=convert.tokens(await self._accounts.refresh(request.refresh_token)))
 
-    async def Logout(self, request, context):
+    async def Logout(
+        self, request: auth_pb2.LogoutRequest, context: grpc.aio.ServicerContext
+    ) -> auth_pb2.LogoutResponse:
         await self._accounts.logout(request.refresh_token)
         return auth_pb2.LogoutResponse()
 
-    async def GetCurrentUser(self, request, context):
+    async def GetCurrentUser(
+        self, request: auth_pb2.GetCurrentUserRequest, context: grpc.aio.ServicerContext
+    ) -> auth_pb2.GetCurrentUserResponse:
         return auth_pb2.GetCurrentUserResponse(
             user=convert.user(await self._accounts.get_user(current_principal().subject_id))
         )
 
-    async def VerifyToken(self, request, context):
+    async def VerifyToken(
+        self, request: auth_pb2.VerifyTokenRequest, context: grpc.aio.ServicerContext
+    ) -> auth_pb2.VerifyTokenResponse:
         principal = self._verifier.verify(request.access_token)
         if principal.kind is PrincipalKind.USER:
             await self._sessions.ensure_live(principal, request.access_token)

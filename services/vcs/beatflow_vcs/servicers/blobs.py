@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import grpc
+
 from beatflow.vcs.v1 import blobs_pb2, blobs_pb2_grpc
 from beatflow_platform.auth import current_principal, reader_principal
 from beatflow_platform.blob_client import UPLOAD_SIZE_METADATA
@@ -20,7 +22,9 @@ class BlobServicer(blobs_pb2_grpc.BlobServiceServicer):
     def __init__(self, blobs: Blobs):
         self._blobs = blobs
 
-    async def UploadBlob(self, request_iterator, context):
+    async def UploadBlob(
+        self, request_iterator: AsyncIterator[blobs_pb2.UploadBlobRequest], context: grpc.aio.ServicerContext
+    ) -> blobs_pb2.UploadBlobResponse:
         requests = aiter(request_iterator)
         first = await anext(requests, None)
         if first is None or first.WhichOneof("part") != "metadata":
@@ -41,7 +45,9 @@ class BlobServicer(blobs_pb2_grpc.BlobServiceServicer):
         )
         return blobs_pb2.UploadBlobResponse(blob=convert.blob(blob))
 
-    async def DownloadBlob(self, request, context):
+    async def DownloadBlob(
+        self, request: blobs_pb2.DownloadBlobRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[blobs_pb2.DownloadBlobResponse]:
         blob, chunks = await self._blobs.read(reader_principal(), request.blob_id, request.offset, request.length)
         first = True
         async for chunk in chunks:
@@ -50,11 +56,15 @@ class BlobServicer(blobs_pb2_grpc.BlobServiceServicer):
         if first:  # an empty range still tells the caller what the blob is
             yield blobs_pb2.DownloadBlobResponse(blob=convert.blob(blob))
 
-    async def GetBlob(self, request, context):
+    async def GetBlob(
+        self, request: blobs_pb2.GetBlobRequest, context: grpc.aio.ServicerContext
+    ) -> blobs_pb2.GetBlobResponse:
         blob = await self._blobs.readable(reader_principal(), request.blob_id)
         return blobs_pb2.GetBlobResponse(blob=convert.blob(blob))
 
-    async def GetBlobDownloadUrl(self, request, context):
+    async def GetBlobDownloadUrl(
+        self, request: blobs_pb2.GetBlobDownloadUrlRequest, context: grpc.aio.ServicerContext
+    ) -> blobs_pb2.GetBlobDownloadUrlResponse:
         url, expires = await self._blobs.download_url(reader_principal(), request.blob_id, request.expires_in_seconds)
         return blobs_pb2.GetBlobDownloadUrlResponse(url=url, expires_in_seconds=expires)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -150,7 +151,7 @@ def render_url(commit_id: str) -> str:
 
 
 def history_commit(
-    value: version_control_pb2.Commit, branch_heads: list[str], tags: list[str]
+    value: version_control_pb2.Commit, branch_heads: Sequence[str], tags: Sequence[str]
 ) -> version_control_pb2.HistoryCommit:
     """A history node in the seed REST contract's shape."""
     return version_control_pb2.HistoryCommit(

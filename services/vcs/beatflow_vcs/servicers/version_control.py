@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
+import grpc
 from google.protobuf import json_format
 
 from beatflow.common.v1 import audio_pb2
@@ -57,7 +60,9 @@ class VersionControlServicer(version_control_pb2_grpc.VersionControlServiceServi
         self._renders = renders
         self._comments = comments
 
-    async def CreateCommit(self, request, context):
+    async def CreateCommit(
+        self, request: pb.CreateCommitRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CreateCommitResponse:
         edit = CommitEdit(
             stems=tuple(StemSpec(stem.name, stem.blob_id) for stem in request.stems),
             remove_stems=tuple(request.remove_stems),
@@ -79,11 +84,13 @@ class VersionControlServicer(version_control_pb2_grpc.VersionControlServiceServi
         landed.repo_id, landed.branch = request.repo_id, branch
         return pb.CreateCommitResponse(commit=landed, branch=branch)
 
-    async def GetCommit(self, request, context):
+    async def GetCommit(self, request: pb.GetCommitRequest, context: grpc.aio.ServicerContext) -> pb.GetCommitResponse:
         commit = await self._history.get_commit(reader_principal(), request.commit_id, request.repo_id)
         return pb.GetCommitResponse(commit=convert.commit(commit))
 
-    async def GetHistory(self, request, context):
+    async def GetHistory(
+        self, request: pb.GetHistoryRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetHistoryResponse:
         page = await self._history.history(reader_principal(), request.repo_id, request.page_size, request.page_token)
         nodes = [
             pb.HistoryNode(commit=convert.commit(commit), branch_heads=heads, tags=tags)
@@ -100,47 +107,57 @@ class VersionControlServicer(version_control_pb2_grpc.VersionControlServiceServi
             root=commits[-1].id if commits and not page.next_page_token else "",
         )
 
-    async def GetLog(self, request, context):
+    async def GetLog(self, request: pb.GetLogRequest, context: grpc.aio.ServicerContext) -> pb.GetLogResponse:
         commits, token = await self._history.log(
             reader_principal(), request.repo_id, request.ref, request.page_size, request.page_token
         )
         return pb.GetLogResponse(commits=[convert.commit(c) for c in commits], next_page_token=token)
 
-    async def ListBranches(self, request, context):
+    async def ListBranches(
+        self, request: pb.ListBranchesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListBranchesResponse:
         repo, refs = await self._history.refs(reader_principal(), request.repo_id, "branch")
         return pb.ListBranchesResponse(branches=[convert.branch(r, repo.default_branch) for r in refs])
 
-    async def CreateBranch(self, request, context):
+    async def CreateBranch(
+        self, request: pb.CreateBranchRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CreateBranchResponse:
         ref = await self._versions.create_branch(
             current_principal(), request.repo_id, request.name, request.start_point
         )
         return pb.CreateBranchResponse(branch=convert.branch(ref, ""))
 
-    async def UpdateBranch(self, request, context):
+    async def UpdateBranch(
+        self, request: pb.UpdateBranchRequest, context: grpc.aio.ServicerContext
+    ) -> pb.UpdateBranchResponse:
         ref = await self._versions.update_branch(
             current_principal(), request.repo_id, request.name, request.new_commit_id, request.expected_commit_id
         )
         return pb.UpdateBranchResponse(branch=convert.branch(ref, ""))
 
-    async def DeleteBranch(self, request, context):
+    async def DeleteBranch(
+        self, request: pb.DeleteBranchRequest, context: grpc.aio.ServicerContext
+    ) -> pb.DeleteBranchResponse:
         await self._versions.delete_ref(current_principal(), request.repo_id, "branch", request.name)
         return pb.DeleteBranchResponse()
 
-    async def ListTags(self, request, context):
+    async def ListTags(self, request: pb.ListTagsRequest, context: grpc.aio.ServicerContext) -> pb.ListTagsResponse:
         _, refs = await self._history.refs(reader_principal(), request.repo_id, "tag")
         return pb.ListTagsResponse(tags=[convert.tag(r) for r in refs])
 
-    async def CreateTag(self, request, context):
+    async def CreateTag(self, request: pb.CreateTagRequest, context: grpc.aio.ServicerContext) -> pb.CreateTagResponse:
         ref = await self._versions.create_tag(
             current_principal(), request.repo_id, request.name, request.target, request.message
         )
         return pb.CreateTagResponse(tag=convert.tag(ref))
 
-    async def DeleteTag(self, request, context):
+    async def DeleteTag(self, request: pb.DeleteTagRequest, context: grpc.aio.ServicerContext) -> pb.DeleteTagResponse:
         await self._versions.delete_ref(current_principal(), request.repo_id, "tag", request.name)
         return pb.DeleteTagResponse()
 
-    async def DiffCommits(self, request, context):
+    async def DiffCommits(
+        self, request: pb.DiffCommitsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.DiffCommitsResponse:
         diff = await self._history.diff(
             reader_principal(), request.repo_id, request.base, request.head, audio=not request.stems_only
         )
@@ -153,7 +170,9 @@ class VersionControlServicer(version_control_pb2_grpc.VersionControlServiceServi
             ],
         )
 
-    async def GetDiffPicture(self, request, context):
+    async def GetDiffPicture(
+        self, request: pb.GetDiffPictureRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetDiffPictureResponse:
         diff, png = await self._history.diff_picture(
             reader_principal(),
             request.repo_id,
@@ -166,7 +185,7 @@ class VersionControlServicer(version_control_pb2_grpc.VersionControlServiceServi
             png=png, base_commit_id=diff.base.commit_id, head_commit_id=diff.head.commit_id
         )
 
-    async def Merge(self, request, context):
+    async def Merge(self, request: pb.MergeRequest, context: grpc.aio.ServicerContext) -> pb.MergeResponse:
         resolutions = {}
         for index, resolution in enumerate(request.resolutions):
             if resolution.resolution not in _RESOLUTIONS:
@@ -187,25 +206,32 @@ class VersionControlServicer(version_control_pb2_grpc.VersionControlServiceServi
         if outcome.commit is not None:
             response.commit.CopyFrom(convert.commit(outcome.commit))
         if outcome.outcome == "conflict":
+            assert outcome.result is not None  # a conflict outcome carries the merge result
             response.conflicts.extend(convert.stem_conflict(c) for c in outcome.result.stem_conflicts)
             response.metadata_conflicts.extend(convert.metadata_conflict(c) for c in outcome.result.metadata_conflicts)
             response.range_conflicts.extend(convert.range_conflict(c) for c in outcome.range_conflicts)
         response.splices.extend(convert.stem_splice(s) for s in outcome.splices)
         return response
 
-    async def RevertCommit(self, request, context):
+    async def RevertCommit(
+        self, request: pb.RevertCommitRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RevertCommitResponse:
         commit = await self._merges.revert(
             current_principal(), request.repo_id, request.commit_id, request.branch, request.message
         )
         return pb.RevertCommitResponse(commit=convert.commit(commit))
 
-    async def RenderCommit(self, request, context):
+    async def RenderCommit(
+        self, request: pb.RenderCommitRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RenderCommitResponse:
         render = await self._renders.render(
             reader_principal(), request.commit_id, request.repo_id, _mix_request(request)
         )
         return pb.RenderCommitResponse(render=convert.commit_render(render))
 
-    async def DownloadRender(self, request, context):
+    async def DownloadRender(
+        self, request: pb.DownloadRenderRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.DownloadRenderResponse]:
         if request.offset < 0 or request.length < 0:
             raise InvalidArgument("offset and length must not be negative")
         chunks = await self._renders.read(
@@ -220,7 +246,9 @@ class VersionControlServicer(version_control_pb2_grpc.VersionControlServiceServi
         async for chunk in chunks:
             yield pb.DownloadRenderResponse(chunk=chunk)
 
-    async def CreateComment(self, request, context):
+    async def CreateComment(
+        self, request: pb.CreateCommentRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CreateCommentResponse:
         comment = await self._comments.create(
             current_principal(),
             request.repo_id,
@@ -233,17 +261,23 @@ class VersionControlServicer(version_control_pb2_grpc.VersionControlServiceServi
         )
         return pb.CreateCommentResponse(comment=convert.comment(comment))
 
-    async def ListComments(self, request, context):
+    async def ListComments(
+        self, request: pb.ListCommentsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListCommentsResponse:
         comments, token = await self._comments.list(
             reader_principal(), request.repo_id, request.commit_id, request.page_size, request.page_token
         )
         return pb.ListCommentsResponse(comments=[convert.comment(c) for c in comments], next_page_token=token)
 
-    async def UpdateComment(self, request, context):
+    async def UpdateComment(
+        self, request: pb.UpdateCommentRequest, context: grpc.aio.ServicerContext
+    ) -> pb.UpdateCommentResponse:
         comment = await self._comments.update(current_principal(), request.repo_id, request.comment_id, request.body)
         return pb.UpdateCommentResponse(comment=convert.comment(comment))
 
-    async def DeleteComment(self, request, context):
+    async def DeleteComment(
+        self, request: pb.DeleteCommentRequest, context: grpc.aio.ServicerContext
+    ) -> pb.DeleteCommentResponse:
         await self._comments.delete(current_principal(), request.repo_id, request.comment_id)
         return pb.DeleteCommentResponse()
 

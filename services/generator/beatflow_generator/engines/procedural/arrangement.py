@@ -227,7 +227,7 @@ class _Composer:
         low = 12 * (part.octave + 1) + self.key.tonic
         degree = 7  # scale-degree index from `low`: the tonic an octave up
         notes = []
-        motif = None
+        motif: list[int] = []  # chosen at every fourth bar, the first included
         for bar, chord in enumerate(self.chords):
             if bar % 2 == 0:
                 motif = [slot for slot in range(8) if slot == 0 or rng.random() < density] if bar % 4 == 0 else motif

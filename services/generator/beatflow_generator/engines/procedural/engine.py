@@ -4,7 +4,7 @@ same bytes. Its creative operations (continue, repaint, redo one stem, loop) liv
 
 from __future__ import annotations
 
-from beatflow_generator.engines.base import Progress, Rendering, SourceAudio
+from beatflow_generator.engines.base import MelodyAudio, Progress, Rendering, SourceAudio
 from beatflow_generator.engines.procedural import mixing, operations
 from beatflow_generator.engines.procedural.arrangement import Arrangement
 from beatflow_generator.engines.procedural.render import renderer_available
@@ -18,7 +18,7 @@ class ProceduralEngine:
     max_duration_seconds = 300.0
     melody_input = "notes"
     max_batch = 1
-    operations = frozenset(OPERATION_KINDS)
+    operations: frozenset[str] = frozenset(OPERATION_KINDS)
     source_input = "audio"  # splices into the source commit's stems; re-renders the source from its spec without them
 
     def available(self) -> tuple[bool, str]:
@@ -33,7 +33,11 @@ class ProceduralEngine:
         return tuple(operations.piece(spec).parts)
 
     def render(
-        self, spec: GenerationSpec, progress: Progress, melody_audio=None, source_audio: SourceAudio | None = None
+        self,
+        spec: GenerationSpec,
+        progress: Progress,
+        melody_audio: MelodyAudio | None = None,
+        source_audio: SourceAudio | None = None,
     ) -> Rendering:
         performance = operations.perform(spec, progress, source_audio)
         piece = performance.piece

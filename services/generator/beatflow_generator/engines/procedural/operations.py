@@ -31,7 +31,7 @@ from beatflow_generator.engines.procedural.performance import Performance, compo
 from beatflow_generator.engines.procedural.render import render_stems, renderer_available
 from beatflow_generator.engines.procedural.styles import BY_NAME
 from beatflow_generator.engines.procedural.variation import varied
-from beatflow_generator.spec import CONTINUE, LOOP, LOOP_SOURCE, REDO_STEM, REPAINT, GenerationSpec, Note
+from beatflow_generator.spec import CONTINUE, LOOP, LOOP_SOURCE, REDO_STEM, REPAINT, GenerationSpec, Note, Operation
 from beatflow_platform.errors import InvalidArgument
 
 RATE = mixing.SAMPLE_RATE
@@ -46,7 +46,7 @@ def piece(spec: GenerationSpec) -> Arrangement:
         return compose(spec)
     if spec.operation.kind == LOOP:
         return _loop_cycle(spec)[0]
-    return _EDITS[spec.operation.kind](piece(spec.source), spec)[0]
+    return _EDITS[spec.operation.kind](piece(_source_of(spec)), spec)[0]
 
 
 def perform(spec: GenerationSpec, progress: Progress, source_audio: SourceAudio | None = None) -> Performance:
@@ -57,9 +57,10 @@ def perform(spec: GenerationSpec, progress: Progress, source_audio: SourceAudio 
     kind = spec.operation.kind
     if kind == LOOP:
         return _loop(spec, progress)
-    if spec.source.operation is not None and spec.source.operation.kind == LOOP:
+    source_spec = _source_of(spec)
+    if source_spec.operation is not None and source_spec.operation.kind == LOOP:
         raise InvalidArgument.for_field("operation.kind", LOOP_SOURCE)
-    source = _source(spec.source, source_audio, progress)
+    source = _source(source_spec, source_audio, progress)
     progress(0.5, kind, _describe(spec))
     edited, report = _EDITS[kind](source.piece, spec)
     stems = _SPLICES[kind](source, edited, spec, report)
@@ -86,7 +87,7 @@ def _source(spec: GenerationSpec, audio: SourceAudio | None, progress: Progress)
 
 
 def _describe(spec: GenerationSpec) -> str:
-    operation = spec.operation
+    operation = _operation_of(spec)
     return {
         CONTINUE: f"{operation.bars} bars",
         REPAINT: f"{operation.start_seconds:g} s to {operation.end_seconds:g} s",
@@ -100,7 +101,7 @@ def _describe(spec: GenerationSpec) -> str:
 def _continued(source: Arrangement, spec: GenerationSpec) -> tuple[Arrangement, dict]:
     """The source and `bars` more in its style, over its chord cycle continued."""
     bar = _bar_seconds(source)
-    seconds = source.seconds + spec.operation.bars * bar
+    seconds = source.seconds + _operation_of(spec).bars * bar
     cycle = _cycle(source.chords)
     chords = source.chords + tuple(
         cycle[index % len(cycle)] for index in range(len(source.chords), math.ceil(seconds / bar - 1e-9))
@@ -108,7 +109,7 @@ def _continued(source: Arrangement, spec: GenerationSpec) -> tuple[Arrangement, 
     fresh = arrange(source.reading, seconds, seed_of(spec), chords=chords)
     edited = _spliced(source, fresh, source.seconds, seconds, seconds=seconds, chords=chords)
     report = {
-        "bars_added": spec.operation.bars,
+        "bars_added": _operation_of(spec).bars,
         "join_seconds": round(source.seconds, 6),
         "duration_seconds": round(seconds, 6),
         "crossfade_seconds": mixing.FADE_SECONDS,
@@ -120,7 +121,7 @@ def _continued(source: Arrangement, spec: GenerationSpec) -> tuple[Arrangement, 
 def _repainted(source: Arrangement, spec: GenerationSpec) -> tuple[Arrangement, dict]:
     """New notes, over a new progression, in the bars that cover [start, end]."""
     bar = _bar_seconds(source)
-    operation = spec.operation
+    operation = _operation_of(spec)
     first = math.floor(operation.start_seconds / bar + 1e-9)
     last = min(math.ceil(operation.end_seconds / bar - 1e-9), len(source.chords))  # exclusive
     start, end = first * bar, min(last * bar, source.seconds)
@@ -148,7 +149,7 @@ def _repainted(source: Arrangement, spec: GenerationSpec) -> tuple[Arrangement, 
 
 def _redone(source: Arrangement, spec: GenerationSpec) -> tuple[Arrangement, dict]:
     """One stem recomposed from a varied style over the same chords; the others as they were."""
-    stem = spec.operation.stem
+    stem = _operation_of(spec).stem
     if stem not in source.parts:
         raise InvalidArgument.for_field(
             "operation.stem", f"must be one of the source's stems: {', '.join(source.parts)}"
@@ -214,7 +215,7 @@ def _repaint_audio(source: Performance, edited: Arrangement, spec: GenerationSpe
 
 
 def _redo_audio(source: Performance, edited: Arrangement, spec: GenerationSpec, report: dict) -> dict:
-    stem = spec.operation.stem
+    stem = _operation_of(spec).stem
     rendered = render_stems({stem: edited.parts[stem]}, edited.bpm, edited.seconds, RATE, seed_of(spec)).stems[stem]
     new = mixing.level({stem: rendered}, scale=source.scale)[0][stem]
     return {**source.stems, stem: new}
@@ -228,7 +229,7 @@ _SPLICES = {CONTINUE: _continue_audio, REPAINT: _repaint_audio, REDO_STEM: _redo
 
 def _loop_cycle(spec: GenerationSpec) -> tuple[Arrangement, dict[str, pretty_midi.Instrument], float]:
     """(the loop's piece, its notes unclipped for rendering, where it starts in the looped piece)."""
-    operation = spec.operation
+    operation = _operation_of(spec)
     if spec.source is None:
         bpm = compose(spec, seconds=1.0).bpm  # the prompt's reading alone fixes the tempo
         whole = compose(spec, seconds=operation.bars * 240.0 / bpm)
@@ -258,7 +259,7 @@ def _loop(spec: GenerationSpec, progress: Progress) -> Performance:
     """The loop's bars rendered three times in a row; the middle pass is the loop: its start holds
     the tails of its own end, and it begins with a short crossfade from the third pass's start (the
     true continuation of its end) so the wrap itself is continuous."""
-    progress(0.1, "arranging", f"a {spec.operation.bars}-bar loop")
+    progress(0.1, "arranging", f"a {_operation_of(spec).bars}-bar loop")
     looped, ringing, start = _loop_cycle(spec)
     length = looped.seconds
     passes = {
@@ -278,7 +279,7 @@ def _loop(spec: GenerationSpec, progress: Progress) -> Performance:
     stems, scale = mixing.level(middle, fade=False)
     report = {
         "operation": LOOP,
-        "bars": spec.operation.bars,
+        "bars": _operation_of(spec).bars,
         "start_seconds": round(start, 6),
         "duration_seconds": round(length, 6),
         "seam_discontinuity": seams.seam_figures(mixing.with_mix(stems)["mix"], RATE, _bar_seconds(looped)),
@@ -287,6 +288,18 @@ def _loop(spec: GenerationSpec, progress: Progress) -> Performance:
 
 
 # Helpers.
+
+
+def _operation_of(spec: GenerationSpec) -> Operation:
+    """The operation of `spec`, which the functions here are only given with one."""
+    assert spec.operation is not None
+    return spec.operation
+
+
+def _source_of(spec: GenerationSpec) -> GenerationSpec:
+    """The source of an edit's `spec` (continue, repaint and redo_stem are always derived from one)."""
+    assert spec.source is not None
+    return spec.source
 
 
 def _bar_seconds(piece: Arrangement) -> float:

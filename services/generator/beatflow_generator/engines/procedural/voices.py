@@ -37,7 +37,7 @@ def hat(rate: int, rng: np.random.Generator, *, open_: bool = False) -> np.ndarr
 def lowpass(signal: np.ndarray, cutoff_hz: float, rate: int) -> np.ndarray:
     """One-pole low-pass filter."""
     alpha = 1 - np.exp(-2 * np.pi * cutoff_hz / rate)
-    return lfilter([alpha], [1, alpha - 1], signal).astype(np.float32)
+    return np.asarray(lfilter([alpha], [1, alpha - 1], signal), dtype=np.float32)
 
 
 def bass_note(pitch: int, seconds: float, rate: int) -> np.ndarray:
