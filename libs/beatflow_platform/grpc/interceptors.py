@@ -205,14 +205,28 @@ def _wrap_handler(handler: grpc.RpcMethodHandler, method: str, scopes: Sequence[
 
         return wrapped
 
-    serializers = {
-        "request_deserializer": handler.request_deserializer,
-        "response_serializer": handler.response_serializer,
-    }
-    if handler.unary_unary:
-        return grpc.unary_unary_rpc_method_handler(wrap_unary_response(handler.unary_unary), **serializers)
-    if handler.stream_unary:
-        return grpc.stream_unary_rpc_method_handler(wrap_unary_response(handler.stream_unary), **serializers)
-    if handler.unary_stream:
-        return grpc.unary_stream_rpc_method_handler(wrap_stream_response(handler.unary_stream), **serializers)
-    return grpc.stream_stream_rpc_method_handler(wrap_stream_response(handler.stream_stream), **serializers)
+    wrap = wrap_stream_response if handler.response_streaming else wrap_unary_response
+    return with_behaviour(handler, wrap(behaviour_of(handler)))
+
+
+_HANDLER_FACTORIES = {
+    (False, False): grpc.unary_unary_rpc_method_handler,
+    (False, True): grpc.unary_stream_rpc_method_handler,
+    (True, False): grpc.stream_unary_rpc_method_handler,
+    (True, True): grpc.stream_stream_rpc_method_handler,
+}
+
+
+def behaviour_of(handler: grpc.RpcMethodHandler) -> Callable:
+    """The one function a handler holds, whichever of the four call shapes it has."""
+    behaviour = handler.unary_unary or handler.unary_stream or handler.stream_unary or handler.stream_stream
+    assert behaviour is not None, "a handler has one of the four call shapes"
+    return behaviour
+
+
+def with_behaviour(handler: grpc.RpcMethodHandler, behaviour: Callable) -> grpc.RpcMethodHandler:
+    """`handler` with `behaviour` in place of its function: same call shape and (de)serialisers."""
+    factory = _HANDLER_FACTORIES[(handler.request_streaming, handler.response_streaming)]
+    return factory(
+        behaviour, request_deserializer=handler.request_deserializer, response_serializer=handler.response_serializer
+    )

@@ -23,6 +23,7 @@ from google.protobuf.message import Message
 from beatflow_platform import naming
 from beatflow_platform.errors import FieldViolation, InvalidArgument
 from beatflow_platform.grpc.field_rules import ignores_empty, rules_of
+from beatflow_platform.grpc.interceptors import behaviour_of, with_behaviour
 
 _validator = protovalidate.Validator()
 
@@ -94,18 +95,8 @@ class ValidationInterceptor(grpc.aio.ServerInterceptor):
 
 
 def _validating(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
-    serializers = {
-        "request_deserializer": handler.request_deserializer,
-        "response_serializer": handler.response_serializer,
-    }
-    if handler.unary_unary:
-        return grpc.unary_unary_rpc_method_handler(_checked_unary(handler.unary_unary), **serializers)
-    if handler.unary_stream:
-        return grpc.unary_stream_rpc_method_handler(_checked_unary(handler.unary_stream), **serializers)
-    if handler.stream_unary:
-        return grpc.stream_unary_rpc_method_handler(_checked_stream(handler.stream_unary), **serializers)
-    assert handler.stream_stream is not None, "a handler has one of the four call shapes"
-    return grpc.stream_stream_rpc_method_handler(_checked_stream(handler.stream_stream), **serializers)
+    checked = _checked_stream if handler.request_streaming else _checked_unary
+    return with_behaviour(handler, checked(behaviour_of(handler)))
 
 
 def _checked_unary(behaviour: Callable) -> Callable:
