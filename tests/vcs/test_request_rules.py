@@ -188,22 +188,25 @@ async def test_repositories_past_the_rules_are_refused(caller: Caller):
 async def test_blob_requests_past_the_rules_are_refused(caller: Caller):
     too_long = await rpc_error(caller.upload(tone(0.2), filename="f" * 256))
     assert violated_fields(too_long) == {"metadata.filename"}
+    # PostgreSQL text holds no NUL.
+    nul_name = await rpc_error(caller.upload(tone(0.2), filename="take\x00.wav"))
+    assert violated_fields(nul_name) == {"metadata.filename"}
     forever = blobs_pb2.GetBlobDownloadUrlRequest(blob_id=SHA, expires_in_seconds=604801)
     assert violated_fields(await rpc_error(caller.blobs.GetBlobDownloadUrl(forever))) == {"expires_in_seconds"}
 
 
 async def test_what_the_rules_let_through_the_services_still_refuse(caller: Caller):
-    # PostgreSQL text holds no NUL, which the filename's rule (a length) does not refuse.
-    assert violations_of(blobs_pb2.UploadBlobMetadata(filename="take\x00.wav")) == []
-    nul_name = await rpc_error(caller.upload(tone(0.2), filename="take\x00.wav"))
-    assert violated_fields(nul_name) == {"metadata.filename"}
     # A body of Unicode whitespace alone passes the rule's pattern (ASCII whitespace) and is still blank.
     repo = await caller.create_repo("rules")
     head = await caller.commit(repo.repo_id, {"keys": (await caller.upload(tone(0.5))).blob_id})
     blank = pb.CreateCommentRequest(repo_id=repo.repo_id, commit_id=head.commit_id, body="\u00a0\u2003")
     assert violations_of(blank) == []
     assert violated_fields(await rpc_error(caller.vc.CreateComment(blank))) == {"body"}
-    # A DownloadRender without its `render` message has no commit id for the rules to see.
-    assert violations_of(pb.DownloadRenderRequest()) == []
-    download = caller.vc.DownloadRender(pb.DownloadRenderRequest())
-    assert violated_fields(await rpc_error(download.read())) == {"commit_id"}
+
+
+async def test_render_downloads_past_the_rules_are_refused(caller: Caller):
+    nothing = caller.vc.DownloadRender(pb.DownloadRenderRequest())
+    assert violated_fields(await rpc_error(nothing.read())) == {"render"}
+    render = pb.RenderCommitRequest(repo_id=UUID, commit_id=SHA)
+    backwards = caller.vc.DownloadRender(pb.DownloadRenderRequest(render=render, offset=-1, length=-1))
+    assert violated_fields(await rpc_error(backwards.read())) == {"offset", "length"}

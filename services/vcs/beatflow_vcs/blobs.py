@@ -72,9 +72,6 @@ class Blobs:
         user_id = viewer_id(principal)
         if user_id is None:
             raise InvalidArgument("service principals upload on behalf of no one yet", reason="USER_REQUIRED")
-        # The rule bounds the length but lets NUL through, which PostgreSQL text cannot hold.
-        if "\x00" in filename:
-            raise InvalidArgument.for_field("metadata.filename", "must not contain NUL characters")
         if expected_sha256:
             require_blob_id(expected_sha256, "metadata.expected_sha256")
         if size_bytes < 0:

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from beatflow_platform.auth import Principal
 from beatflow_platform.db.pool import DictPool
 from beatflow_platform.errors import FailedPrecondition, InvalidArgument, NotFound
-from beatflow_platform.objectstore import is_blob_id
 from beatflow_platform.pagination import PageTokens, page_size
 from beatflow_vcs import merging, visibility
 from beatflow_vcs.audio_diff import ChangedRange
@@ -45,9 +44,6 @@ class History:
         self._stem_diffs = stem_diffs
 
     async def get_commit(self, principal: Principal, commit_id: str, repo_id: str = "") -> CommitView:
-        # Not only the rule's: a DownloadRender without its `render` message reaches here unchecked.
-        if not is_blob_id(commit_id):
-            raise InvalidArgument.for_field("commit_id", "must be 64 lowercase hex characters")
         async with self._pool.connection() as conn:
             if repo_id:
                 await self._repositories.fetch(conn, principal, repo_id, Access.READ)

@@ -232,8 +232,6 @@ class VersionControlServicer(version_control_pb2_grpc.VersionControlServiceServi
     async def DownloadRender(
         self, request: pb.DownloadRenderRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.DownloadRenderResponse]:
-        if request.offset < 0 or request.length < 0:
-            raise InvalidArgument("offset and length must not be negative")
         chunks = await self._renders.read(
             reader_principal(),
             request.render.commit_id,
