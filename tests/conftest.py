@@ -3,4 +3,5 @@ pytest_plugins = [
     "tests.fixtures.s3",
     "tests.fixtures.vcs",
     "tests.fixtures.job_services",
+    "tests.fixtures.logging_state",
 ]

@@ -5,12 +5,10 @@ the same id in the response, and one access log line with id, status and duratio
 from __future__ import annotations
 
 import json
-import logging
 import uuid
 
 import grpc
 import pytest
-import structlog
 
 from beatflow.vcs.v1 import repositories_pb2, repositories_pb2_grpc
 from beatflow_platform.logging import configure_logging
@@ -43,16 +41,6 @@ async def recording_vcs():
     await server.start()
     yield port, servicer
     await server.stop(None)
-
-
-@pytest.fixture
-def restore_logging():
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    structlog.reset_defaults()
 
 
 def _gateway(port: int):

@@ -10,7 +10,6 @@ import signal
 
 import grpc
 import pytest
-import structlog
 from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
@@ -220,16 +219,6 @@ async def test_request_ids_are_echoed_or_generated(host):
     await call
     generated = dict(await call.initial_metadata())["x-request-id"]
     assert len(generated) == 32 and generated != "has spaces; not allowed"
-
-
-@pytest.fixture
-def restore_logging():
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    structlog.reset_defaults()
 
 
 async def test_one_json_log_line_per_call(host, capsys, restore_logging):
