@@ -226,8 +226,14 @@ async def test_one_json_log_line_per_call(host, capsys, restore_logging):
     stub = jobs_pb2_grpc.JobServiceStub(host.test_channel)
     with pytest.raises(grpc.aio.AioRpcError):
         await stub.GetJob(jobs_pb2.GetJobRequest(job_id=MISSING), metadata=(*bearer(), ("x-request-id", "req-7")))
-    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
-    calls = [line for line in lines if line.get("event") == "rpc" and line.get("request_id") == "req-7"]
+    # The server writes the line as its handler ends, which may be just after the caller has the status.
+    lines: list[dict] = []
+    for _ in range(100):
+        lines += [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+        calls = [line for line in lines if line.get("event") == "rpc" and line.get("request_id") == "req-7"]
+        if calls:
+            break
+        await asyncio.sleep(0.02)
     assert len(calls) == 1
     assert calls[0]["code"] == "NOT_FOUND"
     assert calls[0]["rpc"] == "/beatflow.jobs.v1.JobService/GetJob"
