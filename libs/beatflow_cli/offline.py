@@ -55,6 +55,7 @@ def generate_files(
             parsed_key = Key.parse(key) if key else None
         except ValueError:
             raise InvalidArgument.for_field("key", "must be a key such as 'A minor' or 'D dorian'") from None
+        _check_contract_rules(prompt=prompt, bpm=bpm, mood=mood, duration=duration, engine=engine.name, seed=seed)
         spec = check(
             prompt=prompt,
             bpm=bpm,
@@ -97,6 +98,21 @@ def generate_files(
     }
     (out / "generation.json").write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
     return document
+
+
+def _check_contract_rules(*, prompt: str, bpm: int, mood: str, duration: float, engine: str, seed: int) -> None:
+    """The contract's rules for GenerationParams, which the generator's interceptor applies to every
+    request, applied here where no server runs. Raises InvalidArgument with every violation."""
+    from beatflow.generator.v1 import generator_pb2
+    from beatflow_platform.grpc import validation
+
+    try:
+        params = generator_pb2.GenerationParams(
+            prompt=prompt, bpm=bpm, mood=mood, duration_seconds=duration, engine=engine, seed=seed
+        )
+    except ValueError as error:  # a number the message's integer fields cannot hold
+        raise InvalidArgument(f"params: {error}") from None
+    validation.check(params)
 
 
 def _source_spec(folder: Path):

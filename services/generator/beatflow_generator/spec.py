@@ -9,11 +9,9 @@ import secrets
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
-from beatflow.generator.v1 import generator_pb2
 from beatflow_audio.theory import Key
 from beatflow_platform import naming
 from beatflow_platform.errors import FieldViolation, InvalidArgument
-from beatflow_platform.grpc.validation import violations_of
 
 
 @dataclass(frozen=True)
@@ -132,27 +130,13 @@ def check(
     field_prefix: str = "params",
     require_prompt: bool = True,
 ) -> GenerationSpec:
-    """Validates a request: the contract's rules for GenerationParams (which the service's interceptor
-    has applied already; the offline CLI comes here directly), then what they cannot say: the engine,
-    its longest duration and, unless an operation supplies it, a prompt. `engines` maps each available
+    """Checks what the contract's rules for GenerationParams cannot say (the service's interceptor has
+    applied those already; the offline CLI applies them with `validation.check`): the engine, its
+    longest duration and, unless an operation supplies it, a prompt. `engines` maps each available
     engine to its longest duration. A seed of 0 or None (none asked for) becomes a random one, which
     the spec then carries: the job records and reports the seed that was used, and a retried job
     renders the same music."""
-    try:
-        params = generator_pb2.GenerationParams(
-            prompt=prompt,
-            bpm=bpm,
-            mood=mood,
-            duration_seconds=duration_seconds,
-            engine=engine,
-            seed=seed or 0,
-            sampling=generator_pb2.SamplingParams(
-                temperature=temperature, top_k=top_k, top_p=top_p, guidance_scale=guidance_scale
-            ),
-        )
-    except ValueError as error:  # a number the message's integer fields cannot hold
-        raise InvalidArgument(f"{field_prefix}: {error}") from None
-    violations = [FieldViolation(f"{field_prefix}.{v.field}", v.description) for v in violations_of(params)]
+    violations: list[FieldViolation] = []
 
     def bad(name: str, description: str) -> None:
         violations.append(FieldViolation(f"{field_prefix}.{name}", description))
