@@ -6,8 +6,8 @@ async load generator (16 concurrent keep-alive callers per path, one event loop;
 services log at WARNING), and the CPU time per request of the process each path calls
 (`*_server_cpu_us_per_request`: the gateway's for REST, vcs's for gRPC), which, unlike a latency, hardly
 moves with the machine's other load. Also the number of hand-written gateway route handlers (the rest are transcoded
-from the protos' google.api.http rules), and the studio page's weight on its first load
-(`studio_first_load_kb`).
+from the protos' google.api.http rules), the studio page's weight on its first load
+(`studio_first_load_kb`), and the machine's 1-minute load average before and after (`load_average_1m_*`).
 
 Reading the figures: the load is a closed loop, so a latency is also the time a request waits for the other
 15 callers' work on the 2 cores; a p99 is the worst of a few thousand requests and moves with whatever else
@@ -21,6 +21,7 @@ flatter the gateway slightly.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import shutil
 import statistics
@@ -219,12 +220,15 @@ def run() -> dict[str, float]:
         await stack.wait_until_serving()
         return await _measure(stack)
 
+    # Latencies here depend on what else the machine runs: its load goes with them.
+    load_before = os.getloadavg()[0]
     try:
         figures = asyncio.run(measure())
     finally:
         stack.stop()
         shutil.rmtree(base, ignore_errors=True)
-    return {**figures, "studio_first_load_kb": studio_first_load_kb()}
+    loads = {"load_average_1m_before": round(load_before, 2), "load_average_1m_after": round(os.getloadavg()[0], 2)}
+    return {**figures, **loads, "studio_first_load_kb": studio_first_load_kb()}
 
 
 # ----- BeatFlow Studio: page weight ---------------------------------------------------------------

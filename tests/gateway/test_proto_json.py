@@ -14,8 +14,7 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
 from beatflow.vcs.v1 import version_control_pb2
-from beatflow_gateway.errors import PRINT_OPTIONS
-from beatflow_gateway.proto_json import to_dict
+from beatflow_gateway.proto_json import PRINT_OPTIONS, to_dict
 from beatflow_gateway.transcoding.rules import SERVICES
 
 _STRINGS = ["", "drums", "Ünïcødé ✓ 🎵", 'quote " and \\ and \n', "x" * 300]

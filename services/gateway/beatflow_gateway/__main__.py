@@ -18,8 +18,11 @@ def main() -> None:
         port=settings.http_port,
         log_config=None,
         # One access line per request, ours (request_ids.py: with the request id and duration), not uvicorn's too.
-        # Its event loop and HTTP parser are uvloop and httptools (uvicorn takes them when installed).
         access_log=False,
+        # Named, not left to "auto" (which falls back silently): side by side over one stack, a transcoded GET
+        # cost this process 661 us of CPU on uvloop + httptools, 770 on asyncio's loop, 682 with h11.
+        loop="uvloop",
+        http="httptools",
         proxy_headers=True,
         timeout_graceful_shutdown=20,
     )

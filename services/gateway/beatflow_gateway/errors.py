@@ -2,7 +2,7 @@
 
 gRPC statuses become HTTP statuses through the platform's single table; their rich details
 (ErrorInfo, BadRequest, ResourceInfo, RetryInfo) are passed on as JSON objects with a "type", in the
-proto3 JSON mapping every response uses (PRINT_OPTIONS: proto field names, every field printed), so
+proto3 JSON mapping every response uses (proto_json.PRINT_OPTIONS: proto field names, every field printed), so
 that Envoy in front of the same services answers with the same body (deploy/envoy/envoy.yaml).
 A RetryInfo (or an ErrorInfo's retry_after_seconds) becomes the Retry-After header.
 """
@@ -11,17 +11,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from typing import TypedDict
 
 import grpc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from google.protobuf import json_format
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from beatflow_gateway import proto_json
 from beatflow_platform.errors import http_status_for
 from beatflow_platform.logging import get_logger
 
@@ -46,15 +45,6 @@ _HTTP_CODES = {
 _log = get_logger("beatflow.gateway")
 
 
-# Envoy's transcoder print_options (preserve_proto_field_names, always_print_primitive_fields).
-class PrintOptions(TypedDict):
-    preserving_proto_field_name: bool
-    always_print_fields_with_no_presence: bool
-
-
-PRINT_OPTIONS: PrintOptions = {"preserving_proto_field_name": True, "always_print_fields_with_no_presence": True}
-
-
 class ApiError(Exception):
     """A failure decided by the gateway itself."""
 
@@ -76,9 +66,7 @@ def grpc_details(error: grpc.aio.AioRpcError) -> list[dict]:
             if packed.Is(detail_type.DESCRIPTOR):
                 detail = detail_type()
                 packed.Unpack(detail)
-                details.append(
-                    {"type": detail_type.DESCRIPTOR.name, **json_format.MessageToDict(detail, **PRINT_OPTIONS)}
-                )
+                details.append({"type": detail_type.DESCRIPTOR.name, **proto_json.to_dict(detail)})
     return details
 
 

@@ -18,15 +18,21 @@ from __future__ import annotations
 import base64
 import math
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any, TypedDict, cast
 
 from google.protobuf import json_format
 from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
 from google.protobuf.internal import type_checkers
 from google.protobuf.message import Message
 
-from beatflow_gateway.errors import PRINT_OPTIONS
 
+# Envoy's transcoder print_options (preserve_proto_field_names, always_print_primitive_fields).
+class PrintOptions(TypedDict):
+    preserving_proto_field_name: bool
+    always_print_fields_with_no_presence: bool
+
+
+PRINT_OPTIONS: PrintOptions = {"preserving_proto_field_name": True, "always_print_fields_with_no_presence": True}
 _Converter = Callable[[Any], Any]
 _TO_JSON_STRING = {"google.protobuf.Timestamp", "google.protobuf.Duration", "google.protobuf.FieldMask"}
 _PRINTED_BY_JSON_FORMAT = {

@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from beatflow_platform.auth import Principal
-from beatflow_platform.db.pool import DictPool
+from beatflow_platform.db.pool import DictConnection, DictPool
 from beatflow_platform.errors import FailedPrecondition, InvalidArgument, NotFound
 from beatflow_platform.pagination import PageTokens, page_size
 from beatflow_vcs import merging, visibility
 from beatflow_vcs.audio_diff import ChangedRange
 from beatflow_vcs.graph import CommitGraph
+from beatflow_vcs.history_pages import HistoryPages, Page
 from beatflow_vcs.repositories import Access, Repositories, Repository, viewer_id
 from beatflow_vcs.stem_diffs import StemDiffs
 from beatflow_vcs.store import CommitView, Ref, list_refs, load_commit, load_commits, resolve
@@ -37,11 +38,19 @@ class Diff:
 
 
 class History:
-    def __init__(self, pool: DictPool, repositories: Repositories, page_tokens: PageTokens, stem_diffs: StemDiffs):
+    def __init__(
+        self,
+        pool: DictPool,
+        repositories: Repositories,
+        page_tokens: PageTokens,
+        stem_diffs: StemDiffs,
+        pages: HistoryPages | None = None,
+    ):
         self._pool = pool
         self._repositories = repositories
         self._page_tokens = page_tokens
         self._stem_diffs = stem_diffs
+        self._pages = pages or HistoryPages()
 
     async def get_commit(self, principal: Principal, commit_id: str, repo_id: str = "") -> CommitView:
         async with self._pool.connection() as conn:
@@ -62,20 +71,18 @@ class History:
             refs = await list_refs(conn, repo_id)
             cursor = self._page_tokens.decode(scope, page_token)
             frontier = cursor["frontier"] if cursor else sorted({r.commit_id for r in refs})
-            visited, remaining = await CommitGraph(conn).walk(frontier, size)
-            commits = await load_commits(conn, [node.commit_id for node in visited])
+            page = await self._page(conn, frontier, size)
         branches = [r for r in refs if r.kind == "branch"]
         tags = [r for r in refs if r.kind == "tag"]
         nodes = [
             (
-                commits[node.commit_id],
-                [b.name for b in branches if b.commit_id == node.commit_id],
-                [t.name for t in tags if t.commit_id == node.commit_id],
+                commit,
+                [b.name for b in branches if b.commit_id == commit.commit_id],
+                [t.name for t in tags if t.commit_id == commit.commit_id],
             )
-            for node in visited
+            for commit in page.commits
         ]
-        token = self._page_tokens.encode(scope, {"frontier": remaining}) if remaining else ""
-        return HistoryPage(nodes, branches, tags, token)
+        return HistoryPage(nodes, branches, tags, self._token(scope, page))
 
     async def log(self, principal: Principal, repo_id: str, ref: str, size: int, page_token: str):
         size = page_size(size, default=100, maximum=500)
@@ -84,10 +91,21 @@ class History:
             repo = await self._repositories.fetch(conn, principal, repo_id, Access.READ)
             cursor = self._page_tokens.decode(scope, page_token)
             frontier = cursor["frontier"] if cursor else [await resolve(conn, repo, ref, "ref")]
+            page = await self._page(conn, frontier, size)
+        return list(page.commits), self._token(scope, page)
+
+    async def _page(self, conn: DictConnection, frontier: list[str], size: int) -> Page:
+        """`size` commits from `frontier`, newest first. Only after the caller's access check: see history_pages."""
+
+        async def read() -> Page:
             visited, remaining = await CommitGraph(conn).walk(frontier, size)
             commits = await load_commits(conn, [node.commit_id for node in visited])
-        token = self._page_tokens.encode(scope, {"frontier": remaining}) if remaining else ""
-        return [commits[node.commit_id] for node in visited], token
+            return Page(tuple(commits[node.commit_id] for node in visited), tuple(remaining))
+
+        return await self._pages.get(frontier, size, read)
+
+    def _token(self, scope: str, page: Page) -> str:
+        return self._page_tokens.encode(scope, {"frontier": list(page.remaining)}) if page.remaining else ""
 
     async def refs(self, principal: Principal, repo_id: str, kind: str) -> tuple[Repository, list[Ref]]:
         async with self._pool.connection() as conn:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from beatflow_gateway.paths import register_id_convertors
+from beatflow_gateway.transcoding.responses import JsonBodies
 from beatflow_gateway.transcoding.routes import routes
 from beatflow_gateway.transcoding.rules import bindings
 
@@ -20,3 +21,4 @@ def install(app: FastAPI) -> None:
     first_included = next((i for i, route in enumerate(table) if hasattr(route, "original_router")), len(table))
     table[first_included:first_included] = routes(served)
     app.state.transcoded = served
+    app.state.json_bodies = JsonBodies()

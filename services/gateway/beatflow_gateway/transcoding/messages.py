@@ -1,5 +1,5 @@
 """HTTP request -> request message, response message -> JSON: the proto3 JSON mapping, as Envoy's
-transcoder applies it (deploy/envoy/envoy.yaml `print_options`, errors.PRINT_OPTIONS here).
+transcoder applies it (deploy/envoy/envoy.yaml `print_options`, proto_json.PRINT_OPTIONS here).
 
 The request message is filled from the JSON body (`body: "*"` or one field), then from query
 parameters (every field neither the path nor the body binds), then from the path, which wins.

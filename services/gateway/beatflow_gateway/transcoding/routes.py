@@ -6,7 +6,6 @@ answers with the status from the one gRPC -> HTTP table and the gateway's error 
 
 from __future__ import annotations
 
-import json
 import weakref
 from collections.abc import Callable
 
@@ -16,7 +15,7 @@ from starlette.routing import Route
 
 from beatflow_gateway.backends import Backends
 from beatflow_gateway.context import forwarded_call
-from beatflow_gateway.transcoding.messages import request_message, response_json
+from beatflow_gateway.transcoding.messages import request_message
 from beatflow_gateway.transcoding.rules import Binding
 
 # Unary calls that may run long (analysis of a diff, comments moved along a history, mixes).
@@ -46,7 +45,7 @@ def route(binding: Binding) -> Route:
         response = await method(message, metadata=call.metadata, timeout=call.slow_timeout if slow else call.timeout)
         if binding.success_status == 204:
             return Response(status_code=204)
-        content = json.dumps(response_json(binding, response), ensure_ascii=False, separators=(",", ":"))
+        content = request.app.state.json_bodies.body(binding, response)
         return Response(content, status_code=binding.success_status, media_type="application/json")
 
     return Route(binding.path.route_path, endpoint, methods=[binding.http_method], name=binding.name)
