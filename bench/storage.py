@@ -15,8 +15,9 @@ process: its memory is not counted, its writes are.
   it spent inside the commit's transaction (while the branch head is locked). Both run twice in one
   bench run, on the code at BASELINE_COMMIT ("before") and on this tree ("after").
 - The chunked store (lossless audio as shared chunks, docs/storage.md): ten takes of a 4-minute stem
-  over one, chunked against whole downloads, and a 200 MiB first upload (see the comment above TAKES).
-  `python -m bench.storage --downloads` re-measures the download figures alone and merges them into
+  over one (as WAV and as FLAC), chunked against whole downloads, and a 200 MiB first upload (see the
+  comment above TAKES). `python -m bench.storage --downloads` re-measures the download figures alone,
+  on this tree and on the code at DOWNLOADS_BASELINE_COMMIT (`_before`), and merges them into
   bench/results/storage.json.
 """
 
@@ -212,12 +213,13 @@ async def _vcs_child(config: dict) -> dict[str, float]:
 
         async def upload(chunks, sha256: str, size: int) -> str:
             async def requests():
-                metadata = blobs_pb2.UploadBlobMetadata(filename="take.wav", expected_sha256=sha256)
+                metadata = blobs_pb2.UploadBlobMetadata(filename="take.wav", expected_sha256=sha256, size=size)
                 yield blobs_pb2.UploadBlobRequest(metadata=metadata)
                 for chunk in chunks:
                     yield blobs_pb2.UploadBlobRequest(chunk=chunk)
 
-            size_header = (config["size_metadata_key"], str(size))
+            # The baseline tree reads the size from this header (UploadBlobMetadata had no size field then).
+            size_header = ("beatflow-upload-size", str(size))
             return (await blobs.UploadBlob(requests(), metadata=(*md, size_header))).blob.blob_id
 
         async def upload_bytes(data: bytes) -> str:
@@ -276,12 +278,12 @@ def _child(args: list[str], config: dict, pythonpath: Sequence[Path] = ()) -> di
     return json.loads(output.strip().splitlines()[-1])
 
 
-def _baseline_tree(target: Path) -> list[Path]:
-    """The vcs code as it was at BASELINE_COMMIT, for the "before" figures; returns its import path."""
+def _baseline_tree(target: Path, commit: str = BASELINE_COMMIT) -> list[Path]:
+    """The vcs code as it was at `commit`, for the "before" figures; returns its import path."""
     target.mkdir(parents=True)
     archive = target / "baseline.tar"
     subprocess.run(
-        ["git", "archive", "--format=tar", "-o", str(archive), BASELINE_COMMIT, *BASELINE_PATHS],
+        ["git", "archive", "--format=tar", "-o", str(archive), commit, *BASELINE_PATHS],
         check=True,
         cwd=REPO_ROOT,
     )
@@ -315,6 +317,10 @@ TAKE_BARS = 120
 EDIT_BARS = 8
 DOWNLOAD_ROUNDS = 9
 CHUNKED_UPLOAD_MIB = 200
+# The chunked store's code before the download work of issue 16's last round: `--downloads` measures it beside
+# this tree's, in children alternated DOWNLOAD_VERSION_ROUNDS times.
+DOWNLOADS_BASELINE_COMMIT = "d98e1b06aaf7794d48bcb790eb503d4cf5fbfc6c"
+DOWNLOAD_VERSION_ROUNDS = 2
 
 
 def _edited_bars(take: int) -> int:
@@ -385,22 +391,25 @@ async def _download_figures(store, inner, blob_id: str, size: int, server_pid: i
     """Full downloads of one blob reassembled from chunks (`store`) and stored whole (`inner`), alternated:
     median speeds, their ratio, and the CPU each spends per MiB (the ratio follows it on a loaded machine)."""
     seconds: dict[str, list[float]] = {"chunked": [], "whole": []}
-    cpu = {"chunked": 0.0, "whole": 0.0}
+    cpu: dict[str, list[float]] = {"chunked": [], "whole": []}
     for _ in range(DOWNLOAD_ROUNDS):
         for name, read in (("chunked", store.read), ("whole", inner.read)):
             elapsed, used = await _timed_download(read, blob_id, size, server_pid)
             seconds[name].append(elapsed)
-            cpu[name] += used
+            cpu[name].append(used)
     speed = {name: size / MIB / statistics.median(times) for name, times in seconds.items()}
     megabytes = DOWNLOAD_ROUNDS * size / MIB
-    return {
+    figures = {
         "chunked_download_mb_per_s": round(speed["chunked"], 1),
         "whole_download_mb_per_s": round(speed["whole"], 1),
         "chunked_over_whole_download_ratio": round(speed["chunked"] / speed["whole"], 3),
-        "chunked_download_cpu_ms_per_mb": round(1000 * cpu["chunked"] / megabytes, 2),
-        "whole_download_cpu_ms_per_mb": round(1000 * cpu["whole"] / megabytes, 2),
         "download_load_average_1m": round(os.getloadavg()[0], 2),  # what else the machine was running
     }
+    for name in ("chunked", "whole"):
+        figures[f"{name}_download_cpu_ms_per_mb"] = round(1000 * sum(cpu[name]) / megabytes, 2)
+        figures[f"{name}_download_cpu_ms_per_take_median"] = round(1000 * statistics.median(cpu[name]), 1)
+        figures[f"{name}_download_wall_ms_per_take_median"] = round(1000 * statistics.median(seconds[name]), 1)
+    return figures
 
 
 async def _in_pieces(data: bytes):
@@ -432,7 +441,30 @@ async def _takes_child(kind: str, config: dict) -> dict[str, float]:
         "ten_takes_over_one_ratio": round(ten / one, 3),
         "ten_takes_over_one_ratio_whole_files": round(ten_whole / one_whole, 3),
         "one_take_stored_over_raw_ratio": round(one / len(first), 3),
+        **await _flac_takes_figures(kind, config["flac_store"], base, other),
         **await _download_figures(store, inner, blob.blob_id, len(first), config.get("store_pid")),
+    }
+
+
+async def _flac_takes_figures(kind: str, config: dict, base, other) -> dict[str, float]:
+    """The same ten takes encoded to FLAC (libsndfile's default settings) in a store of their own: bytes stored
+    for ten over one, and how much of a take re-encoded with other settings is new (the limit: all of it)."""
+    from tests.platform import audio_takes
+
+    inner, store = await _chunked_store(kind, config)
+    first = audio_takes.encoded(base, "FLAC")
+    await store.put(_in_pieces(first))
+    one = await _stored_bytes(inner)
+    for index in range(1, TAKES):
+        take = audio_takes.encoded(audio_takes.take(base, other, _edited_bars(index), EDIT_BARS), "FLAC")
+        await store.put(_in_pieces(take))
+    ten = await _stored_bytes(inner)
+    reencoded = audio_takes.encoded(base, "FLAC", compression_level=0.0)
+    await store.put(_in_pieces(reencoded))
+    return {
+        "flac_ten_takes_over_one_ratio": round(ten / one, 3),
+        "flac_one_take_stored_over_flac_ratio": round(one / len(first), 3),
+        "flac_reencoded_take_stored_over_its_size_ratio": round((await _stored_bytes(inner) - ten) / len(reencoded), 3),
     }
 
 
@@ -516,6 +548,7 @@ def _chunked_figures(tmp: Path, s3: dict, nanio_pid: int) -> dict[str, float]:
         config = {
             "store": store("takes"),
             "whole_store": store("whole"),
+            "flac_store": store("flac"),
             "base": str(base),
             "other": str(other),
             "store_pid": store_pid,
@@ -525,7 +558,8 @@ def _chunked_figures(tmp: Path, s3: dict, nanio_pid: int) -> dict[str, float]:
         upload = _child(["--chunked-upload-child", kind], {"store": store("upload"), "store_pid": store_pid})
         for name, value in upload.items():
             figures[f"chunked_{kind}_upload_{CHUNKED_UPLOAD_MIB}mb_{name}"] = value
-    figures["ten_takes_over_one_ratio"] = max(figures[f"ten_takes_over_one_ratio_{kind}"] for kind in stores)
+    for name in ("ten_takes_over_one_ratio", "flac_ten_takes_over_one_ratio"):
+        figures[name] = max(figures[f"{name}_{kind}"] for kind in stores)
     return {**figures, **_download_summary(figures)}
 
 
@@ -550,14 +584,21 @@ def _workspace(prefix: str) -> Iterator[tuple[Path, dict, int]]:
 
 
 def run_downloads() -> dict[str, float]:
-    """Only the chunked store's download figures (one child per store), to re-measure them alone."""
-    figures: dict[str, float] = {}
+    """Only the chunked store's download figures, to re-measure them alone: this tree's, and (suffix `_before`)
+    those of the code at DOWNLOADS_BASELINE_COMMIT, one child per store and version, the versions alternated
+    DOWNLOAD_VERSION_ROUNDS times; each figure is the median over its children."""
+    measured: dict[str, list[float]] = {}
     with _workspace("beatflow-bench-downloads-") as (tmp, s3, nanio_pid):
         base = _stem_file(tmp / "take-base.wav")
-        for kind, (store, store_pid) in _chunked_stores(tmp, s3, nanio_pid).items():
-            config = {"store": store("downloads"), "base": str(base), "store_pid": store_pid}
-            for name, value in _child(["--downloads-child", kind], config).items():
-                figures[f"{name}_{kind}"] = value
+        versions = {"after": [], "before": _baseline_tree(tmp / "baseline", DOWNLOADS_BASELINE_COMMIT)}
+        for _ in range(DOWNLOAD_VERSION_ROUNDS):
+            for version, pythonpath in versions.items():
+                suffix = "" if version == "after" else "_before"
+                for kind, (store, store_pid) in _chunked_stores(tmp, s3, nanio_pid).items():
+                    config = {"store": store(f"downloads-{version}"), "base": str(base), "store_pid": store_pid}
+                    for name, value in _child(["--downloads-child", kind], config, pythonpath).items():
+                        measured.setdefault(f"{name}_{kind}{suffix}", []).append(value)
+    figures = {name: round(statistics.median(values), 3) for name, values in measured.items()}
     return {**figures, **_download_summary(figures)}
 
 
@@ -576,8 +617,6 @@ def merge_into_results(figures: dict[str, float]) -> dict:
 
 
 def run() -> dict[str, float]:
-    from beatflow_platform.blob_client import UPLOAD_SIZE_METADATA
-
     figures: dict[str, float] = {}
     with _workspace("beatflow-bench-storage-") as (tmp, s3, nanio_pid):
         baseline = _baseline_tree(tmp / "baseline")
@@ -602,7 +641,6 @@ def run() -> dict[str, float]:
                     "base": str(tmp / f"vcs-{kind}-{version}"),
                     "store": {**store, "root": f"{store['root']}-{version}"} if "root" in store else store,
                     "store_pid": store_pid,
-                    "size_metadata_key": UPLOAD_SIZE_METADATA,
                 }
                 result = _child(["--vcs-child"], config, pythonpath)
                 suffix = "" if version == "after" else "_before"

@@ -18,13 +18,6 @@ from beatflow_platform.service_auth import ServiceTokenSource
 from beatflow_platform.vcs_errors import from_vcs
 
 CHUNK_BYTES = 1024 * 1024
-# gRPC metadata announcing an upload's length in bytes. With metadata.expected_sha256 it lets vcs
-# write the stream once, straight to its content address (UploadBlobMetadata has no size field yet).
-UPLOAD_SIZE_METADATA = "beatflow-upload-size"
-
-
-def upload_size_metadata(size: int) -> tuple[str, str]:
-    return UPLOAD_SIZE_METADATA, str(size)
 
 
 class BlobClient:
@@ -37,7 +30,7 @@ class BlobClient:
         async def requests() -> AsyncIterator[blobs_pb2.UploadBlobRequest]:
             yield blobs_pb2.UploadBlobRequest(
                 metadata=blobs_pb2.UploadBlobMetadata(
-                    filename=filename, expected_sha256=hashlib.sha256(data).hexdigest()
+                    filename=filename, expected_sha256=hashlib.sha256(data).hexdigest(), size=len(data)
                 )
             )
             for start in range(0, len(data), CHUNK_BYTES):
@@ -46,7 +39,7 @@ class BlobClient:
         try:
             response = await self._stub.UploadBlob(
                 requests(),
-                metadata=(*self._tokens.metadata(on_behalf_of=owner_id), upload_size_metadata(len(data))),
+                metadata=self._tokens.metadata(on_behalf_of=owner_id),
                 timeout=self._timeout,
             )
         except grpc.aio.AioRpcError as error:

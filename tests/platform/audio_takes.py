@@ -67,8 +67,9 @@ def take(base: np.ndarray, other: np.ndarray, first_bar: int, bars: int) -> np.n
     return edited
 
 
-def encoded(samples: np.ndarray, container: str = "WAV", subtype: str = "PCM_16") -> bytes:
-    """The samples as a file (WAV, WAVEX, AIFF with PCM_16 or PCM_24, ...), as libsndfile writes it."""
+def encoded(samples: np.ndarray, container: str = "WAV", subtype: str = "PCM_16", **settings) -> bytes:
+    """The samples as a file (WAV, WAVEX, AIFF, FLAC with PCM_16 or PCM_24, ...), as libsndfile writes it
+    (`settings`: soundfile.write's, e.g. FLAC's compression_level)."""
     buffer = io.BytesIO()
-    soundfile.write(buffer, samples, RATE, format=container, subtype=subtype)
+    soundfile.write(buffer, samples, RATE, format=container, subtype=subtype, **settings)
     return buffer.getvalue()

@@ -17,11 +17,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile
 import zstandard
 from minio import Minio
 
 from beatflow_platform.errors import DataLoss, Unimplemented
-from beatflow_platform.objectstore import chunk_codec, chunked, packing, runs
+from beatflow_platform.objectstore import chunk_codec, chunked, flac_frames, packing, runs
 from beatflow_platform.objectstore.base import BlobCorrupted, ChecksumMismatch
 from beatflow_platform.objectstore.chunked import ChunkCorrupted, ChunkedAudioStore, ChunkMissing
 from beatflow_platform.objectstore.filesystem import FilesystemObjectStore
@@ -370,7 +371,7 @@ async def test_chunks_written_by_the_earlier_codec_still_read(subject, stems, mo
     monkeypatch.undo()
     manifest = await subject.store.manifest(old.blob_id)
     tags = set()
-    for part in manifest.parts[1:]:
+    for part in (part for part in manifest.parts if part.place):
         stored = await subject.inner.get_object("packs", part.place.pack, part.place.offset, 1)
         tags.add(stored[0])
     assert tags == {0, 1}, "the blob holds both earlier encodings"
@@ -399,8 +400,8 @@ async def test_a_collector_spares_a_pack_modified_since_it_listed_it(subject, st
         await read_all(subject.store, blob.blob_id)
 
 
-@pytest.mark.parametrize("audio_format", ["MP3", "OGG", "FLAC"])
-async def test_compressed_formats_keep_their_original_bytes_whole(subject, audio_format):
+@pytest.mark.parametrize("audio_format", ["MP3", "OGG"])
+async def test_lossy_formats_keep_their_original_bytes_whole(subject, audio_format):
     data = tone(8.0, audio_format=audio_format)
     blob = await subject.store.put(streamed(data))
     assert await subject.store.manifest(blob.blob_id) is None and await subject.inner.exists(blob.blob_id)
@@ -408,7 +409,7 @@ async def test_compressed_formats_keep_their_original_bytes_whole(subject, audio
 
 
 async def test_short_wavs_and_other_bytes_are_stored_whole(subject):
-    for data in (tone(0.5), b"RIFF" + os.urandom(3_000_000), os.urandom(2_000_000)):
+    for data in (tone(0.5), tone(0.5, audio_format="FLAC"), b"RIFF" + os.urandom(3_000_000), os.urandom(2_000_000)):
         blob = await subject.store.put(streamed(data))
         assert await subject.store.manifest(blob.blob_id) is None
         assert await read_all(subject.store, blob.blob_id) == data
@@ -473,3 +474,63 @@ async def test_an_upload_reusing_an_old_pack_refreshes_it_for_garbage_collection
     reused = {pack async for pack in subject.store.referenced_packs(first.blob_id)}
     after = {info.name: info.modified_at async for info in subject.store.stored_packs()}
     assert reused and all(after[pack] > packs[pack] for pack in reused)
+
+
+# -- FLAC: chunks of its coded frames, kept as they came ---------------------------------------------
+
+
+def _flac_frame_starts(data: bytes) -> list[int]:
+    """Every offset where `frame_header_at` sees a frame header, trying each position (slow, thorough)."""
+    return [position for position in range(len(data) - 1) if flac_frames.frame_header_at(data, position)]
+
+
+def test_flac_frame_headers_are_found_exactly_where_frames_start(stems):
+    data = audio_takes.encoded(stems[0][: 3 * audio_takes.BAR_FRAMES], "FLAC")
+    info = soundfile.info(io.BytesIO(data))
+    (block_size,) = struct.unpack(">H", data[8:10])  # STREAMINFO's minimum (= fixed) block size
+    starts = _flac_frame_starts(data)
+    assert len(starts) == -(-info.frames // block_size), "one header per frame, none inside coded samples"
+    assert flac_frames.last_frame_start(data, 0, len(data)) == starts[-1]
+    assert flac_frames.last_frame_start(data, starts[5] + 1, starts[6] - 1) is None
+    assert flac_frames.last_frame_start(data, starts[5], starts[6] - 1) == starts[5]
+
+
+@pytest.mark.parametrize("subtype", ["PCM_16", "PCM_24"])
+async def test_flac_is_stored_as_raw_chunks_of_whole_frames_and_read_back_byte_exact(subject, stems, subtype):
+    data = audio_takes.encoded(stems[0][: 8 * audio_takes.BAR_FRAMES], "FLAC", subtype)
+    blob = await subject.store.put(streamed(data), expected_sha256=hashlib.sha256(data).hexdigest(), size=len(data))
+    manifest = await subject.store.manifest(blob.blob_id)
+    assert manifest is not None and manifest.container == "flac" and not await subject.inner.exists(blob.blob_id)
+    starts = set(_flac_frame_starts(data))
+    assert manifest.parts[0].size == min(starts), "the metadata blocks are the inline header"
+    assert len(manifest.parts) >= 6 and set(manifest.offsets[1:]) <= starts, "every border is a frame start"
+    for part in (part for part in manifest.parts if part.place):
+        stored = await subject.inner.get_object("packs", part.place.pack, part.place.offset, part.place.stored)
+        assert _plane_spans(stored).keys() == {1}, "coded frames are kept raw, not compressed again"
+    assert await read_all(subject.store, blob.blob_id) == data
+    for start, length in ((manifest.offsets[2] - 3, 6), (manifest.offsets[1] + 17, 200_000), (len(data) - 5, 5)):
+        assert await read_all(subject.store, blob.blob_id, start, length) == data[start : start + length]
+    part = manifest.parts[3]
+    _damage(subject, await subject.inner.get_object("packs", part.place.pack), part, "raw")
+    with pytest.raises(ChunkCorrupted):
+        await read_all(subject.store, blob.blob_id, manifest.offsets[3], 10)
+    with pytest.raises(BlobCorrupted):
+        await read_all(subject.store, blob.blob_id)
+
+
+async def test_flac_takes_share_their_unchanged_frames_but_not_across_encoder_settings(subject, stems):
+    base, other = stems
+    first = audio_takes.encoded(base, "FLAC")
+    edited = audio_takes.encoded(audio_takes.take(base, other, *EDIT), "FLAC")
+    one = await subject.store.put(streamed(first))
+    two = await subject.store.put(streamed(edited))
+    before = set(await chunk_ids(subject.store, one.blob_id))
+    manifest = await subject.store.manifest(two.blob_id)
+    new_bytes = sum(part.size for part in manifest.parts if part.chunk_id not in before | {None})
+    edit_share = EDIT[1] / BARS
+    assert edit_share * len(edited) * 0.8 <= new_bytes <= edit_share * len(edited) + 2 * 4 * CHUNK_BYTES
+    assert await read_all(subject.store, two.blob_id) == edited
+    # The limit: another encoder setting codes every frame differently, so nothing is shared.
+    recoded = await subject.store.put(streamed(audio_takes.encoded(base, "FLAC", compression_level=0.0)))
+    assert not before & set(await chunk_ids(subject.store, recoded.blob_id))
+    assert await read_all(subject.store, recoded.blob_id) == audio_takes.encoded(base, "FLAC", compression_level=0.0)

@@ -16,7 +16,7 @@ import grpc
 import pytest
 
 from beatflow.vcs.v1 import blobs_pb2, blobs_pb2_grpc
-from beatflow_platform.blob_client import BlobClient, upload_size_metadata
+from beatflow_platform.blob_client import BlobClient
 from beatflow_platform.objectstore import create_object_store
 from beatflow_platform.settings import ObjectStoreSettings
 from tests.audio import tone
@@ -65,15 +65,16 @@ def announced(caller: Caller, channel, data: bytes, *, sha256: str | None = None
     async def requests():
         yield blobs_pb2.UploadBlobRequest(
             metadata=blobs_pb2.UploadBlobMetadata(
-                filename="take.wav", expected_sha256=sha256 or hashlib.sha256(data).hexdigest()
+                filename="take.wav",
+                expected_sha256=sha256 or hashlib.sha256(data).hexdigest(),
+                size=len(data) if size is None else size,
             )
         )
         for part in parts if parts is not None else [data]:
             for start in range(0, len(part), CHUNK):
                 yield blobs_pb2.UploadBlobRequest(chunk=part[start : start + CHUNK])
 
-    size_header = upload_size_metadata(len(data) if size is None else size)
-    return blobs_pb2_grpc.BlobServiceStub(channel).UploadBlob(requests(), metadata=(*caller.metadata, size_header))
+    return blobs_pb2_grpc.BlobServiceStub(channel).UploadBlob(requests(), metadata=caller.metadata)
 
 
 async def stored(vcs: VcsUnderTest, blob_id: str) -> bool:

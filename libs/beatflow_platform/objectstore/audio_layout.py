@@ -1,5 +1,5 @@
-"""Where the samples lie in a lossless audio file: WAV (RIFF and RF64, WAVE_FORMAT_EXTENSIBLE included)
-and AIFF/AIFC, read from the first bytes of an upload.
+"""Where the samples lie in a lossless audio file: WAV (RIFF and RF64, WAVE_FORMAT_EXTENSIBLE included),
+AIFF/AIFC, and the coded frames of a native FLAC stream, read from the first bytes of an upload.
 
 Only the chunking's efficiency depends on this reading: whatever it says, every byte of the file is
 stored and given back as it came, so an odd or lying header costs dedup, never correctness.
@@ -14,13 +14,24 @@ from dataclasses import dataclass
 MAX_HEADER_BYTES = 256 * 1024
 
 
+# A FLAC stream whose STREAMINFO does not know its length: its frames run to the end of the file.
+_UNTIL_THE_END = 1 << 62
+
+
 @dataclass(frozen=True)
 class SampleLayout:
-    container: str  # "wav" or "aiff"
-    data_start: int  # offset of the first sample frame
-    data_bytes: int  # bytes of sample frames as the header announces them (may overrun the file)
-    frame_bytes: int  # bytes per frame (all channels of one sample instant)
+    container: str  # "wav", "aiff" or "flac"
+    data_start: int  # offset of the first sample frame (FLAC: of the first coded frame)
+    # bytes of sample frames as the header announces them (may overrun the file; FLAC: the decoded size,
+    # which bounds the coded frames' size in all but pathological streams)
+    data_bytes: int
+    frame_bytes: int  # bytes per frame (all channels of one sample instant), decoded
     sample_bytes: int  # bytes per sample of one channel (1 when the header does not say)
+
+    @property
+    def coded(self) -> bool:
+        """Whether the samples are already compressed (FLAC frames): chunks then keep them as they are."""
+        return self.container == "flac"
 
 
 def sample_layout(head: bytes) -> SampleLayout | None:
@@ -30,6 +41,8 @@ def sample_layout(head: bytes) -> SampleLayout | None:
         return _wav(head)
     if len(head) >= 12 and head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
         return _aiff(head)
+    if head[:4] == b"fLaC":
+        return _flac(head)
     return None
 
 
@@ -65,6 +78,24 @@ def _aiff(head: bytes) -> SampleLayout | None:
     return None
 
 
+def _flac(head: bytes) -> SampleLayout | None:
+    """The metadata blocks (STREAMINFO first, then any others up to the one flagged last) precede the frames."""
+    position, frame_bytes, data_bytes = 4, 0, _UNTIL_THE_END
+    while position + 4 <= len(head):
+        block_type, last = head[position] & 0x7F, head[position] & 0x80
+        (size,) = struct.unpack(">I", b"\0" + head[position + 1 : position + 4])
+        body = position + 4
+        if block_type == 0 and body + 18 <= len(head):  # STREAMINFO: rate 20 bits, channels 3, bits 5, samples 36
+            (packed,) = struct.unpack(">Q", head[body + 10 : body + 18])
+            channels, bits, samples = (packed >> 41 & 0x7) + 1, (packed >> 36 & 0x1F) + 1, packed & (1 << 36) - 1
+            frame_bytes = channels * ((bits + 7) // 8)
+            data_bytes = samples * frame_bytes or _UNTIL_THE_END
+        position = body + size
+        if last:
+            return _layout("flac", position, data_bytes, frame_bytes, 1) if position <= len(head) else None
+    return None
+
+
 def _layout(
     container: str, data_start: int, data_bytes: int, frame_bytes: int, sample_bytes: int
 ) -> SampleLayout | None:
@@ -76,9 +107,11 @@ def _layout(
 
 
 def may_hold_samples(head: bytes | bytearray) -> bool:
-    """Whether more of the file could still reveal a layout (the first 12 bytes name WAV or AIFF)."""
+    """Whether more of the file could still reveal a layout (the first 12 bytes name WAV or AIFF, or the first
+    4 FLAC)."""
     return (
         len(head) < 12
+        or head[:4] == b"fLaC"
         or (head[:4] in (b"RIFF", b"RF64") and head[8:12] == b"WAVE")
         or (head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"))
     )

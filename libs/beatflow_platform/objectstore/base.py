@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
+import re
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator
 from contextlib import aclosing
 from dataclasses import dataclass, field
@@ -20,8 +21,12 @@ READ_CHUNK_BYTES = 1024 * 1024
 HASH_BATCH_BYTES = 2 * 1024 * 1024
 
 
+# Compiled once: manifests check every chunk and pack id they name (hundreds per read).
+_BLOB_ID = re.compile(naming.SHA256)
+
+
 def is_blob_id(value: str) -> bool:
-    return naming.matches(naming.SHA256, value)
+    return _BLOB_ID.fullmatch(value) is not None
 
 
 def require_blob_id(value: str, field: str = "blob_id") -> str:

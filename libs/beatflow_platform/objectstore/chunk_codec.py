@@ -11,7 +11,7 @@ A stored chunk starts with a tag byte:
 
 - 2 (written now): the number of planes k, k bytes saying how each plane is stored (0: one zstd frame,
   1: raw), k little-endian u32 stored sizes, then the k planes. Bytes that are not whole samples
-  (what follows the samples) are one plane.
+  (what follows the samples) are one plane; so are FLAC frames, kept raw (they are compressed already).
 - 0 (older chunks): one zstd frame of the bytes.
 - 1 (older chunks): the number of planes k, k little-endian u32 sizes, then k zstd frames.
 
@@ -53,10 +53,13 @@ def _decompressor() -> zstandard.ZstdDecompressor:
     return _codecs.decompressor
 
 
-def encode(data: bytes, sample_bytes: int) -> bytes:
-    """The stored form of a chunk whose bytes are samples of `sample_bytes` bytes (1: not samples)."""
-    planes = 1 if sample_bytes < 2 or len(data) % sample_bytes else sample_bytes
-    if planes == 1:
+def encode(data: bytes, sample_bytes: int | None) -> bytes:
+    """The stored form of a chunk whose bytes are samples of `sample_bytes` bytes (1: not samples; None:
+    already compressed, as FLAC frames are, so kept as they are: one raw plane, without trying zstd)."""
+    planes = 1 if sample_bytes is None or sample_bytes < 2 or len(data) % sample_bytes else sample_bytes
+    if sample_bytes is None:
+        stored = [(_RAW, bytes(data))]
+    elif planes == 1:
         stored = [_stored_plane(data)]
     else:
         samples = np.frombuffer(data, np.uint8).reshape(-1, planes)

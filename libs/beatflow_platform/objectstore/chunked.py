@@ -1,16 +1,17 @@
 """Lossless audio stored as content-defined chunks of its samples, over a filesystem or S3 store.
 
 `ChunkedAudioStore` is an ObjectStore wrapped around another one. An upload whose first bytes are a
-WAV or AIFF header with at least MIN_CHUNKED_SAMPLE_BYTES of samples is cut on the way (cdc.py) into
-chunks named by their sha256. A chunk already stored (the index `chunks/<sha256>` says where) is
-only referenced; each new one is encoded (chunk_codec.py: byte planes, zstd or raw) and appended,
+WAV or AIFF header with at least MIN_CHUNKED_SAMPLE_BYTES of samples, or a FLAC stream's metadata, is
+cut on the way (cdc.py) into chunks named by their sha256, their borders on sample frames (FLAC: on
+coded frames, whose bytes are kept as they came). A chunk already stored (the index `chunks/<sha256>`
+says where) is only referenced; each new one is encoded (chunk_codec.py: byte planes, zstd or raw) and appended,
 in stream order, to a pack of about 2 MiB (packing.py, `packs/<random id>`), written once full; the
 index entries of its chunks follow it, and the manifest (manifest.py) is written last, to
 `manifests/<blob id>`. Ten takes of a stem that differ in a few bars thus share every chunk away
 from their edits, and a download reads a few large runs of neighbouring chunks, not one object per
 chunk.
 
-Everything else (FLAC, MP3, OGG, MIDI, short files, blobs stored before chunking) goes to the inner
+Everything else (MP3, OGG, MIDI, short files, blobs stored before chunking) goes to the inner
 store whole, so the store is mixed: a read looks for a manifest, then for a whole blob.
 
 The blob id is still the sha256 of the uploaded bytes and a read returns those bytes exactly: the
@@ -43,7 +44,7 @@ from beatflow_platform.objectstore.base import (
     require_blob_id,
     verified,
 )
-from beatflow_platform.objectstore.cdc import FrameChunker
+from beatflow_platform.objectstore.cdc import FlacFrames, FrameChunker, PcmFrames
 from beatflow_platform.objectstore.manifest import INLINE_MAX_BYTES, Manifest, Part
 from beatflow_platform.objectstore.named import NamedObjects, ObjectInfo
 from beatflow_platform.objectstore.packing import Packer
@@ -290,8 +291,9 @@ class _ChunkedUpload:
         self.digest = hashlib.sha256()
         self.size = 0
         self._header = bytearray()
-        self._chunker = FrameChunker(chunk_bytes, layout.frame_bytes)
-        self._sample_bytes = layout.sample_bytes  # 1 once past the samples
+        self._chunker = FrameChunker(chunk_bytes, FlacFrames() if layout.coded else PcmFrames(layout.frame_bytes))
+        # How new chunks are encoded (chunk_codec.encode): None keeps FLAC frames as they are; 1 past the samples
+        self._sample_bytes: int | None = None if layout.coded else layout.sample_bytes
         self._parts: list[Part] = []
         self._packer = Packer(objects)
 

@@ -48,7 +48,8 @@ class Packer:
         self._packed: list[tuple[str, ChunkPlace]] = []
         self._writes: set[asyncio.Task] = set()
 
-    async def add(self, chunk_id: str, data: bytes, sample_bytes: int) -> None:
+    async def add(self, chunk_id: str, data: bytes, sample_bytes: int | None) -> None:
+        """`sample_bytes` says how a new chunk is encoded (chunk_codec.encode)."""
         if chunk_id in self._queued:
             return
         self._queued.add(chunk_id)
@@ -69,7 +70,7 @@ class Packer:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
 
-    async def _lookup(self, chunk_id: str, data: bytes, sample_bytes: int) -> ChunkPlace | bytes:
+    async def _lookup(self, chunk_id: str, data: bytes, sample_bytes: int | None) -> ChunkPlace | bytes:
         """Where the chunk is stored (in a pack that still exists), else its encoded bytes."""
         entry = await self._objects.get_object("chunks", chunk_id)
         place = _decode_place(entry) if entry is not None else None

@@ -50,22 +50,28 @@ class BadChunk(Exception):
 def plan_runs(covering: list[tuple[int, Part]]) -> list[Run]:
     """The covering parts, in order, grouped into runs: neighbours in one pack, up to RUN_BYTES decoded."""
     runs: list[Run] = []
-    for offset, part in covering:
-        if runs and _continues(runs[-1], part):
-            runs[-1] = Run(runs[-1].offset, (*runs[-1].parts, part))
-        else:
-            runs.append(Run(offset, (part,)))
+    offset, parts, size = 0, [], 0  # the run being grown: where it starts, its parts, their decoded size
+    for part_offset, part in covering:
+        if not (parts and _continues(parts[-1], part, size)):
+            if parts:
+                runs.append(Run(offset, tuple(parts)))
+            offset, parts, size = part_offset, [], 0
+        parts.append(part)
+        size += part.size
+    if parts:
+        runs.append(Run(offset, tuple(parts)))
     return runs
 
 
-def _continues(run: Run, part: Part) -> bool:
-    previous, place = run.parts[-1].place, part.place
+def _continues(previous: Part, part: Part, run_size: int) -> bool:
+    """Whether `part` extends a run that ends with `previous` and holds `run_size` decoded bytes."""
+    before, place = previous.place, part.place
     return (
-        previous is not None
+        before is not None
         and place is not None
-        and place.pack == previous.pack
-        and place.offset == previous.offset + previous.stored
-        and run.size + part.size <= RUN_BYTES
+        and place.pack == before.pack
+        and place.offset == before.offset + before.stored
+        and run_size + part.size <= RUN_BYTES
     )
 
 

@@ -1,7 +1,7 @@
 """Streaming an uploaded file into vcs in chunks, never holding the whole file in memory.
 
-The multipart parser has already spooled the file; its sha256 and size go ahead of the bytes so
-that vcs can write them once, straight to their content address, verifying as they pass.
+The multipart parser has already spooled the file; its sha256 and size go ahead of the bytes (in
+UploadBlobMetadata) so that vcs can write them once, straight to their content address, verifying as they pass.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from beatflow.vcs.v1 import blobs_pb2
 from beatflow_gateway.backends import Backends
 from beatflow_gateway.context import Call
 from beatflow_gateway.errors import ApiError, error_reason, grpc_details
-from beatflow_platform.blob_client import upload_size_metadata
 from beatflow_platform.objectstore.base import file_address
 
 CHUNK_BYTES = 1024 * 1024
@@ -36,16 +35,14 @@ async def store_upload(file: UploadFile, call: Call, services: Backends, max_byt
         filename = (file.filename or "upload").replace("\x00", "")[-255:]
         yield blobs_pb2.UploadBlobRequest(
             metadata=blobs_pb2.UploadBlobMetadata(
-                filename=filename, content_type=file.content_type or "", expected_sha256=digest
+                filename=filename, content_type=file.content_type or "", expected_sha256=digest, size=size
             )
         )
         while chunk := await file.read(CHUNK_BYTES):
             yield blobs_pb2.UploadBlobRequest(chunk=chunk)
 
     try:
-        response = await services.blobs.UploadBlob(
-            requests(), metadata=(*call.metadata, upload_size_metadata(size)), timeout=call.slow_timeout
-        )
+        response = await services.blobs.UploadBlob(requests(), metadata=call.metadata, timeout=call.slow_timeout)
     except grpc.aio.AioRpcError as error:
         if error.code() == grpc.StatusCode.INVALID_ARGUMENT and error_reason(error) == "NOT_AUDIO":
             raise ApiError(415, "UNSUPPORTED_MEDIA_TYPE", error.details() or "", grpc_details(error)) from None

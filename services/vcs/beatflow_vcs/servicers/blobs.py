@@ -8,7 +8,6 @@ import grpc
 
 from beatflow.vcs.v1 import blobs_pb2, blobs_pb2_grpc
 from beatflow_platform.auth import current_principal, reader_principal
-from beatflow_platform.blob_client import UPLOAD_SIZE_METADATA
 from beatflow_platform.errors import InvalidArgument
 from beatflow_vcs.blobs import Blobs
 from beatflow_vcs.servicers import convert
@@ -41,7 +40,7 @@ class BlobServicer(blobs_pb2_grpc.BlobServiceServicer):
             chunks(),
             filename=first.metadata.filename,
             expected_sha256=first.metadata.expected_sha256,
-            size_bytes=_announced_size(context),
+            size_bytes=first.metadata.size,  # 0 (not announced): counted as the stream passes
         )
         return blobs_pb2.UploadBlobResponse(blob=convert.blob(blob))
 
@@ -67,13 +66,3 @@ class BlobServicer(blobs_pb2_grpc.BlobServiceServicer):
     ) -> blobs_pb2.GetBlobDownloadUrlResponse:
         url, expires = await self._blobs.download_url(reader_principal(), request.blob_id, request.expires_in_seconds)
         return blobs_pb2.GetBlobDownloadUrlResponse(url=url, expires_in_seconds=expires)
-
-
-def _announced_size(context) -> int:
-    """The upload's length from the caller's metadata, 0 when not announced."""
-    value = dict(context.invocation_metadata() or ()).get(UPLOAD_SIZE_METADATA, "")
-    if not value:
-        return 0
-    if not value.isdigit():
-        raise InvalidArgument.for_field(UPLOAD_SIZE_METADATA, "must be a whole number of bytes")
-    return int(value)
