@@ -21,6 +21,8 @@ from beatflow_platform import naming
 from beatflow_platform.db.catalog import declared_migration_sets
 from beatflow_platform.db.migrations import migrate
 from beatflow_platform.db.pool import connect
+from beatflow_platform.errors import InvalidArgument
+from beatflow_vcs import validation
 from tests.fixtures.vcs import VcsUnderTest, rpc_error
 
 
@@ -199,3 +201,11 @@ async def test_names_written_before_migration_0009_keep_their_uniqueness(postgre
     finally:
         with psycopg.connect(postgres_cluster.dsn(), autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+def test_a_stem_named_to_settle_a_range_is_found_in_any_normal_form():
+    """Creating a stem needs its name in NFC (names are keys); naming one to find it does not."""
+    assert validation.stem_reference("e\u0301cho", "range_resolutions[0].stem") == "écho"
+    with pytest.raises(InvalidArgument) as refused:
+        validation.stem_reference("E\u0301cho", "range_resolutions[0].stem")
+    assert refused.value.violations[0].field == "range_resolutions[0].stem"

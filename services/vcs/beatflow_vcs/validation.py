@@ -37,6 +37,14 @@ def stem_name(value: str, field: str = "stems.name") -> str:
     return value
 
 
+def stem_reference(value: str, field: str) -> str:
+    """A stem named to find one (not to create it): NFC-normalised as stored names are, then checked, so
+    "e\u0301cho" finds the stem "écho"."""
+    value = naming.normalized_name(value)
+    require(naming.matches(naming.STEM_NAME, value), field, naming.STEM_NAME_RULE)
+    return value
+
+
 def uuid_id(value: str, field: str) -> str:
     """Ids of users and repositories are UUIDs; anything else cannot exist."""
     try:

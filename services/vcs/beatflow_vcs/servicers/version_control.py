@@ -11,6 +11,7 @@ from beatflow.common.v1 import audio_pb2
 from beatflow.vcs.v1 import version_control_pb2 as pb
 from beatflow.vcs.v1 import version_control_pb2_grpc
 from beatflow_audio.proto import FORMAT_FROM_PROTO
+from beatflow_platform import naming
 from beatflow_platform.auth import current_principal, reader_principal
 from beatflow_platform.errors import InvalidArgument
 from beatflow_platform.objectstore.base import require_blob_id
@@ -190,7 +191,7 @@ class VersionControlServicer(version_control_pb2_grpc.VersionControlServiceServi
         for index, resolution in enumerate(request.resolutions):
             if resolution.resolution not in _RESOLUTIONS:
                 raise InvalidArgument.for_field(f"resolutions[{index}].resolution", "must be OURS or THEIRS")
-            resolutions[resolution.name] = _RESOLUTIONS[resolution.resolution]
+            resolutions[naming.normalized_name(resolution.name)] = _RESOLUTIONS[resolution.resolution]
         outcome = await self._merges.merge(
             current_principal(),
             request.repo_id,
@@ -282,7 +283,7 @@ class VersionControlServicer(version_control_pb2_grpc.VersionControlServiceServi
 
 def _range_choice(index: int, resolution: pb.RangeResolution) -> RangeChoice:
     field = f"range_resolutions[{index}]"
-    validation.stem_name(resolution.stem, f"{field}.stem")
+    stem = validation.stem_reference(resolution.stem, f"{field}.stem")
     if resolution.take_blob_id:
         require_blob_id(resolution.take_blob_id, f"{field}.take_blob_id")
         source = resolution.take_blob_id
@@ -290,7 +291,7 @@ def _range_choice(index: int, resolution: pb.RangeResolution) -> RangeChoice:
         source = _RESOLUTIONS[resolution.resolution]
     else:
         raise InvalidArgument.for_field(f"{field}.resolution", "must be OURS or THEIRS unless take_blob_id is set")
-    return RangeChoice(resolution.stem, resolution.start_seconds, resolution.end_seconds, source)
+    return RangeChoice(stem, resolution.start_seconds, resolution.end_seconds, source)
 
 
 def _mix_request(request: pb.RenderCommitRequest) -> MixRequest:
