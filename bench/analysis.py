@@ -19,6 +19,10 @@ forgives, two_octaves (4x, 1/4x), ternary (3:2, 2:3, 4:3, 3:4: another pulse of 
 `tempo_weight_auc` says whether `bpm_weight` (the share of evidence for the reported metrical level
 against the runner-up) ranks the pieces whose tempo is right (Acc1) above the others.
 
+`scaled_*` figures are tempo alone on the split's pieces re-performed 0.7, 0.85, 1.2 and 1.4 times as fast
+(`bench.corpus.tempo_variants`, those within 40-200 bpm), with librosa's beside them: one tempo per score
+says little about the metrical level and the pulse at other tempi.
+
 Figures without a prefix are on the "test" split; the same figures on the "tune" split (the half the
 estimators were tuned on) carry the prefix `tune_`. `pieces_<split>[_<style>]` count the pieces.
 
@@ -41,9 +45,11 @@ import librosa
 import numpy as np
 
 from beatflow_audio import bars
-from beatflow_audio.analysis import analyse
+from beatflow_audio.analysis import analyse, analysis_signal
+from beatflow_audio.rhythm import estimate_rhythm
 from bench.corpus import Piece, analysis_pieces, baselines, metrics
 from bench.corpus.hum import hum_figures
+from bench.corpus.tempo_variants import tempo_variants
 
 RATE = 22050
 
@@ -57,6 +63,9 @@ def run() -> dict[str, float]:
         prefix = "" if split == "test" else "tune_"
         figures |= {f"{prefix}{name}": value for name, value in score(pieces).items()}
         figures |= piece_counts(split, pieces)
+        variants = tempo_variants(pieces)
+        figures |= {f"{prefix}scaled_{name}": value for name, value in tempo_score(variants).items()}
+        figures[f"pieces_{split}_scaled"] = float(len(variants))
     figures |= hum_figures()
     return figures | {
         "load_average_1min_start": round(load_at_start, 2),
@@ -113,6 +122,24 @@ def score(pieces: list[Piece]) -> dict[str, float]:
     figures["analysis_s_per_audio_min"] = sum(row["analysis_s"] for row in rows) / minutes
     figures["analysis_cpu_s_per_audio_min"] = sum(row["analysis_cpu_s"] for row in rows) / minutes
     return {name: round(float(value), 4) for name, value in figures.items()}
+
+
+def tempo_score(pieces: list[Piece]) -> dict[str, float]:
+    """Tempo figures alone: Acc1, Acc2 and the misses by kind, and librosa's Acc1 and Acc2."""
+    figures: dict[str, float] = {}
+    hits, textbook_hits, kinds = [], [], Counter()
+    for piece in pieces:
+        samples = piece.audio(RATE)
+        bpm = estimate_rhythm(analysis_signal(samples[:, None], RATE), RATE).bpm
+        hits.append(metrics.tempo_hits(bpm, piece.bpm))
+        textbook_hits.append(metrics.tempo_hits(baselines.textbook_tempo(samples, RATE), piece.bpm))
+        kinds[metrics.tempo_error_kind(bpm, piece.bpm)] += 1
+    for prefix, rows in (("", hits), ("librosa_", textbook_hits)):
+        acc = np.array(rows, dtype=float).reshape(-1, 2)
+        figures[f"{prefix}tempo_acc1"], figures[f"{prefix}tempo_acc2"] = _mean(acc[:, 0]), _mean(acc[:, 1])
+    for kind in (*metrics.TEMPO_ERROR_KINDS, "other"):
+        figures[f"tempo_errors_{kind}"] = float(kinds[kind])
+    return {name: round(value, 4) for name, value in figures.items()}
 
 
 def _mean(values: np.ndarray) -> float:

@@ -47,13 +47,19 @@ class Piece:
     beats_per_bar: int
     key: Key
     chords: list[tuple[float, float, str]]  # (start s, end s, mir_eval label); "X" = not a major/minor triad
+    tempo_scale: float = 1.0  # the arrangement played this many times as fast (`bench.corpus.tempo_variants`)
 
     def audio(self, rate: int = 22050) -> np.ndarray:
         """Mono float32 at `rate`, rendered once and cached."""
         folder = _folder(self.name.split("@", 1)[0])
-        path = folder / f"audio-{rate}.flac"
+        scaled = "" if self.tempo_scale == 1.0 else f"-x{self.tempo_scale:g}"
+        path = folder / f"audio-{rate}{scaled}.flac"
         if not path.is_file():
-            stereo = soundfont.render(pretty_midi.PrettyMIDI(str(folder / "arrangement.mid")), rate)
+            midi = pretty_midi.PrettyMIDI(str(folder / "arrangement.mid"))
+            if self.tempo_scale != 1.0:
+                end = midi.get_end_time() + 1.0
+                midi.adjust_times(np.array([0.0, end]), np.array([0.0, end / self.tempo_scale]))
+            stereo = soundfont.render(midi, rate)
             _write_atomically(
                 path, lambda target: soundfile.write(target, stereo.mean(axis=1), rate, "PCM_24", format="FLAC")
             )

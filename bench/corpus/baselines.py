@@ -29,6 +29,12 @@ class Readings:
     chords: list[tuple[float, float, str]]  # (start s, end s, mir_eval label), from 0 to the end of the audio
 
 
+def textbook_tempo(samples: np.ndarray, rate: int) -> float:
+    """The tempo baseline alone (for sets scored on tempo only)."""
+    tempo, _ = librosa.beat.beat_track(y=samples, sr=rate, hop_length=HOP)
+    return float(np.atleast_1d(tempo)[0])
+
+
 def textbook_readings(samples: np.ndarray, rate: int) -> Readings:
     tempo, beat_frames = librosa.beat.beat_track(y=samples, sr=rate, hop_length=HOP)
     chroma = librosa.feature.chroma_cqt(y=samples, sr=rate, hop_length=HOP)
