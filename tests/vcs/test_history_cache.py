@@ -13,6 +13,7 @@ from beatflow.vcs.v1 import repositories_pb2, version_control_pb2_grpc
 from beatflow.vcs.v1 import version_control_pb2 as pb
 from beatflow_vcs import graph
 from beatflow_vcs.history_pages import HistoryPages, Page
+from beatflow_vcs.servicers.commit_messages import CommitMessages
 from beatflow_vcs.store import CommitView
 from tests.audio import tone
 from tests.fixtures.vcs import Caller, VcsUnderTest, rpc_error
@@ -144,3 +145,14 @@ async def test_the_cache_holds_at_most_its_commits_least_recently_used_out():
 
     assert reads == ["a", "b", "c", "b", "0", "0"]
     assert len(pages) == 2
+
+
+def test_a_commit_message_is_built_once_and_the_memo_is_bounded():
+    messages = CommitMessages(max_commits=2)
+    first = messages.get(_commit("a" * 64))
+    assert first.commit_id == "a" * 64 and first.render_url.endswith("a" * 64 + "/render")
+    assert messages.get(_commit("a" * 64)) is first, "built once"
+    messages.get(_commit("b" * 64))
+    messages.get(_commit("a" * 64))  # used again: "b" is now the least recently used
+    messages.get(_commit("c" * 64))
+    assert len(messages) == 2 and messages.get(_commit("a" * 64)) is first

@@ -23,6 +23,7 @@ from beatflow_vcs.merges import Merges
 from beatflow_vcs.merging import RangeChoice
 from beatflow_vcs.renders import MixRequest, Renders
 from beatflow_vcs.servicers import convert
+from beatflow_vcs.servicers.commit_messages import CommitMessages
 from beatflow_vcs.versioning import VersionControl
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["VersionControlService"].full_name
@@ -60,6 +61,7 @@ class VersionControlServicer(version_control_pb2_grpc.VersionControlServiceServi
         self._merges = merges
         self._renders = renders
         self._comments = comments
+        self._commit_messages = CommitMessages()
 
     async def CreateCommit(
         self, request: pb.CreateCommitRequest, context: grpc.aio.ServicerContext
@@ -87,14 +89,14 @@ class VersionControlServicer(version_control_pb2_grpc.VersionControlServiceServi
 
     async def GetCommit(self, request: pb.GetCommitRequest, context: grpc.aio.ServicerContext) -> pb.GetCommitResponse:
         commit = await self._history.get_commit(reader_principal(), request.commit_id, request.repo_id)
-        return pb.GetCommitResponse(commit=convert.commit(commit))
+        return pb.GetCommitResponse(commit=self._commit_messages.get(commit))
 
     async def GetHistory(
         self, request: pb.GetHistoryRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetHistoryResponse:
         page = await self._history.history(reader_principal(), request.repo_id, request.page_size, request.page_token)
         nodes = [
-            pb.HistoryNode(commit=convert.commit(commit), branch_heads=heads, tags=tags)
+            pb.HistoryNode(commit=self._commit_messages.get(commit), branch_heads=heads, tags=tags)
             for commit, heads, tags in page.nodes
         ]
         commits = [convert.history_commit(node.commit, node.branch_heads, node.tags) for node in nodes]
@@ -112,7 +114,7 @@ class VersionControlServicer(version_control_pb2_grpc.VersionControlServiceServi
         commits, token = await self._history.log(
             reader_principal(), request.repo_id, request.ref, request.page_size, request.page_token
         )
-        return pb.GetLogResponse(commits=[convert.commit(c) for c in commits], next_page_token=token)
+        return pb.GetLogResponse(commits=[self._commit_messages.get(c) for c in commits], next_page_token=token)
 
     async def ListBranches(
         self, request: pb.ListBranchesRequest, context: grpc.aio.ServicerContext
