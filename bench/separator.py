@@ -6,9 +6,13 @@ same run, and speed.
   frames; median over frames, then median over excerpts per stem). Anchors: the mixture as every
   stem (`mixture_sdr_db_<stem>`, doing nothing) and plain librosa HPSS with its defaults, its
   percussive part as drums (`hpss_sdr_db_drums`).
+- Real voices: the test half of `multitrack.real_voice_excerpts` (recorded speakers from Debian's
+  `ktuberling-data` over rendered accompaniments), same scores, named `real_voice_*`.
 - The one real multitrack that ships in a PyPI package: stempeg's MUSDB18 excerpt (The Easton
   Ellises - Falcon 69, 6 s, AAC), same scores, named `musdb_sample_*` (one excerpt: a sanity check
   on real music, not a figure to tune on).
+- Before: the DSP engine as it was at BEFORE_REVISION (its modules read with `git show`, imported from a
+  scratch package) on the same three sets, named `before_*`, so a gain is measured in the same run.
 - Speed: DSP real-time factor on a 30 s excerpt; Demucs seconds per minute of audio for a
   random-weight HTDemucs of the released size (no weights can be downloaded here to score it).
 - Memory: peak RSS of a DSP separation through the service's pipeline
@@ -19,6 +23,7 @@ same run, and speed.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import statistics
@@ -26,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -43,6 +49,12 @@ STEMS = multitrack.STEMS
 # Scoring runs in this many processes (museval spends seconds per stem and excerpt).
 SCORING_WORKERS = 2
 SPEED_SECONDS = 30.0
+# The engine before the lead voice's fundamental below the bass cutoff (issue 13, second round).
+BEFORE_REVISION = "034223c2e570d38d8bd8e2f10296f23b5a2e3602"
+ENGINE_MODULES = ("dsp", "dsp_blocks", "dsp_masks")
+ENGINE_PACKAGE = "services/separator/beatflow_separator/engines"
+
+Separate = Callable[[np.ndarray, int], dict[str, np.ndarray]]
 
 
 def _sdr(reference: np.ndarray, estimate: np.ndarray, rate: int) -> float:
@@ -56,17 +68,40 @@ def _dsp(mixture: np.ndarray, rate: int) -> dict[str, np.ndarray]:
     return DspSeparator().separate(mixture, rate, SeparationOptions(), lambda *_: None).stems
 
 
+def engine_at(revision: str, scratch: Path) -> Separate:
+    """The DSP engine's separation as of a git revision: its modules written under `scratch` as a
+    package of their own (the rest, `base`, from the working tree)."""
+    package = f"beatflow_dsp_{revision}"
+    (scratch / package).mkdir(parents=True, exist_ok=True)
+    (scratch / package / "__init__.py").write_text("")
+    for module in ENGINE_MODULES:
+        source = subprocess.run(
+            ["git", "show", f"{revision}:{ENGINE_PACKAGE}/{module}.py"], check=True, capture_output=True, text=True
+        ).stdout
+        source = source.replace("from beatflow_separator.engines import dsp", f"from {package} import dsp")
+        (scratch / package / f"{module}.py").write_text(source)
+    sys.path.insert(0, str(scratch))
+    engine = importlib.import_module(f"{package}.dsp")
+    return lambda mixture, rate: (
+        engine.DspSeparator().separate(mixture, rate, SeparationOptions(), lambda *_: None).stems
+    )
+
+
 def _hpss_drums(mixture: np.ndarray) -> np.ndarray:
     return np.stack([librosa.effects.percussive(mixture[:, c]) for c in range(mixture.shape[1])], axis=1)
 
 
-def _score(examples: list[tuple[int, dict[str, np.ndarray], np.ndarray]], prefix: str) -> dict[str, float]:
-    """Figures for (rate, reference stems, mixture) examples: the DSP engine, plain HPSS and doing
-    nothing, each the median over the examples."""
+Example = tuple[int, dict[str, np.ndarray], np.ndarray]  # (rate, reference stems, mixture)
+
+
+def _score(examples: list[Example], prefix: str, before: Separate) -> dict[str, float]:
+    """Figures for the examples: the DSP engine, the engine before, plain HPSS and doing nothing, each
+    the median over the examples."""
     jobs: list[tuple[str, np.ndarray, np.ndarray, int]] = []  # (figure, reference, estimate, rate)
     for rate, stems, mixture in examples:
-        separated = _dsp(mixture, rate)
+        separated, earlier = _dsp(mixture, rate), before(mixture, rate)
         jobs += [(f"{prefix}sdr_db_{stem}", stems[stem], separated[stem], rate) for stem in STEMS]
+        jobs += [(f"before_{prefix}sdr_db_{stem}", stems[stem], earlier[stem], rate) for stem in STEMS]
         jobs.append((f"{prefix}hpss_sdr_db_drums", stems["drums"], _hpss_drums(mixture), rate))
         jobs += [(f"{prefix}mixture_sdr_db_{stem}", stems[stem], mixture, rate) for stem in STEMS]
     figures, references, estimates, rates = zip(*jobs, strict=True)
@@ -78,12 +113,18 @@ def _score(examples: list[tuple[int, dict[str, np.ndarray], np.ndarray]], prefix
     return {figure: round(statistics.median(found), 2) for figure, found in values.items()}
 
 
-def rendered_quality() -> dict[str, float]:
+def rendered_quality(before: Separate) -> dict[str, float]:
     excerpts = multitrack.excerpts("test")
-    return {"rendered_excerpts": len(excerpts), **_score([(e.rate, e.stems, e.mixture) for e in excerpts], "")}
+    return {"rendered_excerpts": len(excerpts), **_score([(e.rate, e.stems, e.mixture) for e in excerpts], "", before)}
 
 
-def musdb_sample_quality() -> dict[str, float]:
+def real_voice_quality(before: Separate) -> dict[str, float]:
+    excerpts = multitrack.real_voice_excerpts("test")
+    examples = [(e.rate, e.stems, e.mixture) for e in excerpts]
+    return {"real_voice_excerpts": len(excerpts), **_score(examples, "real_voice_", before)}
+
+
+def musdb_sample_quality(before: Separate) -> dict[str, float]:
     """stempeg's sample (installed with museval -> musdb -> stempeg): drums, bass, other, vocals
     streams; the mixture is their sum (the shipped mix stream is mastered separately)."""
     streams, rate = stempeg.read_stems(stempeg.example_stem_path())
@@ -91,7 +132,7 @@ def musdb_sample_quality() -> dict[str, float]:
         name: streams[index].astype(np.float32) for index, name in enumerate(("drums", "bass", "other", "vocals"), 1)
     }
     mixture = sum(stems.values())
-    return _score([(int(rate), stems, mixture)], "musdb_sample_")
+    return _score([(int(rate), stems, mixture)], "musdb_sample_", before)
 
 
 def dsp_speed() -> dict[str, float]:
@@ -158,8 +199,14 @@ def dsp_memory() -> dict[str, float]:
     return figures
 
 
+def quality() -> dict[str, float]:
+    with tempfile.TemporaryDirectory(prefix="beatflow-bench-before-") as scratch:
+        before = engine_at(BEFORE_REVISION, Path(scratch))
+        return {**rendered_quality(before), **real_voice_quality(before), **musdb_sample_quality(before)}
+
+
 def run() -> dict[str, float]:
-    return {**dsp_speed(), **rendered_quality(), **musdb_sample_quality(), **dsp_memory(), **demucs_speed()}
+    return {**dsp_speed(), **quality(), **dsp_memory(), **demucs_speed()}
 
 
 if __name__ == "__main__":

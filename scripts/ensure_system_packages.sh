@@ -10,6 +10,8 @@ compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql
 # FluidSynth and the General MIDI soundfont (FluidR3_GM, MIT) render notes with sampled instruments.
 command -v fluidsynth >/dev/null || missing+=(fluidsynth)
 [ -e /usr/share/sounds/sf2/FluidR3_GM.sf2 ] || missing+=(fluid-soundfont-gm)
+# Recorded speakers (KTuberling's spoken words, GPL-2+): the separator bench's real voices.
+[ -d /usr/share/ktuberling/sounds ] || missing+=(ktuberling-data)
 # Headless Chromium renders the API docs in tests (Playwright drives it; it downloads no browser).
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 for command in "$@"; do

@@ -13,6 +13,12 @@ stem rendered on its own:
 The mixture is the sum of the stems, so the truth is exact. Renders are cached under
 `bench/.cache/multitrack/v1/` as 8-channel 24-bit FLAC (4 stereo stems). The split into tune and test
 halves is by a hash of the excerpt's name, so it does not depend on the list's order.
+
+Real-voice mixes (`real_voice_excerpts`) put a recorded human voice over a render's accompaniment: the
+words that KTuberling's players speak (Debian `ktuberling-data`, GPL-2+; one speaker per language, full
+band), strung together with pauses and centred, in place of the render's vocals. A vocal method is
+then judged on real voices too, not only on synthesised and sampled ones. Each speaker is in one half
+(by a hash of the language), over accompaniments of renders from the same half.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import cast
 
+import librosa
 import numpy as np
 import pretty_midi
 import soundfile
@@ -175,6 +182,13 @@ VOWELS = {  # formant frequencies (Hz) and relative amplitudes of a sung soprano
 }
 FORMANT_BANDWIDTHS = (80, 90, 120, 130, 140)
 
+# Debian `ktuberling-data`: one folder of spoken words per language. These speakers are recorded at
+# 44.1 or 48 kHz (the others at 8-22 kHz, too narrow for a music mix).
+SPOKEN_WORDS = Path("/usr/share/ktuberling/sounds")
+REAL_VOICES = ("da", "de", "el", "en", "gl", "lt", "nn", "ru", "sl", "uk", "wa")
+MIXES_PER_VOICE = 2
+WORD_GAP_SECONDS = (0.05, 0.35)
+
 
 def _hash(text: str) -> int:
     return int(hashlib.sha256(text.encode()).hexdigest()[:12], 16)
@@ -183,6 +197,51 @@ def _hash(text: str) -> int:
 def excerpts(split: str | None = None, *, recipes: list[Recipe] = RECIPES) -> list[Excerpt]:
     """The rendered excerpts (of one split if named), from the cache where they are there."""
     return [load(recipe) for recipe in recipes if split is None or recipe.split == split]
+
+
+def real_voice_excerpts(split: str | None = None) -> list[Excerpt]:
+    """Recorded speakers over rendered accompaniments (see the module's docstring), of one split if named."""
+    if not SPOKEN_WORDS.is_dir():
+        raise FileNotFoundError(f"{SPOKEN_WORDS} is missing: apt-get install ktuberling-data")
+    found = []
+    for language in REAL_VOICES:
+        voice_split = "test" if _hash(f"voice-{language}") % 2 else "tune"
+        if split is not None and voice_split != split:
+            continue
+        rng = np.random.default_rng(_hash(f"voice-{language}"))
+        accompaniments = [recipe for recipe in RECIPES if recipe.split == voice_split]
+        for index in rng.choice(len(accompaniments), MIXES_PER_VOICE, replace=False):
+            backing = load(accompaniments[int(index)])
+            voice = spoken_line(SPOKEN_WORDS / language, len(backing.mixture), RATE, rng)
+            found.append(with_vocals(backing, f"voice_{language}-over-{backing.name}", voice_split, voice))
+    return found
+
+
+def spoken_line(folder: Path, frames: int, rate: int, rng: np.random.Generator) -> np.ndarray:
+    """float32 [frames, 2]: the folder's recorded words in a random order, mono, centred, with pauses
+    between them, until `frames` are filled."""
+    words = sorted(path for path in folder.iterdir() if path.suffix in (".ogg", ".opus", ".wav"))
+    line = np.zeros(frames, dtype=np.float32)
+    position = int(rng.uniform(*WORD_GAP_SECONDS) * rate)
+    for path in rng.permutation(np.array(words, dtype=object)):
+        audio, word_rate = soundfile.read(path, dtype="float32", always_2d=True)
+        word = librosa.resample(audio.mean(axis=1), orig_sr=word_rate, target_sr=rate)
+        word = word[: frames - position]
+        line[position : position + len(word)] = word
+        position += len(word) + int(rng.uniform(*WORD_GAP_SECONDS) * rate)
+        if position >= frames:
+            break
+    return np.repeat(line[:, None], 2, axis=1)
+
+
+def with_vocals(backing: Excerpt, name: str, split: str, voice: np.ndarray) -> Excerpt:
+    """`backing` with `voice` in place of its vocals, at the level the vocals had, the mix peaking at 0.9."""
+    level = np.sqrt(np.mean(backing.stems["vocals"] ** 2)) / (np.sqrt(np.mean(voice**2)) + 1e-9)
+    stems = {**backing.stems, "vocals": voice * level}
+    peak = np.abs(sum(stems.values())).max()
+    return Excerpt(
+        name, split, backing.rate, {stem: (audio * (0.9 / peak)).astype(np.float32) for stem, audio in stems.items()}
+    )
 
 
 def load(recipe: Recipe) -> Excerpt:

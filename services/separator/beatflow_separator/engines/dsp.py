@@ -3,7 +3,9 @@ that suits what it takes out of what the passes before it left.
 
 1. Lead voice (~46 ms window): harmonic energy of the vocal band (above the bass) that stands out
    from its background over a few seconds (a running median, which repeating accompaniment
-   dominates) and sounds from the centre of a stereo pair -> vocals.
+   dominates) and sounds from the centre of a stereo pair -> vocals. Below the bass cutoff (where a
+   man's voice has its fundamental) only where the bin's 2nd and 3rd harmonics were taken as voice and
+   the bin is not an overtone of a louder note an octave below (the bass's).
 2. Tonal (~93 ms window, below 5 kHz): partials that hold still for a few tenths of a second (the
    horizontal median beats twice the vertical one). Tonal energy below ~250 Hz, and on the
    harmonics of the strongest low fundamental up to 800 Hz, is the bass where it sounds from the
@@ -46,6 +48,11 @@ FOREGROUND_MARGIN = 2.0
 # The lead's centre weighting is raised to this power: only bins clearly in the centre stay vocals (a
 # bin that a panned instrument shares with the voice goes to the later passes), tuned on the tune half.
 LEAD_CENTRE_EXPONENT = 3.0
+# Below BASS_CUTOFF_HZ, down to VOICE_LOW_HZ, a bin is voice as far as these harmonics of it are in the lead's
+# mask (the voice's fundamental under its overtones). Tuned on the tune half's real-voice mixes (recorded
+# speakers carry a third of their energy below 250 Hz).
+VOICE_LOW_HZ = 80.0
+VOICE_SUPPORT_HARMONICS = (2, 3)
 TONAL_TOP_HZ = 5000.0
 TONAL_SECONDS = 0.4
 TONAL_SPAN_HZ = 250.0
@@ -98,13 +105,19 @@ def lead_voice(spectra: list[np.ndarray], grid: Grid) -> dict[str, np.ndarray]:
     harmonic = low * harmonic_share
     foreground_share = m.share(harmonic, m.background(harmonic, grid.frames(BACKGROUND_SECONDS)), FOREGROUND_MARGIN)
     frequencies = grid.frequencies[:top]
+    lead = harmonic_share * m.centre(low_spectra) ** LEAD_CENTRE_EXPONENT * foreground_share
+    below_cutoff = m.low_pass(frequencies, BASS_CUTOFF_HZ, 15.0)
     vocals = np.zeros(spectra[0].shape, dtype=np.float32)
-    vocals[:top] = (
-        harmonic_share
-        * m.centre(low_spectra) ** LEAD_CENTRE_EXPONENT
-        * m.band(frequencies, *VOCAL_BAND_HZ)
-        * (1 - m.low_pass(frequencies, BASS_CUTOFF_HZ, 15.0))
-        * foreground_share
+    vocals[:top] = lead * m.band(frequencies, *VOCAL_BAND_HZ) * (1 - below_cutoff)
+    # The voice's fundamental below the cutoff: both terms of the sum stay under 1 - below_cutoff and below_cutoff.
+    # A bin with more energy an octave below it is taken for an overtone (a bass note's 2nd harmonic), not a
+    # fundamental.
+    bins = grid.bins_below(BASS_CUTOFF_HZ * 1.1)
+    vocals[:bins] += (
+        lead[:bins]
+        * m.harmonic_support(vocals[:top], bins, VOICE_SUPPORT_HARMONICS)
+        * m.share(low[:bins], low[np.arange(bins) // 2])
+        * (below_cutoff * (1 - m.low_pass(frequencies, VOICE_LOW_HZ, 15.0)))[:bins]
     )
     return {"vocals": vocals}
 

@@ -93,6 +93,16 @@ def predominant_f0(magnitude: np.ndarray, bin_hz: float, low: float, high: float
     return 2 ** median_filter(np.log2(f0), size=5, mode="nearest")
 
 
+def harmonic_support(mask: np.ndarray, bins: int, harmonics: tuple[int, ...], tolerance: int = 3) -> np.ndarray:
+    """[bins, frames]: per bin, the geometric mean over `harmonics` of `mask` [bins', frames] at that
+    multiple of the bin's frequency (the largest value within `tolerance` bins of it). High where the
+    bin's overtones are all in the mask: a fundamental whose partials the mask holds."""
+    nearby = maximum_filter1d(mask, tolerance, axis=0)
+    rows = np.arange(bins)
+    logs = [np.log(nearby[np.minimum(harmonic * rows, len(mask) - 1)] + EPS) for harmonic in harmonics]
+    return np.exp(np.mean(logs, axis=0))
+
+
 def harmonic_comb(f0: np.ndarray, bins: int, bin_hz: float, top_hz: float) -> np.ndarray:
     """[bins, frames]: 1 on the harmonics of `f0` below `top_hz`, falling to 0 one bin away."""
     comb = np.zeros((bins, len(f0)), dtype=np.float32)
