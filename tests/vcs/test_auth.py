@@ -175,3 +175,37 @@ async def test_values_postgres_cannot_hold_are_invalid_argument(vcs: VcsUnderTes
     error = await rpc_error(vcs.anonymous_auth.Login(auth_pb2.LoginRequest(login="al\x00ice", password="whatever")))
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "NUL" in error.details()
+
+
+async def test_sign_up_sign_in_and_refresh_ignore_a_stale_access_token(vcs: VcsUnderTest):
+    """A REST proxy forwards the client's Authorization header with every request: a token that has no meaning
+    for these methods (here a revoked one, then garbage) is ignored there, and still refused everywhere else."""
+    hana = await vcs.sign_up("hana")
+    await vcs.anonymous_auth.Logout(auth_pb2.LogoutRequest(refresh_token=hana.tokens.refresh_token))
+    relogged = await vcs.anonymous_auth.Login(auth_pb2.LoginRequest(login="hana", password="correct horse battery"))
+    for stale in (hana.tokens.access_token, "not.a.token"):
+        metadata = (("authorization", f"Bearer {stale}"),)
+        refreshed = await vcs.anonymous_auth.RefreshToken(
+            auth_pb2.RefreshTokenRequest(refresh_token=relogged.tokens.refresh_token), metadata=metadata
+        )
+        relogged = auth_pb2.LoginResponse(user=relogged.user, tokens=refreshed.tokens)
+        signed_in = await vcs.anonymous_auth.Login(
+            auth_pb2.LoginRequest(login="hana", password="correct horse battery"), metadata=metadata
+        )
+        assert signed_in.user.user_id == hana.user.user_id
+        new_user = f"hana{len(stale)}"
+        registered = await vcs.anonymous_auth.Register(
+            auth_pb2.RegisterRequest(
+                username=new_user, email=f"{new_user}@example.com", password="long enough password"
+            ),
+            metadata=metadata,
+        )
+        assert registered.user.username == new_user
+        error = await rpc_error(vcs.anonymous_auth.GetCurrentUser(auth_pb2.GetCurrentUserRequest(), metadata=metadata))
+        assert error.code() == grpc.StatusCode.UNAUTHENTICATED
+        error = await rpc_error(
+            vcs.anonymous_auth.Logout(
+                auth_pb2.LogoutRequest(refresh_token=relogged.tokens.refresh_token), metadata=metadata
+            )
+        )
+        assert error.code() == grpc.StatusCode.UNAUTHENTICATED, "Logout is public but still checks a token sent"

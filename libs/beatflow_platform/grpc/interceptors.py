@@ -109,7 +109,10 @@ async def rpc_outcome_scope(method: str, context: grpc.aio.ServicerContext) -> A
 class AuthScope:
     """Requires a valid `authorization: Bearer <token>` on every method but the public ones.
 
-    A token, when present, is verified even on public methods, so a bad one never passes silently.
+    A token, when present, is verified even on public methods, so a bad one never passes silently;
+    only on `credential_free_methods` (sign-up, sign-in, refresh: methods a token means nothing to) is
+    it ignored, so that a stale access token a client still sends, which a REST proxy forwards with
+    every request, does not turn a refresh into UNAUTHENTICATED.
     A service may call only the methods `service_callers` grants it (service name -> full method
     names; none by default), and may act for a user there by naming them in `x-beatflow-on-behalf-of`;
     the call then has exactly that user's rights (a user token naming someone else is refused).
@@ -125,9 +128,11 @@ class AuthScope:
         *,
         sessions: SessionGuard | None = None,
         service_callers: Mapping[str, Collection[str]] | None = None,
+        credential_free_methods: Collection[str] = (),
     ):
         self._verifier = verifier
-        self._public_methods = frozenset(public_methods)
+        self._public_methods = frozenset(public_methods) | frozenset(credential_free_methods)
+        self._credential_free_methods = frozenset(credential_free_methods)
         self._sessions = sessions
         self._service_callers = {name: frozenset(methods) for name, methods in (service_callers or {}).items()}
 
@@ -137,7 +142,7 @@ class AuthScope:
     @asynccontextmanager
     async def __call__(self, method: str, context: grpc.aio.ServicerContext) -> AsyncIterator[None]:
         metadata = _metadata(context)
-        header = metadata.get("authorization")
+        header = None if method in self._credential_free_methods else metadata.get("authorization")
         principal = None
         if header is not None:
             scheme, _, token = str(header).partition(" ")

@@ -138,7 +138,13 @@ async def build_app(settings: VcsSettings) -> VcsApp:
         services,
         scopes=[
             rpc_outcome_scope,
-            AuthScope(verifier, PUBLIC_METHODS, sessions=sessions, service_callers=SERVICE_CALLERS),
+            AuthScope(
+                verifier,
+                PUBLIC_METHODS,
+                sessions=sessions,
+                service_callers=SERVICE_CALLERS,
+                credential_free_methods=auth_servicer.CREDENTIAL_FREE_METHODS,
+            ),
         ],
         readiness_checks=[lambda: ping(pool), store.check],
         on_shutdown=[close_pool],

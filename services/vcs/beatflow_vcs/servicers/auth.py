@@ -18,6 +18,8 @@ SERVICE_NAME = auth_pb2.DESCRIPTOR.services_by_name["AuthService"].full_name
 PUBLIC_METHODS = frozenset(
     f"/{SERVICE_NAME}/{method}" for method in ("Register", "Login", "RefreshToken", "Logout", "VerifyToken")
 )
+# A token means nothing to these: one sent along is ignored (AuthScope), not verified.
+CREDENTIAL_FREE_METHODS = frozenset(f"/{SERVICE_NAME}/{method}" for method in ("Register", "Login", "RefreshToken"))
 
 _KIND = {PrincipalKind.USER: auth_pb2.PRINCIPAL_KIND_USER, PrincipalKind.SERVICE: auth_pb2.PRINCIPAL_KIND_SERVICE}
 
