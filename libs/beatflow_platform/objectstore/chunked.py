@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator
 from contextlib import aclosing
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from beatflow_platform.errors import DataLoss, Unimplemented
+from beatflow_platform.lru import LruCache
 from beatflow_platform.objectstore import chunk_codec
 from beatflow_platform.objectstore.audio_layout import MAX_HEADER_BYTES, SampleLayout, may_hold_samples, sample_layout
 from beatflow_platform.objectstore.base import (
@@ -88,7 +89,7 @@ class ChunkedAudioStore:
         self._inner = inner
         self._objects = inner
         self._chunk_bytes = chunk_bytes
-        self._kinds: OrderedDict[str, bool] = OrderedDict()
+        self._kinds: LruCache[str, bool] = LruCache(REMEMBERED_KINDS)
         self.supports_presigned_urls = inner.supports_presigned_urls
 
     # -- writing ---------------------------------------------------------------------------------
@@ -161,10 +162,7 @@ class ChunkedAudioStore:
 
     def _remember(self, blob_id: str, *, chunked: bool) -> None:
         """Which way a blob is stored, to ask for that first (a hint: both are still asked when it is gone)."""
-        self._kinds[blob_id] = chunked
-        self._kinds.move_to_end(blob_id)
-        if len(self._kinds) > REMEMBERED_KINDS:
-            self._kinds.popitem(last=False)
+        self._kinds.put(blob_id, chunked)
 
     async def read(self, blob_id: str, offset: int = 0, length: int | None = None) -> AsyncGenerator[bytes, None]:
         manifest = await self.manifest(blob_id)

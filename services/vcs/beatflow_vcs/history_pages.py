@@ -12,10 +12,10 @@ The cache is bounded by the number of commits it holds (pages of any size), leas
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
+from beatflow_platform.lru import LruCache
 from beatflow_vcs.store import CommitView
 
 # Commit views held at most, over all pages.
@@ -35,29 +35,16 @@ PageKey = tuple[tuple[str, ...], int]
 
 class HistoryPages:
     def __init__(self, max_commits: int = DEFAULT_MAX_COMMITS):
-        self._max_commits = max_commits
-        self._pages: OrderedDict[PageKey, Page] = OrderedDict()
-        self._commits = 0
+        self._pages: LruCache[PageKey, Page] = LruCache(max_commits, weight=lambda _, page: len(page.commits))
 
     async def get(self, frontier: Sequence[str], size: int, read: Callable[[], Awaitable[Page]]) -> Page:
         """The page of `size` commits from `frontier`: the cached one, or `read()`'s, then cached."""
         key = (tuple(frontier), size)
         page = self._pages.get(key)
-        if page is not None:
-            self._pages.move_to_end(key)
-            return page
-        page = await read()
-        self._put(key, page)
+        if page is None:
+            page = await read()
+            self._pages.put(key, page)  # a concurrent reader's equal page may be replaced: pages never change
         return page
-
-    def _put(self, key: PageKey, page: Page) -> None:
-        if key in self._pages or len(page.commits) > self._max_commits:
-            return  # a concurrent reader cached it first, or it would push out everything
-        self._pages[key] = page
-        self._commits += len(page.commits)
-        while self._commits > self._max_commits:
-            _, evicted = self._pages.popitem(last=False)
-            self._commits -= len(evicted.commits)
 
     def __len__(self) -> int:
         return len(self._pages)

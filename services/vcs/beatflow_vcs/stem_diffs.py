@@ -7,11 +7,11 @@ and results are kept in a small LRU cache keyed by the two blobs and tempi (blob
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict
 
 import numpy as np
 
 from beatflow_audio import codec
+from beatflow_platform.lru import LruCache
 from beatflow_platform.objectstore import ObjectStore
 from beatflow_vcs import audio_diff, diff_picture
 from beatflow_vcs.commits import TreeEntry
@@ -24,7 +24,7 @@ class StemDiffs:
         self._store = store
         self._max_audio_seconds = max_audio_seconds
         self._slots = asyncio.Semaphore(concurrency)
-        self._cache: OrderedDict[tuple, list[audio_diff.ChangedRange]] = OrderedDict()
+        self._cache: LruCache[tuple, list[audio_diff.ChangedRange]] = LruCache(_CACHE_ENTRIES)
 
     def comparable(self, *takes: TreeEntry) -> bool:
         """Whether the takes are short enough to decode and compare (longer ones are reported as not compared)."""
@@ -34,17 +34,15 @@ class StemDiffs:
         self, old: TreeEntry, new: TreeEntry, base_bpm: float, head_bpm: float
     ) -> list[audio_diff.ChangedRange]:
         key = (old.blob_id, new.blob_id, base_bpm, head_bpm)
-        if key in self._cache:
-            self._cache.move_to_end(key)
-            return self._cache[key]
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
         (base, base_rate), (head, head_rate) = await self._decode(old), await self._decode(new)
         async with self._slots:
             ranges = await asyncio.to_thread(
                 audio_diff.changed_ranges, base, base_rate, head, head_rate, base_bpm=base_bpm, head_bpm=head_bpm
             )
-        self._cache[key] = ranges
-        if len(self._cache) > _CACHE_ENTRIES:
-            self._cache.popitem(last=False)
+        self._cache.put(key, ranges)
         return ranges
 
     async def picture(

@@ -13,12 +13,12 @@ Bounded by the bytes it holds (keys and bodies), least recently used first out.
 from __future__ import annotations
 
 import json
-from collections import OrderedDict
 
 from google.protobuf.message import Message
 
 from beatflow_gateway.transcoding.messages import response_json
 from beatflow_gateway.transcoding.rules import Binding
+from beatflow_platform.lru import LruCache
 
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
 # Larger responses are printed every time: one would take a large share of the memo.
@@ -34,9 +34,7 @@ def json_body(binding: Binding, response: Message) -> bytes:
 
 class JsonBodies:
     def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES):
-        self._max_bytes = max_bytes
-        self._bodies: OrderedDict[_Key, bytes] = OrderedDict()
-        self._bytes = 0
+        self._bodies: LruCache[_Key, bytes] = LruCache(max_bytes, weight=lambda key, body: len(key[2]) + len(body))
 
     def body(self, binding: Binding, response: Message) -> bytes:
         """`json_body(binding, response)`, remembered by the response's bytes."""
@@ -45,19 +43,10 @@ class JsonBodies:
             return json_body(binding, response)
         key = (response.DESCRIPTOR.full_name, binding.response_body, wire)
         body = self._bodies.get(key)
-        if body is not None:
-            self._bodies.move_to_end(key)
-            return body
-        body = self._bodies[key] = json_body(binding, response)
-        self._bytes += _size(key, body)
-        while self._bytes > self._max_bytes:
-            evicted_key, evicted = self._bodies.popitem(last=False)
-            self._bytes -= _size(evicted_key, evicted)
+        if body is None:
+            body = json_body(binding, response)
+            self._bodies.put(key, body)
         return body
 
     def __len__(self) -> int:
         return len(self._bodies)
-
-
-def _size(key: _Key, body: bytes) -> int:
-    return len(key[2]) + len(body)

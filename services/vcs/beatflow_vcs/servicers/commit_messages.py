@@ -8,9 +8,8 @@ was most of a cached page's cost. Least recently used first out.
 
 from __future__ import annotations
 
-from collections import OrderedDict
-
 from beatflow.vcs.v1 import version_control_pb2 as pb
+from beatflow_platform.lru import LruCache
 from beatflow_vcs.servicers import convert
 from beatflow_vcs.store import CommitView
 
@@ -19,18 +18,14 @@ DEFAULT_MAX_COMMITS = 10_000
 
 class CommitMessages:
     def __init__(self, max_commits: int = DEFAULT_MAX_COMMITS):
-        self._max_commits = max_commits
-        self._messages: OrderedDict[str, pb.Commit] = OrderedDict()
+        self._messages: LruCache[str, pb.Commit] = LruCache(max_commits)
 
     def get(self, view: CommitView) -> pb.Commit:
         """The commit's message; callers copy it into their responses and never change it."""
         message = self._messages.get(view.commit_id)
-        if message is not None:
-            self._messages.move_to_end(view.commit_id)
-            return message
-        message = self._messages[view.commit_id] = convert.commit(view)
-        if len(self._messages) > self._max_commits:
-            self._messages.popitem(last=False)
+        if message is None:
+            message = convert.commit(view)
+            self._messages.put(view.commit_id, message)
         return message
 
     def __len__(self) -> int:
