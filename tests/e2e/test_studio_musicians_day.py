@@ -272,7 +272,11 @@ async def comment(studio: Studio, stem: str, at: float, text: str) -> None:
 
 
 async def hum_and_separate(studio: Studio, repo_id: str) -> None:
-    """Hums into the (fake) microphone for a beat, then splits its melody into stems committed beside it."""
+    """Hums into the microphone for a beat, then splits its melody into stems committed beside it.
+
+    Chromium's fake microphone plays a sung tune in a loop (see `hummed_tune`): its default device
+    only beeps, 20 ms every half second, too little pitch for a melody when the machine is busy.
+    """
     _, shown = COMMIT_URL.search(studio.page.url).groups()
     form = studio.panel("create").locator("form", has_text="Hum a melody")
     await form.get_by_role("button", name="Record", exact=True).click()
@@ -289,6 +293,9 @@ async def hum_and_separate(studio: Studio, repo_id: str) -> None:
     commit = await studio.get(f"/api/vcs/commit/{hummed}")
     assert commit["parent_ids"] == [shown] and commit["generation_params"]["hum_blob_id"]
     assert {"drums", "bass", "chords", "melody"} <= {stem["name"] for stem in commit["stems"]}
+    hum_job = (await studio.get("/api/jobs", kind="generator.hum_to_beat"))["jobs"][0]
+    heard = {note["pitch"] % 12 for note in hum_job["result"]["detail"]["transcription"]["notes"]}
+    assert heard and heard <= {0, 2, 4, 7}, heard  # the tune's C, D, E and G, through the browser's codec
 
     form = studio.panel("create").locator("form", has_text="Split a track into stems")
     await form.get_by_label("Or a stem of this commit").select_option("melody")
@@ -305,6 +312,15 @@ async def hum_and_separate(studio: Studio, repo_id: str) -> None:
     assert sorted(await studio.page.locator(".stems .stem-name").all_inner_texts()) == sorted(after)
 
 
+def hummed_tune(directory: Path) -> Path:
+    """A sung tune as 16-bit PCM WAV, the format Chromium's fake microphone reads."""
+    from tests.generator.test_hum import TUNE, sung
+
+    path = directory / "hum.wav"
+    path.write_bytes(sung(TUNE, 0.5))
+    return path
+
+
 async def test_a_musicians_day_in_the_studio(api: Api, tmp_path: Path):
     shots = Path(os.environ["STUDIO_SCREENSHOTS"]) if os.environ.get("STUDIO_SCREENSHOTS") else None
     if shots:
@@ -314,7 +330,12 @@ async def test_a_musicians_day_in_the_studio(api: Api, tmp_path: Path):
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"],
+            args=[
+                "--no-sandbox",
+                "--use-fake-ui-for-media-stream",
+                "--use-fake-device-for-media-stream",
+                f"--use-file-for-fake-audio-capture={hummed_tune(tmp_path)}",
+            ],
         )
         try:
             page = await browser.new_page(viewport={"width": 1280, "height": 800})
