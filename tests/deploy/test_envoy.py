@@ -67,7 +67,7 @@ async def test_rest_calls_through_the_transcoder(envoy_in_front_of_vcs):
             "/api/auth/register",
             json={"username": "envoyuser", "email": "envoy@example.com", "password": "a long password"},
         )
-        assert registered.status_code == 200, registered.text
+        assert registered.status_code == 201, registered.text  # Register's http_success_status, as the gateway
         token = registered.json()["tokens"]["access_token"]
         headers = {"Authorization": f"Bearer {token}"}
         created = await http.post(

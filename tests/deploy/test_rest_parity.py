@@ -135,3 +135,14 @@ async def test_the_same_requests_get_the_same_answers(surfaces):
     assert any(d["type"] == "BadRequest" for d in invalid.json()["details"])
     anonymous = await same_answer(surfaces, "GET", f"/api/repositories/{repo_id}")
     assert anonymous.status_code == 404  # a private repository does not exist for strangers
+    me = await same_answer(surfaces, "GET", "/api/auth/me", headers=auth)
+    assert me.json()["username"] == "parity"  # the user itself (http_response_field)
+    short = {"username": "parity-two", "email": "parity2@example.com", "password": "short"}
+    assert (await same_answer(surfaces, "POST", "/api/auth/register", json=short)).status_code == 400
+    never_issued = {"refresh_token": "never issued"}
+    assert (await same_answer(surfaces, "POST", "/api/auth/logout", json=never_issued)).status_code == 401
+    for surface in surfaces:  # signing out ends a session: one each
+        signed_in = await surface.post("/api/auth/login", json={"login": "parity", "password": "a long password"})
+        refresh = {"refresh_token": signed_in.json()["tokens"]["refresh_token"]}
+        signed_out = await surface.post("/api/auth/logout", json=refresh)
+        assert (signed_out.status_code, signed_out.content) == (204, b"")

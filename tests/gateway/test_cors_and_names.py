@@ -81,7 +81,8 @@ async def test_login_takes_username_like_register_and_login_as_an_alias(gateway_
     assert both.status_code == 400
 
     schemas = (await client.get("/openapi.json")).json()["components"]["schemas"]
-    assert "username" in schemas["RegisterBody"]["required"] and "username" in schemas["LoginBody"]["required"]
+    register = schemas["beatflow.auth.v1.RegisterRequest.Body"]
+    assert {"username", "password"} <= set(register["required"]) and "username" in schemas["LoginBody"]["required"]
     assert "login" not in schemas["LoginBody"]["properties"]
 
 

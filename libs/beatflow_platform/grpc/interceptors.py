@@ -110,7 +110,7 @@ class AuthScope:
     """Requires a valid `authorization: Bearer <token>` on every method but the public ones.
 
     A token, when present, is verified even on public methods, so a bad one never passes silently;
-    only on `credential_free_methods` (sign-up, sign-in, refresh: methods a token means nothing to) is
+    only on `credential_free_methods` (sign-up, sign-in, refresh, sign-out: methods a token means nothing to) is
     it ignored, so that a stale access token a client still sends, which a REST proxy forwards with
     every request, does not turn a refresh into UNAUTHENTICATED.
     A service may call only the methods `service_callers` grants it (service name -> full method

@@ -98,7 +98,6 @@ Uuid = Annotated[str, _shape(naming.UUID), _in_words(naming.UUID_RULE)]
 UuidOrEmpty = Annotated[str, _shape(naming.or_empty(naming.UUID)), _in_words(_or_empty(naming.UUID_RULE))]
 Sha256 = Annotated[str, _shape(naming.SHA256), _in_words(naming.SHA256_RULE)]
 Sha256OrEmpty = Annotated[str, _shape(naming.or_empty(naming.SHA256)), _in_words(_or_empty(naming.SHA256_RULE))]
-Email = Annotated[str, _shape(naming.EMAIL, naming.MAX_EMAIL_LENGTH), _in_words(naming.EMAIL_RULE)]
 Username = Annotated[str, _shape(naming.USERNAME), _in_words(naming.USERNAME_RULE)]
 UsernameOrEmpty = Annotated[str, _shape(naming.or_empty(naming.USERNAME)), _in_words(_or_empty(naming.USERNAME_RULE))]
 RepositoryName = Annotated[str, _shape(naming.REPOSITORY_NAME), _in_words(naming.REPOSITORY_NAME_RULE)]
@@ -159,9 +158,7 @@ NonBlankMessage = Annotated[
 ]
 # Generation's free text (routes/ai.py).
 PromptText = Annotated[str, _shape(naming.TEXT, naming.MAX_PROMPT_LENGTH), _TEXT]
-DisplayName = Annotated[str, _shape(naming.TEXT, naming.MAX_DISPLAY_NAME_LENGTH), _TEXT]
 Login = Annotated[str, _shape(naming.TEXT, naming.MAX_EMAIL_LENGTH), _TEXT]  # a username or an email
-RefreshToken = Annotated[str, _shape(naming.TEXT, 512), _TEXT]
 PageToken = Annotated[str, _shape(naming.TEXT, 2000), _TEXT]
 JobKind = Annotated[str, _shape(naming.TEXT, 100), _TEXT]
 Description = Annotated[str, _shape(naming.TEXT, naming.MAX_DESCRIPTION_LENGTH), _TEXT]

@@ -1,4 +1,5 @@
-"""/api/auth: register, login, refresh, logout, me."""
+"""/api/auth/login. Register, refresh, logout and me are transcoded from auth.proto's rules; login stays by hand
+for the client address it passes on (login throttling) and the `login` alias of `username`."""
 
 from __future__ import annotations
 
@@ -7,19 +8,12 @@ from pydantic import AliasChoices, Field
 
 from beatflow.auth.v1 import auth_pb2
 from beatflow_gateway.client_address import client_address
-from beatflow_gateway.context import Anonymous, Authorised, Services, to_json
-from beatflow_gateway.models import Body, DisplayName, Email, Login, RefreshToken, Username
+from beatflow_gateway.context import Anonymous, Services, to_json
+from beatflow_gateway.models import Body, Login
 from beatflow_platform import naming
 from beatflow_platform.grpc.interceptors import CLIENT_ADDRESS_KEY
 
 router = APIRouter(prefix="/api/auth", tags=["Auth"])
-
-
-class RegisterBody(Body):
-    username: Username = Field(description=naming.USERNAME_RULE)
-    email: Email
-    password: str = Field(min_length=naming.MIN_PASSWORD_LENGTH, max_length=naming.MAX_PASSWORD_LENGTH)
-    display_name: DisplayName = ""
 
 
 class LoginBody(Body):
@@ -28,18 +22,6 @@ class LoginBody(Body):
         validation_alias=AliasChoices("username", "login"), description="Username or email (alias: `login`)"
     )
     password: str = Field(max_length=naming.MAX_PASSWORD_LENGTH)
-
-
-class RefreshBody(Body):
-    refresh_token: RefreshToken
-
-
-@router.post("/register", status_code=201)
-async def register(body: RegisterBody, call: Anonymous, services: Services) -> dict:
-    response = await services.auth.Register(
-        auth_pb2.RegisterRequest(**body.model_dump()), metadata=call.metadata, timeout=call.timeout
-    )
-    return to_json(response)
 
 
 @router.post("/login")
@@ -52,26 +34,3 @@ async def login(body: LoginBody, request: Request, call: Anonymous, services: Se
         auth_pb2.LoginRequest(login=body.username, password=body.password), metadata=metadata, timeout=call.timeout
     )
     return to_json(response)
-
-
-@router.post("/refresh")
-async def refresh(body: RefreshBody, call: Anonymous, services: Services) -> dict:
-    response = await services.auth.RefreshToken(
-        auth_pb2.RefreshTokenRequest(refresh_token=body.refresh_token), metadata=call.metadata, timeout=call.timeout
-    )
-    return to_json(response)
-
-
-@router.post("/logout", status_code=204)
-async def logout(body: RefreshBody, call: Authorised, services: Services) -> None:
-    await services.auth.Logout(
-        auth_pb2.LogoutRequest(refresh_token=body.refresh_token), metadata=call.metadata, timeout=call.timeout
-    )
-
-
-@router.get("/me")
-async def me(call: Authorised, services: Services) -> dict:
-    response = await services.auth.GetCurrentUser(
-        auth_pb2.GetCurrentUserRequest(), metadata=call.metadata, timeout=call.timeout
-    )
-    return to_json(response.user)

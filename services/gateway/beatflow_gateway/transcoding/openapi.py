@@ -42,8 +42,7 @@ def _operation(binding: Binding, operation_id: str, components: Components) -> d
         "tags": [TAGS[binding.method.containing_service.full_name]],
         "summary": re.sub(r"(?<!^)(?=[A-Z])", " ", binding.method.name).capitalize(),
         "operationId": operation_id,
-        # Reads answer anyone (private resources are then 404); a token, when sent, must be valid.
-        "security": [BEARER, {}] if binding.http_method == "GET" else [BEARER],
+        "security": _security(binding),
         "parameters": [_parameter(field, "path") for field in _path_fields(binding)]
         + [_parameter(field, "query") for field in _query_fields(binding)],
         "responses": {str(binding.success_status): _response(binding, components)},
@@ -55,6 +54,13 @@ def _operation(binding: Binding, operation_id: str, components: Components) -> d
         field = request.fields_by_name[binding.body]
         operation["requestBody"] = _json_body(inline(request, field_rules.rule)["properties"][field.name])
     return operation
+
+
+def _security(binding: Binding) -> list[dict[str, list]]:
+    if binding.credential_free:
+        return []  # a token sent along is ignored
+    # Reads answer anyone (private resources are then 404); a token, when sent, must be valid.
+    return [BEARER, {}] if binding.http_method == "GET" else [BEARER]
 
 
 def _body_component(binding: Binding, schema: dict[str, Any], components: Components) -> dict[str, Any]:

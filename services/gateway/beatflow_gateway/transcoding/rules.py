@@ -23,6 +23,7 @@ from beatflow.separator.v1 import separator_pb2
 from beatflow.vcs.v1 import blobs_pb2, repositories_pb2, version_control_pb2
 from beatflow_gateway.transcoding.field_rules import path_convertor
 from beatflow_gateway.transcoding.templates import PathTemplate, parse
+from beatflow_platform.grpc.credentials import is_credential_free
 
 if TYPE_CHECKING:
     from google.protobuf.internal.extension_dict import _ExtensionFieldDescriptor
@@ -42,10 +43,6 @@ SERVICES: dict[ServiceDescriptor, str] = {
 HAND_WRITTEN: dict[str, str] = {
     "beatflow.auth.v1.AuthService.Login": "passes the client address on for login throttling; accepts `login` as "
     "an alias of `username`",
-    "beatflow.auth.v1.AuthService.Register": "answers 201; its success status belongs in auth.proto (not yet)",
-    "beatflow.auth.v1.AuthService.RefreshToken": "kept beside Login and Register until auth.proto carries the rules",
-    "beatflow.auth.v1.AuthService.Logout": "answers 204; its success status belongs in auth.proto (not yet)",
-    "beatflow.auth.v1.AuthService.GetCurrentUser": "returns the user unwrapped; needs response_body in auth.proto",
     "beatflow.vcs.v1.RepositoryService.UpdateRepository": "a flat PATCH body whose present fields are the update "
     "mask (proto3 JSON cannot tell an absent field from a default one)",
     "beatflow.vcs.v1.RepositoryService.PutCollaborator": "the role as a word (read, write)",
@@ -89,6 +86,8 @@ class Binding:
     response_body: str
     # 200, or the method's `beatflow.common.v1.http_success_status`.
     success_status: int
+    # The method's `beatflow.common.v1.credential_free`: its operation declares no security.
+    credential_free: bool
 
     @property
     def name(self) -> str:
@@ -120,4 +119,4 @@ def _binding(method: MethodDescriptor, stub: str, rule: http_pb2.HttpRule, statu
     if verb not in _VERBS:
         raise ValueError(f"{method.full_name}: unsupported HTTP pattern {verb!r}")
     path = parse(getattr(rule, verb), lambda field_path: path_convertor(method.input_type, field_path))
-    return Binding(method, stub, verb.upper(), path, rule.body, field, status)
+    return Binding(method, stub, verb.upper(), path, rule.body, field, status, is_credential_free(method))

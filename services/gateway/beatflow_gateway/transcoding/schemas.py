@@ -53,8 +53,11 @@ FieldRule = Callable[[Descriptor, FieldDescriptor], dict[str, Any] | None]
 
 
 def needs_value(schema: dict[str, Any]) -> bool:
-    """Whether a field with this schema must be sent: its rule refuses the empty string (the default)."""
-    return schema.get("type") == "string" and "pattern" in schema and re.search(schema["pattern"], "") is None
+    """Whether a field with this schema must be sent: its rule refuses the empty string (the default), by a
+    minimum length or a pattern it does not match."""
+    if schema.get("type") != "string":
+        return False
+    return schema.get("minLength", 0) > 0 or ("pattern" in schema and re.search(schema["pattern"], "") is None)
 
 
 def component_name(message: Descriptor) -> str:

@@ -7,6 +7,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from beatflow.auth.v1 import auth_pb2, auth_pb2_grpc
 from beatflow_platform.auth import PrincipalKind, TokenVerifier, current_principal
+from beatflow_platform.grpc.credentials import credential_free_methods
 from beatflow_platform.grpc.interceptors import CLIENT_ADDRESS_KEY
 from beatflow_platform.sessions import SessionGuard
 from beatflow_vcs.accounts import Accounts
@@ -19,7 +20,7 @@ PUBLIC_METHODS = frozenset(
     f"/{SERVICE_NAME}/{method}" for method in ("Register", "Login", "RefreshToken", "Logout", "VerifyToken")
 )
 # A token means nothing to these: one sent along is ignored (AuthScope), not verified.
-CREDENTIAL_FREE_METHODS = frozenset(f"/{SERVICE_NAME}/{method}" for method in ("Register", "Login", "RefreshToken"))
+CREDENTIAL_FREE_METHODS = credential_free_methods(auth_pb2.DESCRIPTOR.services_by_name["AuthService"])
 
 _KIND = {PrincipalKind.USER: auth_pb2.PRINCIPAL_KIND_USER, PrincipalKind.SERVICE: auth_pb2.PRINCIPAL_KIND_SERVICE}
 
