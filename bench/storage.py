@@ -17,8 +17,8 @@ process: its memory is not counted, its writes are.
 - The chunked store (lossless audio as shared chunks, docs/storage.md): ten takes of a 4-minute stem
   over one (as WAV and as FLAC), chunked against whole downloads, and a 200 MiB first upload (see the
   comment above TAKES). `python -m bench.storage --downloads` re-measures the download figures alone,
-  on this tree and on the code at DOWNLOADS_BASELINE_COMMIT (`_before`), and merges them into
-  bench/results/storage.json.
+  with the read path before issue 16's checksummed manifests beside them in the same process (`_before`),
+  and merges them into bench/results/storage.json.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ import tarfile
 import threading
 import time
 import tracemalloc
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -278,12 +278,12 @@ def _child(args: list[str], config: dict, pythonpath: Sequence[Path] = ()) -> di
     return json.loads(output.strip().splitlines()[-1])
 
 
-def _baseline_tree(target: Path, commit: str = BASELINE_COMMIT) -> list[Path]:
-    """The vcs code as it was at `commit`, for the "before" figures; returns its import path."""
+def _baseline_tree(target: Path) -> list[Path]:
+    """The vcs code as it was at BASELINE_COMMIT, for the "before" figures; returns its import path."""
     target.mkdir(parents=True)
     archive = target / "baseline.tar"
     subprocess.run(
-        ["git", "archive", "--format=tar", "-o", str(archive), commit, *BASELINE_PATHS],
+        ["git", "archive", "--format=tar", "-o", str(archive), BASELINE_COMMIT, *BASELINE_PATHS],
         check=True,
         cwd=REPO_ROOT,
     )
@@ -317,10 +317,8 @@ TAKE_BARS = 120
 EDIT_BARS = 8
 DOWNLOAD_ROUNDS = 9
 CHUNKED_UPLOAD_MIB = 200
-# The chunked store's code before the download work of issue 16's last round: `--downloads` measures it beside
-# this tree's, in children alternated DOWNLOAD_VERSION_ROUNDS times.
-DOWNLOADS_BASELINE_COMMIT = "d98e1b06aaf7794d48bcb790eb503d4cf5fbfc6c"
-DOWNLOAD_VERSION_ROUNDS = 2
+# `--downloads` runs one child per store this many times, and reports the medians over them.
+DOWNLOAD_CHILD_ROUNDS = 2
 
 
 def _edited_bars(take: int) -> int:
@@ -387,29 +385,46 @@ async def _timed_download(read, blob_id: str, size: int, server_pid: int | None)
     return time.perf_counter() - started, _cpu_seconds(server_pid) - cpu_started
 
 
-async def _download_figures(store, inner, blob_id: str, size: int, server_pid: int | None) -> dict[str, float]:
-    """Full downloads of one blob reassembled from chunks (`store`) and stored whole (`inner`), alternated:
-    median speeds, their ratio, and the CPU each spends per MiB (the ratio follows it on a loaded machine)."""
-    seconds: dict[str, list[float]] = {"chunked": [], "whole": []}
-    cpu: dict[str, list[float]] = {"chunked": [], "whole": []}
-    for _ in range(DOWNLOAD_ROUNDS):
-        for name, read in (("chunked", store.read), ("whole", inner.read)):
+async def _download_figures(
+    reads: dict[str, Callable], blob_id: str, size: int, server_pid: int | None
+) -> dict[str, float]:
+    """Full downloads of one blob through each of `reads` ("whole": the blob stored whole; "chunked", and
+    optionally "chunked_before": reassembled from chunks), alternated, in turn forwards and backwards: for
+    each chunked read, its median speed against the whole read's, and the CPU and wall time each spends (the
+    ratio follows the CPU on a loaded machine). The figures of "chunked_before" are named as those of
+    "chunked", with the suffix `_before`."""
+    seconds: dict[str, list[float]] = {name: [] for name in reads}
+    cpu: dict[str, list[float]] = {name: [] for name in reads}
+    order = list(reads.items())
+    for round_ in range(DOWNLOAD_ROUNDS):
+        for name, read in order if round_ % 2 == 0 else reversed(order):  # no read always follows the same one
             elapsed, used = await _timed_download(read, blob_id, size, server_pid)
             seconds[name].append(elapsed)
             cpu[name].append(used)
     speed = {name: size / MIB / statistics.median(times) for name, times in seconds.items()}
     megabytes = DOWNLOAD_ROUNDS * size / MIB
-    figures = {
-        "chunked_download_mb_per_s": round(speed["chunked"], 1),
-        "whole_download_mb_per_s": round(speed["whole"], 1),
-        "chunked_over_whole_download_ratio": round(speed["chunked"] / speed["whole"], 3),
-        "download_load_average_1m": round(os.getloadavg()[0], 2),  # what else the machine was running
-    }
-    for name in ("chunked", "whole"):
-        figures[f"{name}_download_cpu_ms_per_mb"] = round(1000 * sum(cpu[name]) / megabytes, 2)
-        figures[f"{name}_download_cpu_ms_per_take_median"] = round(1000 * statistics.median(cpu[name]), 1)
-        figures[f"{name}_download_wall_ms_per_take_median"] = round(1000 * statistics.median(seconds[name]), 1)
+    figures: dict[str, float] = {}
+    for chunked in (name for name in reads if name != "whole"):
+        suffix = chunked.removeprefix("chunked")
+        figures[f"chunked_download_mb_per_s{suffix}"] = round(speed[chunked], 1)
+        figures[f"whole_download_mb_per_s{suffix}"] = round(speed["whole"], 1)
+        figures[f"chunked_over_whole_download_ratio{suffix}"] = round(speed[chunked] / speed["whole"], 3)
+        figures[f"download_load_average_1m{suffix}"] = round(os.getloadavg()[0], 2)  # what else the machine ran
+        for kind, name in (("chunked", chunked), ("whole", "whole")):
+            figures[f"{kind}_download_cpu_ms_per_mb{suffix}"] = round(1000 * sum(cpu[name]) / megabytes, 2)
+            figures[f"{kind}_download_cpu_ms_per_take_median{suffix}"] = round(1000 * statistics.median(cpu[name]), 1)
+            figures[f"{kind}_download_wall_ms_per_take_median{suffix}"] = round(
+                1000 * statistics.median(seconds[name]), 1
+            )
     return figures
+
+
+async def _without_manifest_checksum(inner, blob_id: str) -> None:
+    """Rewrites a chunked blob's manifest as the store wrote it before manifests carried a checksum of
+    themselves: a full read of it then hashes the whole blob (the read path before that change)."""
+    document = json.loads(await inner.get_object("manifests", blob_id))
+    del document["checksum"]
+    await inner.put_object("manifests", blob_id, json.dumps(document).encode(), replace=True)
 
 
 async def _in_pieces(data: bytes):
@@ -442,7 +457,9 @@ async def _takes_child(kind: str, config: dict) -> dict[str, float]:
         "ten_takes_over_one_ratio_whole_files": round(ten_whole / one_whole, 3),
         "one_take_stored_over_raw_ratio": round(one / len(first), 3),
         **await _flac_takes_figures(kind, config["flac_store"], base, other),
-        **await _download_figures(store, inner, blob.blob_id, len(first), config.get("store_pid")),
+        **await _download_figures(
+            {"chunked": store.read, "whole": inner.read}, blob.blob_id, len(first), config.get("store_pid")
+        ),
     }
 
 
@@ -469,17 +486,24 @@ async def _flac_takes_figures(kind: str, config: dict, base, other) -> dict[str,
 
 
 async def _downloads_child(kind: str, config: dict) -> dict[str, float]:
-    """The download figures alone: the first take stored as chunks and whole, then downloaded."""
+    """The download figures alone: the first take stored as chunks, as chunks again under a manifest without a
+    checksum (in a store of its own), and whole, then downloaded alternately."""
     import soundfile
 
     from tests.platform import audio_takes
 
     inner, store = await _chunked_store(kind, config["store"])
+    before_inner, before_store = await _chunked_store(kind, config["before_store"])
     base, _ = soundfile.read(config["base"], dtype="int16")
     first = audio_takes.encoded(base)
     blob = await store.put(_in_pieces(first))
+    await before_store.put(_in_pieces(first))
+    await _without_manifest_checksum(before_inner, blob.blob_id)
+    manifests = [await chunked.manifest(blob.blob_id) for chunked in (store, before_store)]
+    assert [manifest and manifest.checksummed for manifest in manifests] == [True, False]
     await inner.put(_in_pieces(first))
-    return await _download_figures(store, inner, blob.blob_id, len(first), config.get("store_pid"))
+    reads = {"chunked": store.read, "chunked_before": before_store.read, "whole": inner.read}
+    return await _download_figures(reads, blob.blob_id, len(first), config.get("store_pid"))
 
 
 async def _chunked_upload_child(kind: str, config: dict) -> dict[str, float]:
@@ -584,20 +608,26 @@ def _workspace(prefix: str) -> Iterator[tuple[Path, dict, int]]:
 
 
 def run_downloads() -> dict[str, float]:
-    """Only the chunked store's download figures, to re-measure them alone: this tree's, and (suffix `_before`)
-    those of the code at DOWNLOADS_BASELINE_COMMIT, one child per store and version, the versions alternated
-    DOWNLOAD_VERSION_ROUNDS times; each figure is the median over its children."""
+    """Only the chunked store's download figures, to re-measure them alone: one child per store, run
+    DOWNLOAD_CHILD_ROUNDS times; each reads a take reassembled from chunks (verified chunk by chunk under a
+    checksummed manifest), the same take under a manifest without checksum (hashed whole, as every full read
+    was before; suffix `_before`) and the take stored whole, alternated. Each figure is the median over the
+    children."""
     measured: dict[str, list[float]] = {}
     with _workspace("beatflow-bench-downloads-") as (tmp, s3, nanio_pid):
         base = _stem_file(tmp / "take-base.wav")
-        versions = {"after": [], "before": _baseline_tree(tmp / "baseline", DOWNLOADS_BASELINE_COMMIT)}
-        for _ in range(DOWNLOAD_VERSION_ROUNDS):
-            for version, pythonpath in versions.items():
-                suffix = "" if version == "after" else "_before"
-                for kind, (store, store_pid) in _chunked_stores(tmp, s3, nanio_pid).items():
-                    config = {"store": store(f"downloads-{version}"), "base": str(base), "store_pid": store_pid}
-                    for name, value in _child(["--downloads-child", kind], config, pythonpath).items():
-                        measured.setdefault(f"{name}_{kind}{suffix}", []).append(value)
+        for round_ in range(DOWNLOAD_CHILD_ROUNDS):
+            for kind, (store, store_pid) in _chunked_stores(tmp, s3, nanio_pid).items():
+                config = {
+                    "store": store(f"downloads-{round_}"),
+                    "before_store": store(f"downloads-before-{round_}"),
+                    "base": str(base),
+                    "store_pid": store_pid,
+                }
+                for name, value in _child(["--downloads-child", kind], config).items():
+                    before = name.endswith("_before")
+                    name = f"{name.removesuffix('_before')}_{kind}{'_before' if before else ''}"
+                    measured.setdefault(name, []).append(value)
     figures = {name: round(statistics.median(values), 3) for name, values in measured.items()}
     return {**figures, **_download_summary(figures)}
 

@@ -4,13 +4,15 @@ real S3 server (moto): byte-exact reads, ranges, sharing between takes, damage, 
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import io
+import json
 import os
 import struct
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,6 +28,7 @@ from beatflow_platform.objectstore import chunk_codec, chunked, flac_frames, pac
 from beatflow_platform.objectstore.base import BlobCorrupted, ChecksumMismatch
 from beatflow_platform.objectstore.chunked import ChunkCorrupted, ChunkedAudioStore, ChunkMissing
 from beatflow_platform.objectstore.filesystem import FilesystemObjectStore
+from beatflow_platform.objectstore.named import Namespace
 from beatflow_platform.objectstore.s3 import S3ObjectStore
 from tests.audio import tone
 from tests.fixtures.s3 import s3_settings
@@ -41,9 +44,9 @@ class Subject:
     store: ChunkedAudioStore
     inner: FilesystemObjectStore | S3ObjectStore
     # Replaces a stored object's bytes behind the store's back.
-    overwrite: callable
+    overwrite: Callable[[Namespace, str, bytes], None]
     # Bytes written to storage so far, where this process can see them (None on S3).
-    written: callable = None
+    written: Callable[[], int] | None = None
 
 
 @pytest.fixture(params=["filesystem", "s3-moto"])
@@ -51,7 +54,7 @@ async def subject(request, tmp_path) -> Subject:
     if request.param == "filesystem":
         inner = FilesystemObjectStore(tmp_path / "store")
 
-        def overwrite(namespace: str, name: str, data: bytes) -> None:
+        def overwrite(namespace: Namespace, name: str, data: bytes) -> None:
             inner._object_path(namespace, name).write_bytes(data)
 
         return Subject(ChunkedAudioStore(inner, chunk_bytes=CHUNK_BYTES), inner, overwrite, _written_bytes)
@@ -61,7 +64,7 @@ async def subject(request, tmp_path) -> Subject:
     await inner.ensure_bucket()
     client = Minio(endpoint.address, access_key=endpoint.access_key, secret_key=endpoint.secret_key, secure=False)
 
-    def overwrite(namespace: str, name: str, data: bytes) -> None:
+    def overwrite(namespace: Namespace, name: str, data: bytes) -> None:
         client.put_object(settings.bucket, f"{namespace}/{name}", io.BytesIO(data), len(data))
 
     return Subject(ChunkedAudioStore(inner, chunk_bytes=CHUNK_BYTES), inner, overwrite)
@@ -100,6 +103,7 @@ async def test_lossless_audio_is_stored_as_chunks_and_read_back_byte_exact(subje
     assert (blob.blob_id, blob.size, blob.created) == (hashlib.sha256(data).hexdigest(), len(data), True)
     manifest = await subject.store.manifest(blob.blob_id)
     assert manifest is not None and not await subject.inner.exists(blob.blob_id)
+    assert manifest.checksummed, "a new manifest carries a checksum of itself"
     header = manifest.parts[0].size
     assert manifest.parts[0].inline == data[:header]
     # Every border inside the samples falls on a whole frame (channels x bytes per sample).
@@ -273,20 +277,11 @@ async def test_a_pipelined_full_read_is_byte_exact_and_stops_at_a_damaged_chunk(
             received += piece
         assert received == data
     else:
-        # Damage to a compressed plane stops the read at its chunk; to a raw plane, at the end (the blob's hash).
-        expected = ChunkCorrupted if plane == "compressed" else BlobCorrupted
-        with pytest.raises(expected):
+        # Each chunk is checked against its id before its bytes go out: the read stops at the damaged one.
+        with pytest.raises(ChunkCorrupted):
             async for piece in pieces:
                 received += piece
-        damaged_at = manifest.offsets[middle]
-        if plane == "compressed":
-            assert received == data[: len(received)] and len(received) <= damaged_at
-        else:  # the flipped byte went out, but not the whole blob
-            assert len(received) < len(data)
-            differing = np.flatnonzero(
-                np.frombuffer(received, np.uint8) != np.frombuffer(data, np.uint8, len(received))
-            )
-            assert len(differing) == 1 and damaged_at <= differing[0] < damaged_at + manifest.parts[middle].size
+        assert received == data[: len(received)] and len(received) <= manifest.offsets[middle]
     await watch.assert_nothing_left()
 
 
@@ -303,6 +298,107 @@ async def test_a_read_stopped_early_leaves_no_decoding_behind(subject, stems, mo
         assert watch.started > 1
         await pieces.aclose()
         await watch.assert_nothing_left()
+
+
+async def _read_until_error(store: ChunkedAudioStore, blob_id: str) -> tuple[bytes, DataLoss]:
+    """A full read that must fail: (the bytes it handed out before failing, the error)."""
+    received = bytearray()
+    with pytest.raises(DataLoss) as failed:
+        async for piece in store.read(blob_id):
+            received += piece
+    return bytes(received), failed.value
+
+
+async def test_a_byte_flipped_anywhere_in_a_pack_stops_a_full_read_before_it_goes_out(subject, stems):
+    data = audio_takes.encoded(stems[0][: 3 * audio_takes.BAR_FRAMES])
+    blob = await subject.store.put(streamed(data))
+    manifest = await subject.store.manifest(blob.blob_id)
+    part = manifest.parts[4]
+    pack = await subject.inner.get_object("packs", part.place.pack)
+    spans = _plane_spans(pack[part.place.offset : part.place.offset + part.place.stored])
+    chunk_at = part.place.offset
+    # The chunk's tag, its first plane's method, a byte of a plane's size, the first byte of each plane, and the
+    # pack's last byte (the end of the last chunk of the upload).
+    framing = (chunk_at, chunk_at + 2, chunk_at + 5)
+    for at in (*framing, *(chunk_at + start for start, _ in spans.values()), len(pack) - 1):
+        damaged = bytearray(pack)
+        damaged[at] ^= 0x10
+        subject.overwrite("packs", part.place.pack, bytes(damaged))
+        received, error = await _read_until_error(subject.store, blob.blob_id)
+        assert isinstance(error, ChunkCorrupted)
+        assert received == data[: len(received)], "no damaged byte is handed out"
+    subject.overwrite("packs", part.place.pack, pack)
+    assert await read_all(subject.store, blob.blob_id) == data
+
+
+def _damaged_manifest(document: dict, damage: str) -> None:
+    """Changes one thing in a manifest's JSON document, as a flipped byte or a bad write would (applied twice,
+    "order" and "inline" undo themselves)."""
+    parts = document["parts"]
+    chunks = [index for index, part in enumerate(parts) if "chunk" in part]
+    if damage == "order":  # two chunks swapped: each still matches its id, the sizes still add up
+        first, second = chunks[1], chunks[2]
+        parts[first], parts[second] = parts[second], parts[first]
+    elif damage == "inline":  # one bit of the WAV header, kept in the manifest
+        header = bytearray(base64.b64decode(parts[0]["inline"]))
+        header[30] ^= 0x01
+        parts[0]["inline"] = base64.b64encode(header).decode()
+    elif damage == "chunk":  # a chunk named by another chunk's id
+        parts[chunks[3]]["chunk"] = parts[chunks[4]]["chunk"]
+    elif damage == "place":
+        parts[chunks[2]]["at"] += 1
+    elif damage == "checksum":
+        document["checksum"] = document["checksum"][:-1] + ("0" if document["checksum"][-1] != "0" else "1")
+    else:
+        raise AssertionError(damage)
+
+
+async def _rewrite_manifest(subject: Subject, blob_id: str, damage: str | None = None, *, drop_checksum: bool = False):
+    """Rewrites the stored manifest behind the store's back: damaged, or as written before manifests carried a
+    checksum (`drop_checksum`)."""
+    stored = await subject.inner.get_object("manifests", blob_id)
+    assert stored is not None
+    document = json.loads(stored)
+    if damage is not None:
+        _damaged_manifest(document, damage)
+    if drop_checksum:
+        del document["checksum"]
+    subject.overwrite("manifests", blob_id, json.dumps(document, separators=(",", ":")).encode())
+
+
+@pytest.mark.parametrize("damage", ["order", "inline", "chunk", "place", "checksum"])
+async def test_a_manifest_that_does_not_match_its_checksum_is_data_loss_before_any_byte(subject, stems, damage):
+    data = audio_takes.encoded(stems[0][: 3 * audio_takes.BAR_FRAMES])
+    blob = await subject.store.put(streamed(data))
+    await _rewrite_manifest(subject, blob.blob_id, damage)
+    received, error = await _read_until_error(subject.store, blob.blob_id)
+    assert (received, error.reason) == (b"", "MANIFEST_CORRUPTED")
+    with pytest.raises(DataLoss, match="manifest"):
+        await read_all(subject.store, blob.blob_id, 1000, 10)
+
+
+async def test_a_manifest_written_before_checksums_still_reads_and_is_verified_whole(subject, stems):
+    data = audio_takes.encoded(stems[0][: 3 * audio_takes.BAR_FRAMES])
+    blob = await subject.store.put(streamed(data))
+    await _rewrite_manifest(subject, blob.blob_id, drop_checksum=True)
+    manifest = await subject.store.manifest(blob.blob_id)
+    assert not manifest.checksummed
+    assert await read_all(subject.store, blob.blob_id) == data
+    assert await read_all(subject.store, blob.blob_id, 5000, 300_000) == data[5000:305_000]
+    # Damage that every chunk's own check misses (two chunks swapped, the inline header) is caught by the blob's
+    # hash, the last piece held back; so is a damaged raw plane (one flipped byte that goes out, not the blob).
+    for damage in ("order", "inline"):
+        await _rewrite_manifest(subject, blob.blob_id, damage)
+        received, error = await _read_until_error(subject.store, blob.blob_id)
+        assert isinstance(error, BlobCorrupted) and len(received) < len(data)
+        await _rewrite_manifest(subject, blob.blob_id, damage)
+    assert await read_all(subject.store, blob.blob_id) == data, "both damages undone"
+    part = manifest.parts[3]
+    _damage(subject, await subject.inner.get_object("packs", part.place.pack), part, "raw")
+    received, error = await _read_until_error(subject.store, blob.blob_id)
+    assert isinstance(error, BlobCorrupted) and len(received) < len(data)
+    with pytest.raises(ChunkCorrupted):
+        await read_all(subject.store, blob.blob_id, manifest.offsets[3], 10)
 
 
 def decoded(stored: bytes, size: int) -> bytes:
@@ -350,7 +446,7 @@ def _earlier_encode(data: bytes, sample_bytes: int) -> bytes:
     if sample_bytes < 2 or len(data) % sample_bytes:
         return b"\0" + compressor.compress(data)
     samples = np.frombuffer(data, np.uint8).reshape(-1, sample_bytes)
-    frames = [compressor.compress(np.ascontiguousarray(samples[:, plane])) for plane in range(sample_bytes)]
+    frames = [compressor.compress(samples[:, plane].tobytes()) for plane in range(sample_bytes)]
     return b"".join([bytes([1, sample_bytes]), struct.pack(f"<{sample_bytes}I", *map(len, frames)), *frames])
 
 
@@ -514,7 +610,7 @@ async def test_flac_is_stored_as_raw_chunks_of_whole_frames_and_read_back_byte_e
     _damage(subject, await subject.inner.get_object("packs", part.place.pack), part, "raw")
     with pytest.raises(ChunkCorrupted):
         await read_all(subject.store, blob.blob_id, manifest.offsets[3], 10)
-    with pytest.raises(BlobCorrupted):
+    with pytest.raises(ChunkCorrupted):
         await read_all(subject.store, blob.blob_id)
 
 

@@ -15,10 +15,14 @@ Everything else (MP3, OGG, MIDI, short files, blobs stored before chunking) goes
 store whole, so the store is mixed: a read looks for a manifest, then for a whole blob.
 
 The blob id is still the sha256 of the uploaded bytes and a read returns those bytes exactly: the
-header and whatever follows the samples are parts of the manifest too. Full reads are verified
-against the blob id; ranged reads fetch only the chunks under the range and verify each against its
-own id. What a failed upload wrote (packs, index entries) is left to garbage collection, which
-finds it with the methods under "for garbage collection".
+header and whatever follows the samples are parts of the manifest too. Every read verifies each chunk
+it decodes against the chunk's id, in the codec thread that decodes it, before any of its bytes go
+out; the manifest's checksum of itself vouches for the rest (which chunks, in which order, the inline
+bytes), so a full read needs no hash of the whole blob. A manifest written before manifests had a
+checksum is trusted only with that hash: its full reads are verified against the blob id, the last
+piece held back until it matches. Ranged reads fetch only the chunks under the range. What a failed
+upload wrote (packs, index entries) is left to garbage collection, which finds it with the methods
+under "for garbage collection".
 """
 
 from __future__ import annotations
@@ -174,10 +178,11 @@ class ChunkedAudioStore:
         start, count = checked_range(StoredBlob(blob_id, manifest.size), offset, length)
         if count == 0:
             return
-        whole = count == manifest.size
-        pieces = self._pieces(manifest, start, start + count, verify_chunks=not whole)
-        if whole:
-            pieces = verified(blob_id, pieces)
+        if count == manifest.size and not manifest.checksummed:
+            # Written before manifests had a checksum: its list of parts is vouched for by the blob's hash alone.
+            pieces = verified(blob_id, self._pieces(manifest, start, start + count, verify_chunks=False))
+        else:
+            pieces = self._pieces(manifest, start, start + count, verify_chunks=True)
         async with aclosing(pieces):
             async for piece in pieces:
                 yield piece

@@ -5,12 +5,19 @@ chunk: named by the sha256 of its bytes, stored once, compressed, at a place in 
 `stored` bytes from `pack_offset`). The parts concatenated are the blob's bytes exactly, so they hash
 to the blob id. Stored as JSON under `manifests/<blob id>`; part offsets are the running sum of
 their sizes.
+
+A manifest carries a checksum of itself (`checksum`, its last field: the sha256 of the JSON as written
+without that field), so a full read can trust the list of parts (which chunks, in which order, how long,
+the inline bytes) and verify each chunk against its own id instead of hashing the whole blob. Manifests
+written before the checksum existed still decode (`checksummed` False): a full read then verifies the
+whole blob as it did. Code that predates the checksum ignores the extra field, so the format stayed.
 """
 
 from __future__ import annotations
 
 import base64
 import bisect
+import hashlib
 import itertools
 import json
 from dataclasses import dataclass
@@ -21,6 +28,9 @@ from beatflow_platform.objectstore.base import is_blob_id
 
 FORMAT = "beatflow-chunked-audio/1"
 INLINE_MAX_BYTES = 4096
+# A stored manifest ends with its checksum: this key, 64 hex characters, then '"}'.
+_CHECKSUM_KEY = b',"checksum":"'
+_CHECKSUM_FIELD_BYTES = len(_CHECKSUM_KEY) + 64 + 2
 
 
 @dataclass(frozen=True)
@@ -48,6 +58,9 @@ class Manifest:
     frame_bytes: int
     compression: str
     parts: tuple[Part, ...]
+    # Whether the stored manifest carries a checksum of itself (which matched when it was decoded). Encoding
+    # always writes one; False only for manifests written before checksums.
+    checksummed: bool = True
 
     @cached_property
     def offsets(self) -> list[int]:
@@ -68,7 +81,8 @@ class Manifest:
         return list(dict.fromkeys(part.place.pack for part in self.parts if part.place))
 
     def encode(self) -> bytes:
-        return json.dumps(
+        """Compact JSON, its checksum last (the sha256 of the same JSON without it)."""
+        body = json.dumps(
             {
                 "format": FORMAT,
                 "blob_id": self.blob_id,
@@ -80,10 +94,12 @@ class Manifest:
             },
             separators=(",", ":"),
         ).encode()
+        return body[:-1] + _CHECKSUM_KEY + hashlib.sha256(body).hexdigest().encode() + b'"}'
 
     @classmethod
     def decode(cls, blob_id: str, data: bytes) -> Manifest:
-        """Raises DataLoss when the stored manifest is not one for `blob_id` or its sizes do not add up."""
+        """Raises DataLoss when the stored manifest is not one for `blob_id`, its sizes do not add up, or it
+        does not match its checksum."""
         manifest = None
         try:
             document = json.loads(data)
@@ -95,9 +111,11 @@ class Manifest:
                 int(document["frame_bytes"]),
                 document["compression"],
                 parts,
+                checksummed="checksum" in document,
             )
             valid = document["format"] == FORMAT and manifest.blob_id == blob_id
             valid = valid and sum(part.size for part in parts) == manifest.size
+            valid = valid and (not manifest.checksummed or _matches_checksum(data, document["checksum"]))
         except (ValueError, KeyError, TypeError):
             valid = False
         if manifest is None or not valid:
@@ -105,6 +123,13 @@ class Manifest:
                 f"the manifest of blob {blob_id} is damaged", reason="MANIFEST_CORRUPTED", metadata={"blob_id": blob_id}
             )
         return manifest
+
+
+def _matches_checksum(data: bytes, checksum: str) -> bool:
+    """Whether a stored manifest ends with its checksum field and the JSON without that field hashes to it."""
+    field = data[-_CHECKSUM_FIELD_BYTES:]
+    body = data[:-_CHECKSUM_FIELD_BYTES] + b"}"
+    return field.startswith(_CHECKSUM_KEY) and hashlib.sha256(body).hexdigest() == checksum
 
 
 def _encode_part(part: Part) -> dict:

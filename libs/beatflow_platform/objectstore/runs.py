@@ -79,9 +79,9 @@ def decode_run(stored: bytes, run: Run, start: int, end: int, verify: bool) -> l
     """The bytes of [start, end) that `run` holds, from its stored span, in pieces of whole chunks, each up to
     READ_CHUNK_BYTES (or one chunk, if larger).
 
-    zstd's checksums catch damage to compressed planes (BadChunk); with `verify` (ranged reads) each chunk is
-    also checked against its id, which catches damage to raw planes. A full read skips that: the blob's own
-    hash, checked as it streams, covers every byte.
+    zstd's checksums catch damage to compressed planes (BadChunk); with `verify` each chunk is also checked
+    against its id (here, while its bytes are still in this core's cache), which catches any damage. Only a
+    full read through a manifest without a checksum skips that: the blob's own hash covers every byte there.
     """
     inline = run.parts[0].inline
     if inline is not None:

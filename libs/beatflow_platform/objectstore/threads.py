@@ -1,8 +1,8 @@
 """Blocking CPU work of the stores (hashing, compression and decompression) in worker threads.
 
 hashlib and zstandard release the GIL on large buffers, so this work runs beside the event loop and
-beside each other: a read decodes the next runs of chunks while the previous piece is hashed and the
-one before it is sent. A thread cannot be stopped, so a caller that is cancelled waits for the work it
+beside each other: a read decodes and verifies the next runs of chunks, two at once, while the pieces
+of the one before go out. A thread cannot be stopped, so a caller that is cancelled waits for the work it
 started to end (a few milliseconds at most) before it gives up: no work outlives the read or upload
 that asked for it.
 """
@@ -17,8 +17,9 @@ from typing import TypeVar, TypeVarTuple
 _T = TypeVar("_T")
 _Args = TypeVarTuple("_Args")
 
-# (De)compression runs in two threads of its own: few threads mean few codec contexts and malloc arenas
-# (an upload's memory stays bounded), and two keep a read's decoding ahead of its hashing.
+# (De)compression, and the hashing of the chunks decoded, runs in two threads of its own: few threads mean few
+# codec contexts and malloc arenas (an upload's memory stays bounded); two spread a read's work over two cores
+# (a third changed nothing measurable on the 2-core bench machine, docs/storage.md).
 _CODEC_THREADS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="beatflow-zstd")
 
 
