@@ -17,13 +17,14 @@ process: its memory is not counted, its writes are.
 - The chunked store (lossless audio as shared chunks, docs/storage.md): ten takes of a 4-minute stem
   over one (as WAV and as FLAC), chunked against whole downloads, and a 200 MiB first upload (see the
   comment above TAKES). `python -m bench.storage --downloads` re-measures the download figures alone,
-  with the read path before issue 16's checksummed manifests beside them in the same process (`_before`),
-  and merges them into bench/results/storage.json.
+  with the read path before chunks carried a fast checksum (each checked against its sha256) beside them
+  in the same process (`_before`), and merges them into bench/results/storage.json.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 import os
@@ -385,22 +386,48 @@ async def _timed_download(read, blob_id: str, size: int, server_pid: int | None)
     return time.perf_counter() - started, _cpu_seconds(server_pid) - cpu_started
 
 
+class _CodecThreadCpu:
+    """Counts the CPU seconds that codec threads spend decoding and checking runs of chunks (runs.decode_run,
+    timed with time.thread_time in the thread that runs it), for the figures of where a chunked read's CPU goes."""
+
+    def __init__(self):
+        from beatflow_platform.objectstore import chunked
+
+        self.seconds = 0.0
+        self._lock = threading.Lock()
+        decode_run = chunked.decode_run
+
+        def timed(*args):
+            started = time.thread_time()
+            try:
+                return decode_run(*args)
+            finally:
+                with self._lock:
+                    self.seconds += time.thread_time() - started
+
+        chunked.decode_run = timed
+
+
 async def _download_figures(
     reads: dict[str, Callable], blob_id: str, size: int, server_pid: int | None
 ) -> dict[str, float]:
     """Full downloads of one blob through each of `reads` ("whole": the blob stored whole; "chunked", and
     optionally "chunked_before": reassembled from chunks), alternated, in turn forwards and backwards: for
     each chunked read, its median speed against the whole read's, and the CPU and wall time each spends (the
-    ratio follows the CPU on a loaded machine). The figures of "chunked_before" are named as those of
-    "chunked", with the suffix `_before`."""
+    ratio follows the CPU on a loaded machine), and the part of that CPU spent in codec threads. The figures of
+    "chunked_before" are named as those of "chunked", with the suffix `_before`."""
     seconds: dict[str, list[float]] = {name: [] for name in reads}
     cpu: dict[str, list[float]] = {name: [] for name in reads}
+    codec_cpu: dict[str, list[float]] = {name: [] for name in reads}
+    codec = _CodecThreadCpu()
     order = list(reads.items())
     for round_ in range(DOWNLOAD_ROUNDS):
         for name, read in order if round_ % 2 == 0 else reversed(order):  # no read always follows the same one
+            codec_started = codec.seconds
             elapsed, used = await _timed_download(read, blob_id, size, server_pid)
             seconds[name].append(elapsed)
             cpu[name].append(used)
+            codec_cpu[name].append(codec.seconds - codec_started)
     speed = {name: size / MIB / statistics.median(times) for name, times in seconds.items()}
     megabytes = DOWNLOAD_ROUNDS * size / MIB
     figures: dict[str, float] = {}
@@ -410,6 +437,9 @@ async def _download_figures(
         figures[f"whole_download_mb_per_s{suffix}"] = round(speed["whole"], 1)
         figures[f"chunked_over_whole_download_ratio{suffix}"] = round(speed[chunked] / speed["whole"], 3)
         figures[f"download_load_average_1m{suffix}"] = round(os.getloadavg()[0], 2)  # what else the machine ran
+        figures[f"chunked_download_codec_thread_cpu_ms_per_take_median{suffix}"] = round(
+            1000 * statistics.median(codec_cpu[chunked]), 1
+        )
         for kind, name in (("chunked", chunked), ("whole", "whole")):
             figures[f"{kind}_download_cpu_ms_per_mb{suffix}"] = round(1000 * sum(cpu[name]) / megabytes, 2)
             figures[f"{kind}_download_cpu_ms_per_take_median{suffix}"] = round(1000 * statistics.median(cpu[name]), 1)
@@ -419,12 +449,13 @@ async def _download_figures(
     return figures
 
 
-async def _without_manifest_checksum(inner, blob_id: str) -> None:
-    """Rewrites a chunked blob's manifest as the store wrote it before manifests carried a checksum of
-    themselves: a full read of it then hashes the whole blob (the read path before that change)."""
-    document = json.loads(await inner.get_object("manifests", blob_id))
-    del document["checksum"]
-    await inner.put_object("manifests", blob_id, json.dumps(document).encode(), replace=True)
+async def _without_fast_checksums(store, inner, blob_id: str) -> None:
+    """Rewrites a chunked blob's manifest as the store wrote it before its parts carried an XXH3-128 of their
+    chunks (commit 6220772): a read then checks each chunk against its sha256 (the read path before that)."""
+    manifest = await store.manifest(blob_id)
+    parts = tuple(dataclasses.replace(part, xxh3_128=None) for part in manifest.parts)
+    rewritten = dataclasses.replace(manifest, parts=parts).encode()
+    await inner.put_object("manifests", blob_id, rewritten, replace=True)
 
 
 async def _in_pieces(data: bytes):
@@ -486,8 +517,8 @@ async def _flac_takes_figures(kind: str, config: dict, base, other) -> dict[str,
 
 
 async def _downloads_child(kind: str, config: dict) -> dict[str, float]:
-    """The download figures alone: the first take stored as chunks, as chunks again under a manifest without a
-    checksum (in a store of its own), and whole, then downloaded alternately."""
+    """The download figures alone: the first take stored as chunks, as chunks again under a manifest without
+    fast checksums (in a store of its own), and whole, then downloaded alternately."""
     import soundfile
 
     from tests.platform import audio_takes
@@ -498,9 +529,10 @@ async def _downloads_child(kind: str, config: dict) -> dict[str, float]:
     first = audio_takes.encoded(base)
     blob = await store.put(_in_pieces(first))
     await before_store.put(_in_pieces(first))
-    await _without_manifest_checksum(before_inner, blob.blob_id)
-    manifests = [await chunked.manifest(blob.blob_id) for chunked in (store, before_store)]
-    assert [manifest and manifest.checksummed for manifest in manifests] == [True, False]
+    await _without_fast_checksums(before_store, before_inner, blob.blob_id)
+    for chunked, fast in ((store, True), (before_store, False)):
+        manifest = await chunked.manifest(blob.blob_id)
+        assert manifest and manifest.checksummed and any(part.xxh3_128 for part in manifest.parts) == fast
     await inner.put(_in_pieces(first))
     reads = {"chunked": store.read, "chunked_before": before_store.read, "whole": inner.read}
     return await _download_figures(reads, blob.blob_id, len(first), config.get("store_pid"))
@@ -609,10 +641,10 @@ def _workspace(prefix: str) -> Iterator[tuple[Path, dict, int]]:
 
 def run_downloads() -> dict[str, float]:
     """Only the chunked store's download figures, to re-measure them alone: one child per store, run
-    DOWNLOAD_CHILD_ROUNDS times; each reads a take reassembled from chunks (verified chunk by chunk under a
-    checksummed manifest), the same take under a manifest without checksum (hashed whole, as every full read
-    was before; suffix `_before`) and the take stored whole, alternated. Each figure is the median over the
-    children."""
+    DOWNLOAD_CHILD_ROUNDS times; each reads a take reassembled from chunks (each chunk checked against the
+    XXH3-128 its manifest part carries), the same take under a manifest without those (each chunk checked
+    against its sha256, as every read was before; suffix `_before`) and the take stored whole, alternated.
+    Each figure is the median over the children."""
     measured: dict[str, list[float]] = {}
     with _workspace("beatflow-bench-downloads-") as (tmp, s3, nanio_pid):
         base = _stem_file(tmp / "take-base.wav")

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
+import xxhash
 import zstandard
 from minio import Minio
 
@@ -28,6 +29,7 @@ from beatflow_platform.objectstore import chunk_codec, chunked, flac_frames, pac
 from beatflow_platform.objectstore.base import BlobCorrupted, ChecksumMismatch
 from beatflow_platform.objectstore.chunked import ChunkCorrupted, ChunkedAudioStore, ChunkMissing
 from beatflow_platform.objectstore.filesystem import FilesystemObjectStore
+from beatflow_platform.objectstore.manifest import Part
 from beatflow_platform.objectstore.named import Namespace
 from beatflow_platform.objectstore.s3 import S3ObjectStore
 from tests.audio import tone
@@ -347,26 +349,96 @@ def _damaged_manifest(document: dict, damage: str) -> None:
         parts[chunks[3]]["chunk"] = parts[chunks[4]]["chunk"]
     elif damage == "place":
         parts[chunks[2]]["at"] += 1
+    elif damage == "xxh3_128":  # a chunk's fast checksum replaced by another chunk's
+        parts[chunks[1]]["xxh3_128"] = parts[chunks[2]]["xxh3_128"]
     elif damage == "checksum":
         document["checksum"] = document["checksum"][:-1] + ("0" if document["checksum"][-1] != "0" else "1")
     else:
         raise AssertionError(damage)
 
 
-async def _rewrite_manifest(subject: Subject, blob_id: str, damage: str | None = None, *, drop_checksum: bool = False):
-    """Rewrites the stored manifest behind the store's back: damaged, or as written before manifests carried a
-    checksum (`drop_checksum`)."""
+async def _rewrite_manifest(subject: Subject, blob_id: str, damage: str | None = None, *, written: str = "now"):
+    """Rewrites the stored manifest behind the store's back: as an earlier store wrote it (`written`:
+    "sha256_chunks", a checksum of itself but no XXH3-128 per chunk, as at commit 6220772; "unchecked", neither,
+    as before), then damaged (`damage`, _damaged_manifest; its checksum is not updated)."""
     stored = await subject.inner.get_object("manifests", blob_id)
     assert stored is not None
     document = json.loads(stored)
+    if written != "now":
+        for part in document["parts"]:
+            part.pop("xxh3_128", None)
+        document.pop("checksum", None)
+        if written == "sha256_chunks":  # the sha256 of the compact JSON without it, written last
+            document["checksum"] = hashlib.sha256(json.dumps(document, separators=(",", ":")).encode()).hexdigest()
     if damage is not None:
         _damaged_manifest(document, damage)
-    if drop_checksum:
-        del document["checksum"]
     subject.overwrite("manifests", blob_id, json.dumps(document, separators=(",", ":")).encode())
 
 
-@pytest.mark.parametrize("damage", ["order", "inline", "chunk", "place", "checksum"])
+def _chunk_parts(data: bytes, parts: tuple[Part, ...], offsets: list[int]) -> list[tuple[int, Part, bytes]]:
+    """(offset, part, the chunk's bytes) of each chunk of a blob whose bytes are `data`."""
+    return [(at, part, data[at : at + part.size]) for at, part in zip(offsets, parts, strict=True) if part.chunk_id]
+
+
+def _sha256_input_sizes(monkeypatch) -> list[int]:
+    """The sizes of the inputs of every sha256 computed in this process from now on (codec threads included)."""
+    sizes: list[int] = []
+    sha256 = hashlib.sha256
+
+    def counted(data=b"", **kwargs):
+        sizes.append(len(data))
+        return sha256(data, **kwargs)
+
+    monkeypatch.setattr(hashlib, "sha256", counted)
+    return sizes
+
+
+async def test_reads_check_each_chunk_by_its_xxh3_128_and_compute_no_sha256_of_it(subject, stems, monkeypatch):
+    data = audio_takes.encoded(stems[0][: 3 * audio_takes.BAR_FRAMES])
+    blob = await subject.store.put(streamed(data))
+    manifest = await subject.store.manifest(blob.blob_id)
+    chunks = _chunk_parts(data, manifest.parts, manifest.offsets)
+    assert len(chunks) >= 4 and all(part.xxh3_128 == xxhash.xxh3_128_hexdigest(raw) for _, part, raw in chunks)
+    chunk_sizes = {part.size for _, part, _ in chunks}
+    hashed = _sha256_input_sizes(monkeypatch)
+    assert await read_all(subject.store, blob.blob_id) == data
+    assert await read_all(subject.store, blob.blob_id, 5000, 300_000) == data[5000:305_000]
+    # A flipped byte in a raw plane (no zstd checksum covers it) is caught by the chunk's XXH3-128, before any of
+    # the chunk's bytes go out, on full and ranged reads.
+    offset, part, _ = chunks[2]
+    assert part.place is not None
+    _damage(subject, await subject.inner.get_object("packs", part.place.pack), part, "raw")
+    received, error = await _read_until_error(subject.store, blob.blob_id)
+    assert (error.reason, error.metadata["chunk_id"]) == ("CHUNK_CORRUPTED", part.chunk_id)
+    assert received == data[: len(received)] and len(received) <= offset
+    with pytest.raises(ChunkCorrupted):
+        await read_all(subject.store, blob.blob_id, offset + 100, 10)
+    assert not chunk_sizes & set(hashed), "no chunk was hashed with sha256 on the way"
+
+
+async def test_a_manifest_without_fast_checksums_still_reads_and_checks_each_chunk_by_its_id(
+    subject, stems, monkeypatch
+):
+    data = audio_takes.encoded(stems[0][: 3 * audio_takes.BAR_FRAMES])
+    blob = await subject.store.put(streamed(data))
+    await _rewrite_manifest(subject, blob.blob_id, written="sha256_chunks")
+    manifest = await subject.store.manifest(blob.blob_id)
+    chunks = _chunk_parts(data, manifest.parts, manifest.offsets)
+    assert manifest.checksummed and all(part.xxh3_128 is None for _, part, _ in chunks)
+    hashed = _sha256_input_sizes(monkeypatch)
+    assert await read_all(subject.store, blob.blob_id) == data
+    chunk_sizes = {part.size for _, part, _ in chunks}
+    assert sorted(size for size in hashed if size in chunk_sizes) == sorted(part.size for _, part, _ in chunks)
+    assert await read_all(subject.store, blob.blob_id, 5000, 300_000) == data[5000:305_000]
+    offset, part, _ = chunks[2]
+    assert part.place is not None
+    _damage(subject, await subject.inner.get_object("packs", part.place.pack), part, "raw")
+    received, error = await _read_until_error(subject.store, blob.blob_id)
+    assert isinstance(error, ChunkCorrupted) and error.metadata["chunk_id"] == part.chunk_id
+    assert received == data[: len(received)] and len(received) <= offset
+
+
+@pytest.mark.parametrize("damage", ["order", "inline", "chunk", "place", "xxh3_128", "checksum"])
 async def test_a_manifest_that_does_not_match_its_checksum_is_data_loss_before_any_byte(subject, stems, damage):
     data = audio_takes.encoded(stems[0][: 3 * audio_takes.BAR_FRAMES])
     blob = await subject.store.put(streamed(data))
@@ -380,9 +452,9 @@ async def test_a_manifest_that_does_not_match_its_checksum_is_data_loss_before_a
 async def test_a_manifest_written_before_checksums_still_reads_and_is_verified_whole(subject, stems):
     data = audio_takes.encoded(stems[0][: 3 * audio_takes.BAR_FRAMES])
     blob = await subject.store.put(streamed(data))
-    await _rewrite_manifest(subject, blob.blob_id, drop_checksum=True)
+    await _rewrite_manifest(subject, blob.blob_id, written="unchecked")
     manifest = await subject.store.manifest(blob.blob_id)
-    assert not manifest.checksummed
+    assert not manifest.checksummed and not any(part.xxh3_128 for part in manifest.parts)
     assert await read_all(subject.store, blob.blob_id) == data
     assert await read_all(subject.store, blob.blob_id, 5000, 300_000) == data[5000:305_000]
     # Damage that every chunk's own check misses (two chunks swapped, the inline header) is caught by the blob's

@@ -16,8 +16,8 @@ A stored chunk starts with a tag byte:
 - 1 (older chunks): the number of planes k, k little-endian u32 sizes, then k zstd frames.
 
 zstd frames carry zstd's content checksum, so damage to them is caught while decoding; damage to a
-raw plane is caught by the sha256 a read checks (the chunk's for a ranged read, the blob's for a full
-one).
+raw plane is caught by the checksum a read checks of each chunk it decodes (manifest.Part.holds), or by
+the blob's hash on a full read through a manifest written before manifests had checksums.
 """
 
 from __future__ import annotations

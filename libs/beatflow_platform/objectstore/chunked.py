@@ -16,10 +16,11 @@ store whole, so the store is mixed: a read looks for a manifest, then for a whol
 
 The blob id is still the sha256 of the uploaded bytes and a read returns those bytes exactly: the
 header and whatever follows the samples are parts of the manifest too. Every read verifies each chunk
-it decodes against the chunk's id, in the codec thread that decodes it, before any of its bytes go
-out; the manifest's checksum of itself vouches for the rest (which chunks, in which order, the inline
-bytes), so a full read needs no hash of the whole blob. A manifest written before manifests had a
-checksum is trusted only with that hash: its full reads are verified against the blob id, the last
+it decodes against the fast checksum (XXH3-128) its manifest part carries of it (against the chunk's id
+where a part predates those), in the codec thread that decodes it, before any of its bytes go out; the
+manifest's checksum of itself vouches for the rest (which chunks, in which order, the inline bytes, the
+chunks' checksums), so a full read needs no hash of the whole blob. A manifest written before manifests
+had a checksum is trusted only with that hash: its full reads are verified against the blob id, the last
 piece held back until it matches. Ranged reads fetch only the chunks under the range. What a failed
 upload wrote (packs, index entries) is left to garbage collection, which finds it with the methods
 under "for garbage collection".
@@ -32,6 +33,7 @@ import hashlib
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator
 from contextlib import aclosing
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -50,7 +52,7 @@ from beatflow_platform.objectstore.base import (
     verified,
 )
 from beatflow_platform.objectstore.cdc import FlacFrames, FrameChunker, PcmFrames
-from beatflow_platform.objectstore.manifest import INLINE_MAX_BYTES, Manifest, Part
+from beatflow_platform.objectstore.manifest import INLINE_MAX_BYTES, Manifest, Part, chunk_checksum
 from beatflow_platform.objectstore.named import NamedObjects, ObjectInfo
 from beatflow_platform.objectstore.packing import Packer
 from beatflow_platform.objectstore.runs import BadChunk, Run, decode_run, plan_runs
@@ -321,10 +323,7 @@ class _ChunkedUpload:
     async def finish(self) -> tuple[Part, ...]:
         await self._add(self._chunker.finish())
         places = await self._packer.finish()
-        parts = [
-            part if part.chunk_id is None else Part(part.size, part.chunk_id, places[part.chunk_id])
-            for part in self._parts
-        ]
+        parts = [part if part.chunk_id is None else replace(part, place=places[part.chunk_id]) for part in self._parts]
         return (Part(len(self._header), inline=bytes(self._header)), *parts)
 
     async def abort(self) -> None:
@@ -336,7 +335,7 @@ class _ChunkedUpload:
                 self._parts.append(Part(len(data), inline=data))
                 continue
             chunk_id = hashlib.sha256(data).hexdigest()
-            self._parts.append(Part(len(data), chunk_id))
+            self._parts.append(Part(len(data), chunk_id, xxh3_128=chunk_checksum(data)))
             await self._packer.add(chunk_id, data, self._sample_bytes)
 
 

@@ -11,6 +11,12 @@ without that field), so a full read can trust the list of parts (which chunks, i
 the inline bytes) and verify each chunk against its own id instead of hashing the whole blob. Manifests
 written before the checksum existed still decode (`checksummed` False): a full read then verifies the
 whole blob as it did. Code that predates the checksum ignores the extra field, so the format stayed.
+
+Each chunk part also carries a fast checksum of the chunk's bytes (`xxh3_128`: XXH3-128, some fifty times
+faster than sha256 here), computed at upload beside its sha256. Reads check a chunk against it instead of
+its id: the manifest's own checksum covers it, and within the contract (damage, not a deliberate rewrite,
+docs/storage.md) a non-cryptographic checksum catches what the id would. Parts written before it have none
+and are checked against their id; code that predates it ignores the field.
 """
 
 from __future__ import annotations
@@ -20,8 +26,11 @@ import bisect
 import hashlib
 import itertools
 import json
+import re
 from dataclasses import dataclass
 from functools import cached_property
+
+import xxhash
 
 from beatflow_platform.errors import DataLoss
 from beatflow_platform.objectstore.base import is_blob_id
@@ -31,6 +40,7 @@ INLINE_MAX_BYTES = 4096
 # A stored manifest ends with its checksum: this key, 64 hex characters, then '"}'.
 _CHECKSUM_KEY = b',"checksum":"'
 _CHECKSUM_FIELD_BYTES = len(_CHECKSUM_KEY) + 64 + 2
+_XXH3_128 = re.compile("[0-9a-f]{32}")
 
 
 @dataclass(frozen=True)
@@ -48,6 +58,14 @@ class Part:
     chunk_id: str | None = None
     place: ChunkPlace | None = None
     inline: bytes | None = None
+    # The chunk's XXH3-128 (chunk_checksum), hex; None in parts written before it, checked by their id instead.
+    xxh3_128: str | None = None
+
+    def holds(self, data: bytes | memoryview) -> bool:
+        """Whether `data` are this chunk's bytes: checked by its fast checksum where it has one, else by its id."""
+        if self.xxh3_128 is not None:
+            return chunk_checksum(data) == self.xxh3_128
+        return hashlib.sha256(data).hexdigest() == self.chunk_id
 
 
 @dataclass(frozen=True)
@@ -125,6 +143,11 @@ class Manifest:
         return manifest
 
 
+def chunk_checksum(data: bytes | memoryview) -> str:
+    """The fast checksum a part carries of its chunk's bytes."""
+    return xxhash.xxh3_128_hexdigest(data)
+
+
 def _matches_checksum(data: bytes, checksum: str) -> bool:
     """Whether a stored manifest ends with its checksum field and the JSON without that field hashes to it."""
     field = data[-_CHECKSUM_FIELD_BYTES:]
@@ -136,9 +159,11 @@ def _encode_part(part: Part) -> dict:
     if part.chunk_id is not None:
         place = part.place
         assert place is not None, "a chunk part has a place once its upload is finished"
+        fast = {} if part.xxh3_128 is None else {"xxh3_128": part.xxh3_128}
         return {
             "size": part.size,
             "chunk": part.chunk_id,
+            **fast,
             "pack": place.pack,
             "at": place.offset,
             "stored": place.stored,
@@ -151,8 +176,11 @@ def _decode_part(document: dict) -> Part:
     if "chunk" in document:
         if not (is_blob_id(document["chunk"]) and is_blob_id(document["pack"])):
             raise ValueError("chunk and pack ids are 64 hex characters")
+        fast = document.get("xxh3_128")
+        if fast is not None and not (isinstance(fast, str) and _XXH3_128.fullmatch(fast)):
+            raise ValueError("a chunk's xxh3_128 is 32 hex characters")
         place = ChunkPlace(document["pack"], int(document["at"]), int(document["stored"]))
-        return Part(int(document["size"]), chunk_id=document["chunk"], place=place)
+        return Part(int(document["size"]), chunk_id=document["chunk"], place=place, xxh3_128=fast)
     inline = base64.b64decode(document["inline"], validate=True)
     if len(inline) != int(document["size"]):
         raise ValueError("an inline part's size is its length")

@@ -8,7 +8,6 @@ whole-file reads yield. A part kept inline (the header, a short tail) is a run o
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from dataclasses import dataclass
 
@@ -80,8 +79,9 @@ def decode_run(stored: bytes, run: Run, start: int, end: int, verify: bool) -> l
     READ_CHUNK_BYTES (or one chunk, if larger).
 
     zstd's checksums catch damage to compressed planes (BadChunk); with `verify` each chunk is also checked
-    against its id (here, while its bytes are still in this core's cache), which catches any damage. Only a
-    full read through a manifest without a checksum skips that: the blob's own hash covers every byte there.
+    (Part.holds: its XXH3-128, or its id in parts written before that; here, while its bytes are still in this
+    core's cache), which catches any damage. Only a full read through a manifest without a checksum skips
+    that: the blob's own hash covers every byte there.
     """
     inline = run.parts[0].inline
     if inline is not None:
@@ -103,7 +103,7 @@ def decode_run(stored: bytes, run: Run, start: int, end: int, verify: bool) -> l
             chunk_codec.decode_into(view[offset : offset + part.place.stored], decoded)
         except chunk_codec.CorruptChunk:
             raise BadChunk(part.chunk_id) from None
-        if verify and hashlib.sha256(decoded.data).hexdigest() != part.chunk_id:
+        if verify and not part.holds(decoded.data):
             raise BadChunk(part.chunk_id)
         filled += part.size
     return pieces + _cut(out[:filled], at, start, end)

@@ -17,7 +17,7 @@ from typing import TypeVar, TypeVarTuple
 _T = TypeVar("_T")
 _Args = TypeVarTuple("_Args")
 
-# (De)compression, and the hashing of the chunks decoded, runs in two threads of its own: few threads mean few
+# (De)compression, and the checking of the chunks decoded, runs in two threads of its own: few threads mean few
 # codec contexts and malloc arenas (an upload's memory stays bounded); two spread a read's work over two cores
 # (a third changed nothing measurable on the 2-core bench machine, docs/storage.md).
 _CODEC_THREADS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="beatflow-zstd")
