@@ -47,7 +47,8 @@ def regex_strategies_built_once(monkeypatch):
     ranges; Hypothesis takes 1.5-2 s to build a strategy for it, and rebuilds it for every operation,
     phase, mode and filter that has a stem name: two thirds of this test's time before. Strategies are
     immutable, so sharing one per (pattern, fullmatch, alphabet) changes no case drawn. Hypothesis has
-    no public hook for this: if the private function moves, setattr fails loudly here.
+    no public hook for this: it is pinned (requirements/dev.txt), and if the private function moves, setattr
+    fails loudly here.
     """
     build = hypothesis_regex.regex_strategy
     built: dict[tuple, st.SearchStrategy] = {}
