@@ -14,13 +14,13 @@ from beatflow_vcs.accounts import Accounts
 from beatflow_vcs.login_throttle import peer_host
 from beatflow_vcs.servicers import convert
 
-SERVICE_NAME = auth_pb2.DESCRIPTOR.services_by_name["AuthService"].full_name
-# Callable without an access token.
-PUBLIC_METHODS = frozenset(
-    f"/{SERVICE_NAME}/{method}" for method in ("Register", "Login", "RefreshToken", "Logout", "VerifyToken")
-)
-# A token means nothing to these: one sent along is ignored (AuthScope), not verified.
-CREDENTIAL_FREE_METHODS = credential_free_methods(auth_pb2.DESCRIPTOR.services_by_name["AuthService"])
+_SERVICE = auth_pb2.DESCRIPTOR.services_by_name["AuthService"]
+SERVICE_NAME = _SERVICE.full_name
+# A token means nothing to these (auth.proto's `credential_free`): one sent along is ignored, not verified, and
+# AuthScope lets them be called without one.
+CREDENTIAL_FREE_METHODS = credential_free_methods(_SERVICE)
+# Callable without an access token besides those; a token sent is verified.
+PUBLIC_METHODS = frozenset({f"/{SERVICE_NAME}/VerifyToken"})
 
 _KIND = {PrincipalKind.USER: auth_pb2.PRINCIPAL_KIND_USER, PrincipalKind.SERVICE: auth_pb2.PRINCIPAL_KIND_SERVICE}
 
