@@ -17,14 +17,13 @@ process: its memory is not counted, its writes are.
 - The chunked store (lossless audio as shared chunks, docs/storage.md): ten takes of a 4-minute stem
   over one (as WAV and as FLAC), chunked against whole downloads, and a 200 MiB first upload (see the
   comment above TAKES). `python -m bench.storage --downloads` re-measures the download figures alone,
-  with the read path before chunks carried a fast checksum (each checked against its sha256) beside them
+  with the take also stored in packs of the size before and read with the run plan of before (BEFORE_*),
   in the same process (`_before`), and merges them into bench/results/storage.json.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import hashlib
 import json
 import os
@@ -39,7 +38,7 @@ import threading
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -449,13 +448,38 @@ async def _download_figures(
     return figures
 
 
-async def _without_fast_checksums(store, inner, blob_id: str) -> None:
-    """Rewrites a chunked blob's manifest as the store wrote it before its parts carried an XXH3-128 of their
-    chunks (commit 6220772): a read then checks each chunk against its sha256 (the read path before that)."""
-    manifest = await store.manifest(blob_id)
-    parts = tuple(dataclasses.replace(part, xxh3_128=None) for part in manifest.parts)
-    rewritten = dataclasses.replace(manifest, parts=parts).encode()
-    await inner.put_object("manifests", blob_id, rewritten, replace=True)
+# The pack and run sizes before packs grew to 8 MiB (issue 16): packs of 2 MiB, runs of up to 4 MiB decoded, 3 ahead.
+BEFORE_PACK_BYTES = 2 * MIB
+BEFORE_RUN_BYTES = 4 * MIB
+BEFORE_PARALLEL_RUNS = 3
+
+
+@contextmanager
+def _plan(pack_bytes: int, run_bytes: int, parallel_runs: int) -> Iterator[None]:
+    """The chunked store's pack size (uploads) and run plan (reads) set to these while the block runs."""
+    from beatflow_platform.objectstore import chunked, packing, runs
+
+    saved = packing.PACK_BYTES, runs.RUN_BYTES, chunked.PARALLEL_RUNS
+    packing.PACK_BYTES, runs.RUN_BYTES, chunked.PARALLEL_RUNS = pack_bytes, run_bytes, parallel_runs
+    try:
+        yield
+    finally:
+        packing.PACK_BYTES, runs.RUN_BYTES, chunked.PARALLEL_RUNS = saved
+
+
+def _before_plan() -> AbstractContextManager[None]:
+    return _plan(BEFORE_PACK_BYTES, BEFORE_RUN_BYTES, BEFORE_PARALLEL_RUNS)
+
+
+def _read_as_before(read: Callable) -> Callable:
+    """`read` with the run plan from before (what it fetches is what the manifest says: its packs' sizes)."""
+
+    async def planned(blob_id: str):
+        with _before_plan():
+            async for piece in read(blob_id):
+                yield piece
+
+    return planned
 
 
 async def _in_pieces(data: bytes):
@@ -517,24 +541,23 @@ async def _flac_takes_figures(kind: str, config: dict, base, other) -> dict[str,
 
 
 async def _downloads_child(kind: str, config: dict) -> dict[str, float]:
-    """The download figures alone: the first take stored as chunks, as chunks again under a manifest without
-    fast checksums (in a store of its own), and whole, then downloaded alternately."""
+    """The download figures alone: the first take stored as chunks, as chunks again in the packs of before and
+    read with the run plan of before (in a store of its own), and whole, then downloaded alternately."""
     import soundfile
 
     from tests.platform import audio_takes
 
     inner, store = await _chunked_store(kind, config["store"])
-    before_inner, before_store = await _chunked_store(kind, config["before_store"])
+    _, before_store = await _chunked_store(kind, config["before_store"])
     base, _ = soundfile.read(config["base"], dtype="int16")
     first = audio_takes.encoded(base)
     blob = await store.put(_in_pieces(first))
-    await before_store.put(_in_pieces(first))
-    await _without_fast_checksums(before_store, before_inner, blob.blob_id)
-    for chunked, fast in ((store, True), (before_store, False)):
-        manifest = await chunked.manifest(blob.blob_id)
-        assert manifest and manifest.checksummed and any(part.xxh3_128 for part in manifest.parts) == fast
+    with _before_plan():
+        await before_store.put(_in_pieces(first))
+    packs = [len((await chunked.manifest(blob.blob_id)).pack_ids()) for chunked in (store, before_store)]
+    assert packs[1] >= 3 * packs[0], f"packs now and before: {packs}"
     await inner.put(_in_pieces(first))
-    reads = {"chunked": store.read, "chunked_before": before_store.read, "whole": inner.read}
+    reads = {"chunked": store.read, "chunked_before": _read_as_before(before_store.read), "whole": inner.read}
     return await _download_figures(reads, blob.blob_id, len(first), config.get("store_pid"))
 
 
@@ -641,9 +664,8 @@ def _workspace(prefix: str) -> Iterator[tuple[Path, dict, int]]:
 
 def run_downloads() -> dict[str, float]:
     """Only the chunked store's download figures, to re-measure them alone: one child per store, run
-    DOWNLOAD_CHILD_ROUNDS times; each reads a take reassembled from chunks (each chunk checked against the
-    XXH3-128 its manifest part carries), the same take under a manifest without those (each chunk checked
-    against its sha256, as every read was before; suffix `_before`) and the take stored whole, alternated.
+    DOWNLOAD_CHILD_ROUNDS times; each reads a take reassembled from chunks, the same take stored in the packs of
+    before and read with the run plan of before (BEFORE_*: suffix `_before`) and the take stored whole, alternated.
     Each figure is the median over the children."""
     measured: dict[str, list[float]] = {}
     with _workspace("beatflow-bench-downloads-") as (tmp, s3, nanio_pid):

@@ -5,7 +5,7 @@ WAV or AIFF header with at least MIN_CHUNKED_SAMPLE_BYTES of samples, or a FLAC 
 cut on the way (cdc.py) into chunks named by their sha256, their borders on sample frames (FLAC: on
 coded frames, whose bytes are kept as they came). A chunk already stored (the index `chunks/<sha256>`
 says where) is only referenced; each new one is encoded (chunk_codec.py: byte planes, zstd or raw) and appended,
-in stream order, to a pack of about 2 MiB (packing.py, `packs/<random id>`), written once full; the
+in stream order, to a pack of about 8 MiB (packing.py, `packs/<random id>`), written once full; the
 index entries of its chunks follow it, and the manifest (manifest.py) is written last, to
 `manifests/<blob id>`. Ten takes of a stem that differ in a few bars thus share every chunk away
 from their edits, and a download reads a few large runs of neighbouring chunks, not one object per
@@ -61,8 +61,9 @@ from beatflow_platform.objectstore.threads import in_codec_thread
 DEFAULT_CHUNK_BYTES = 128 * 1024
 # Below this many bytes of samples a file is a few chunks: stored whole, it dedups as well.
 MIN_CHUNKED_SAMPLE_BYTES = 1024 * 1024
-# A read fetches and decodes runs of neighbouring chunks (runs.py) this many ahead of the one being sent.
-PARALLEL_RUNS = 3
+# A read fetches and decodes runs of neighbouring chunks (runs.py) this many ahead of the one being sent: at
+# most about 2 x (8 MiB stored + 12 MiB decoded) in memory per read.
+PARALLEL_RUNS = 2
 # How many blobs the store remembers the kind of (chunked or whole), to ask for that kind first.
 REMEMBERED_KINDS = 4096
 

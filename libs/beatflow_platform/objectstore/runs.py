@@ -17,9 +17,10 @@ from beatflow_platform.objectstore import chunk_codec
 from beatflow_platform.objectstore.base import READ_CHUNK_BYTES
 from beatflow_platform.objectstore.manifest import ChunkPlace, Part
 
-# At most this many decoded bytes per run (a whole 2 MiB pack of audio at 70%), so that runs in flight stay
-# small however well their chunks compress.
-RUN_BYTES = 4 * 1024 * 1024
+# At most this many decoded bytes per run: a whole pack (packing.PACK_BYTES, 8 MiB) of audio stored at 70% is one
+# run, fetched with one ranged GET (on S3 each GET costs the client and the server about a millisecond of CPU,
+# docs/storage.md); the bound keeps runs in flight (chunked.PARALLEL_RUNS) small however well chunks compress.
+RUN_BYTES = 12 * 1024 * 1024
 _scratch = threading.local()
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import io
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Coroutine
 from contextlib import aclosing
@@ -48,7 +47,6 @@ _log = get_logger("beatflow.objectstore.s3")
 _TMP_PREFIX = "tmp/"
 _PUT_EXPIRY = timedelta(hours=6)  # checked when a PUT starts, so it only has to outlast the wait for it
 _NOT_FOUND_CODES = {"NoSuchKey", "NoSuchObject", "ResourceNotFound"}
-_MIN_PART_BYTES = 5 * 1024 * 1024  # S3's smallest multipart part, the minio client's smallest part_size
 
 
 class S3ObjectStore:
@@ -135,13 +133,16 @@ class S3ObjectStore:
         await _pump(produce(), _call(self._send_put, url, pipe, size), pipe)
         return StoredBlob(blob_id, size, created=True)
 
-    def _send_put(self, url: str, body: AsyncToSyncPipe, size: int) -> None:
+    def _send_put(self, url: str, body: AsyncToSyncPipe | bytes | bytearray, size: int) -> None:
+        """One PUT to a presigned URL. A stream cannot be sent twice, so it is never retried; bytes in memory are
+        retried as the pool retries (the PUT replaces the object with the same bytes)."""
+        streamed = isinstance(body, AsyncToSyncPipe)
         response = self._http.request(
             "PUT",
             url,
-            body=cast(IO[bytes], body),
+            body=cast(IO[bytes], body) if streamed else body,
             headers={"Content-Length": str(size)},
-            retries=False,
+            retries=False if streamed else None,
             preload_content=True,
         )
         if response.status != 200:
@@ -239,10 +240,11 @@ class S3ObjectStore:
     ) -> bool:
         if not replace and await self.object_info(namespace, name) is not None:
             return False
+        # One PUT of the bytes as they are, whatever the size: the minio client's put_object would copy them
+        # into a part buffer (and a multipart upload would make the server write them twice).
         key = object_key(namespace, name)
-        # One PUT whatever the size (a multipart upload would make the server write the bytes twice).
-        part_size = max(len(data), _MIN_PART_BYTES)
-        await _call(self._client.put_object, self._bucket, key, io.BytesIO(data), len(data), part_size=part_size)
+        url = await _call(self._client.presigned_put_object, self._bucket, key, expires=_PUT_EXPIRY)
+        await _call(self._send_put, url, data, len(data))
         return True
 
     async def get_object(
