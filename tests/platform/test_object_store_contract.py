@@ -9,6 +9,7 @@ import urllib.request
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import cast
 
 import pytest
 from minio import Minio
@@ -17,6 +18,7 @@ from beatflow_platform.errors import InvalidArgument, OutOfRange, Unimplemented
 from beatflow_platform.objectstore import BlobCorrupted, BlobNotFound, ObjectStore
 from beatflow_platform.objectstore.base import ChecksumMismatch, SizeMismatch, single_chunk
 from beatflow_platform.objectstore.filesystem import FilesystemObjectStore
+from beatflow_platform.objectstore.named import NamedObjects
 from beatflow_platform.objectstore.s3 import S3ObjectStore
 from tests.fixtures.s3 import s3_settings
 
@@ -246,3 +248,27 @@ async def test_presigned_get(subject: StoreUnderTest):
 
 async def test_readiness_check(subject: StoreUnderTest):
     await subject.store.check()
+
+
+async def test_named_objects_are_written_once_unless_replaced(subject: StoreUnderTest):
+    """What the chunked store keeps beside the blobs (packs, index entries, manifests): one PUT of bytes held in
+    memory (a bytearray, as packs are), read back whole or in part, written again only when asked to replace."""
+    objects = cast(NamedObjects, subject.store)  # both stores keep named objects (chunked.InnerStore)
+    name = hashlib.sha256(b"pack").hexdigest()
+    pack = bytearray(os.urandom(3 * MIB + 17))
+
+    assert await objects.put_object("packs", name, pack) is True
+    assert await objects.get_object("packs", name) == pack
+    assert await objects.get_object("packs", name, MIB, 1000) == pack[MIB : MIB + 1000]
+    info = await objects.object_info("packs", name)
+    assert info is not None and info.size == len(pack)
+
+    assert await objects.put_object("packs", name, b"other bytes") is False
+    assert await objects.get_object("packs", name) == pack
+    assert await objects.put_object("packs", name, b"other bytes", replace=True) is True
+    assert await objects.get_object("packs", name) == b"other bytes"
+    assert [listed.name async for listed in objects.list_objects("packs")] == [name]
+
+    await objects.delete_object("packs", name)
+    assert await objects.get_object("packs", name) is None
+    assert await objects.object_info("packs", name) is None
