@@ -140,7 +140,8 @@ class S3ObjectStore:
         response = self._http.request(
             "PUT",
             url,
-            body=cast(IO[bytes], body) if streamed else body,
+            # urllib3 sends any buffer (a pack's bytearray) as one chunk without a copy; its type names bytes only.
+            body=cast(IO[bytes], body) if streamed else cast(bytes, body),
             headers={"Content-Length": str(size)},
             retries=False if streamed else None,
             preload_content=True,
