@@ -61,8 +61,8 @@ from beatflow_platform.objectstore.threads import in_codec_thread
 DEFAULT_CHUNK_BYTES = 128 * 1024
 # Below this many bytes of samples a file is a few chunks: stored whole, it dedups as well.
 MIN_CHUNKED_SAMPLE_BYTES = 1024 * 1024
-# A read fetches and decodes runs of neighbouring chunks (runs.py) this many ahead of the one being sent: at
-# most about 2 x (8 MiB stored + 12 MiB decoded) in memory per read.
+# A read fetches and decodes runs of neighbouring chunks (runs.py) this many ahead of the one being sent: at most
+# about 2 x (8 MiB stored + 12 MiB decoded) per read (a full read peaked at about 40 MB, docs/storage.md).
 PARALLEL_RUNS = 2
 # How many blobs the store remembers the kind of (chunked or whole), to ask for that kind first.
 REMEMBERED_KINDS = 4096
