@@ -17,8 +17,8 @@ process: its memory is not counted, its writes are.
 - The chunked store (lossless audio as shared chunks, docs/storage.md): ten takes of a 4-minute stem
   over one (as WAV and as FLAC), chunked against whole downloads, and a 200 MiB first upload (see the
   comment above TAKES). `python -m bench.storage --downloads` re-measures the download figures alone,
-  with the take also stored in packs of the size before and read with the run plan of before (BEFORE_*),
-  in the same process (`_before`), and merges them into bench/results/storage.json.
+  with the take also stored in packs of the size before (BEFORE_PACK_BYTES) in the same process
+  (`_before`), and merges them into bench/results/storage.json.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ import threading
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -448,38 +448,20 @@ async def _download_figures(
     return figures
 
 
-# The pack and run sizes before packs grew to 8 MiB (issue 16): packs of 2 MiB, runs of up to 4 MiB decoded, 3 ahead.
+# Packs before issue 16's last round (2 MiB); a read then made one request per pack too.
 BEFORE_PACK_BYTES = 2 * MIB
-BEFORE_RUN_BYTES = 4 * MIB
-BEFORE_PARALLEL_RUNS = 3
 
 
 @contextmanager
-def _plan(pack_bytes: int, run_bytes: int, parallel_runs: int) -> Iterator[None]:
-    """The chunked store's pack size (uploads) and run plan (reads) set to these while the block runs."""
-    from beatflow_platform.objectstore import chunked, packing, runs
+def _packs_of_before() -> Iterator[None]:
+    """Uploads inside the block write packs of the size before (BEFORE_PACK_BYTES)."""
+    from beatflow_platform.objectstore import packing
 
-    saved = packing.PACK_BYTES, runs.RUN_BYTES, chunked.PARALLEL_RUNS
-    packing.PACK_BYTES, runs.RUN_BYTES, chunked.PARALLEL_RUNS = pack_bytes, run_bytes, parallel_runs
+    saved, packing.PACK_BYTES = packing.PACK_BYTES, BEFORE_PACK_BYTES
     try:
         yield
     finally:
-        packing.PACK_BYTES, runs.RUN_BYTES, chunked.PARALLEL_RUNS = saved
-
-
-def _before_plan() -> AbstractContextManager[None]:
-    return _plan(BEFORE_PACK_BYTES, BEFORE_RUN_BYTES, BEFORE_PARALLEL_RUNS)
-
-
-def _read_as_before(read: Callable) -> Callable:
-    """`read` with the run plan from before (what it fetches is what the manifest says: its packs' sizes)."""
-
-    async def planned(blob_id: str):
-        with _before_plan():
-            async for piece in read(blob_id):
-                yield piece
-
-    return planned
+        packing.PACK_BYTES = saved
 
 
 async def _in_pieces(data: bytes):
@@ -541,8 +523,8 @@ async def _flac_takes_figures(kind: str, config: dict, base, other) -> dict[str,
 
 
 async def _downloads_child(kind: str, config: dict) -> dict[str, float]:
-    """The download figures alone: the first take stored as chunks, as chunks again in the packs of before and
-    read with the run plan of before (in a store of its own), and whole, then downloaded alternately."""
+    """The download figures alone: the first take stored as chunks, as chunks again in packs of the size before
+    (in a store of its own), and whole, then downloaded alternately."""
     import soundfile
 
     from tests.platform import audio_takes
@@ -552,12 +534,12 @@ async def _downloads_child(kind: str, config: dict) -> dict[str, float]:
     base, _ = soundfile.read(config["base"], dtype="int16")
     first = audio_takes.encoded(base)
     blob = await store.put(_in_pieces(first))
-    with _before_plan():
+    with _packs_of_before():
         await before_store.put(_in_pieces(first))
     packs = [len((await chunked.manifest(blob.blob_id)).pack_ids()) for chunked in (store, before_store)]
     assert packs[1] >= 3 * packs[0], f"packs now and before: {packs}"
     await inner.put(_in_pieces(first))
-    reads = {"chunked": store.read, "chunked_before": _read_as_before(before_store.read), "whole": inner.read}
+    reads = {"chunked": store.read, "chunked_before": before_store.read, "whole": inner.read}
     return await _download_figures(reads, blob.blob_id, len(first), config.get("store_pid"))
 
 
@@ -664,8 +646,8 @@ def _workspace(prefix: str) -> Iterator[tuple[Path, dict, int]]:
 
 def run_downloads() -> dict[str, float]:
     """Only the chunked store's download figures, to re-measure them alone: one child per store, run
-    DOWNLOAD_CHILD_ROUNDS times; each reads a take reassembled from chunks, the same take stored in the packs of
-    before and read with the run plan of before (BEFORE_*: suffix `_before`) and the take stored whole, alternated.
+    DOWNLOAD_CHILD_ROUNDS times; each reads a take reassembled from chunks, the same take stored in packs of the
+    size before (BEFORE_PACK_BYTES: suffix `_before`) and the take stored whole, alternated.
     Each figure is the median over the children."""
     measured: dict[str, list[float]] = {}
     with _workspace("beatflow-bench-downloads-") as (tmp, s3, nanio_pid):

@@ -124,14 +124,14 @@ async def test_ranged_reads_across_chunk_borders_fetch_only_the_chunks_under_the
     blob = await subject.store.put(streamed(data))
     manifest = await subject.store.manifest(blob.blob_id)
     offsets, parts = manifest.offsets, manifest.parts
-    fetched: list[int] = []
-    get_object = subject.inner.get_object
+    fetched: list[int] = []  # bytes per request of a pack
+    read_pieces = subject.inner.read_pieces
 
-    async def counting_get(namespace, name, offset=0, length=None):
-        stored = await get_object(namespace, name, offset, length)
-        if namespace == "packs":
-            fetched.append(len(stored))
-        return stored
+    async def counting_read(namespace, name, offset, sizes):
+        fetched.append(0)
+        async for piece in read_pieces(namespace, name, offset, sizes):
+            fetched[-1] += len(piece)
+            yield piece
 
     def stored_under(start: int, length: int) -> int:
         """Compressed bytes of the chunks holding [start, start + length) (part 0 is the inline header)."""
@@ -142,7 +142,7 @@ async def test_ranged_reads_across_chunk_borders_fetch_only_the_chunks_under_the
             if part.place and offset < start + length and start < end
         )
 
-    subject.inner.get_object = counting_get
+    subject.inner.read_pieces = counting_read
     for border in offsets[2:5]:  # borders between two chunks
         for start, length in ((border - 1, 2), (border, 1), (border - 5000, 10_000), (offsets[1] + 17, border)):
             fetched.clear()
@@ -245,7 +245,7 @@ class DecodeWatch:
         assert self.running == 0
         await asyncio.sleep(0.05)
         assert (self.running, self.started) == (0, started)
-        leftovers = [task for task in asyncio.all_tasks() if "_run_pieces" in repr(task.get_coro())]
+        leftovers = [task for task in asyncio.all_tasks() if "_decoded" in repr(task.get_coro())]
         assert leftovers == []
 
 

@@ -12,13 +12,14 @@ from datetime import timedelta
 from typing import cast
 
 import pytest
+import urllib3
 from minio import Minio
 
 from beatflow_platform.errors import InvalidArgument, OutOfRange, Unimplemented
 from beatflow_platform.objectstore import BlobCorrupted, BlobNotFound, ObjectStore
 from beatflow_platform.objectstore.base import ChecksumMismatch, SizeMismatch, single_chunk
 from beatflow_platform.objectstore.filesystem import FilesystemObjectStore
-from beatflow_platform.objectstore.named import NamedObjects
+from beatflow_platform.objectstore.named import NamedObjects, ObjectMissing
 from beatflow_platform.objectstore.s3 import S3ObjectStore
 from tests.fixtures.s3 import s3_settings
 
@@ -272,3 +273,56 @@ async def test_named_objects_are_written_once_unless_replaced(subject: StoreUnde
     await objects.delete_object("packs", name)
     assert await objects.get_object("packs", name) is None
     assert await objects.object_info("packs", name) is None
+
+
+async def test_named_objects_are_read_in_pieces_over_one_request(subject: StoreUnderTest):
+    objects = cast(NamedObjects, subject.store)
+    name = hashlib.sha256(b"pieces").hexdigest()
+    pack = os.urandom(2 * MIB + 5)
+    await objects.put_object("packs", name, pack)
+    sizes = [MIB, 7, MIB - 200]
+    pieces = [piece async for piece in objects.read_pieces("packs", name, 100, sizes)]
+    assert [len(piece) for piece in pieces] == sizes and b"".join(pieces) == pack[100 : 100 + sum(sizes)]
+    with pytest.raises(ObjectMissing):
+        await anext(objects.read_pieces("packs", hashlib.sha256(b"none").hexdigest(), 0, [1]))
+
+
+class _DroppedAfterOnePiece:
+    """A ranged GET's response whose connection drops after its first read (a server closing an idle one)."""
+
+    def __init__(self, response):
+        self._response, self._reads = response, 0
+
+    def read(self, amount: int) -> bytes:
+        self._reads += 1
+        if self._reads > 1:
+            raise urllib3.exceptions.ProtocolError("Connection broken: connection reset by peer")
+        return self._response.read(amount)
+
+    def close(self) -> None:
+        self._response.close()
+
+    def release_conn(self) -> None:
+        self._response.release_conn()
+
+
+async def test_a_piece_read_after_the_connection_dropped_comes_from_a_new_request(subject: StoreUnderTest):
+    if not isinstance(subject.store, S3ObjectStore):
+        pytest.skip("a file has no connection to lose")
+    store = subject.store
+    name = hashlib.sha256(b"dropped").hexdigest()
+    pack = os.urandom(3 * MIB)
+    await store.put_object("packs", name, pack)
+    opened: list[tuple[int, int]] = []
+    get_object = store._client.get_object
+
+    def dropping_get(bucket, key, offset=0, length=0, **kwargs):
+        opened.append((offset, length))
+        response = get_object(bucket, key, offset=offset, length=length, **kwargs)
+        return _DroppedAfterOnePiece(response) if len(opened) == 1 else response
+
+    store._client.get_object = dropping_get  # pyright: ignore[reportAttributeAccessIssue]
+    pieces = [piece async for piece in store.read_pieces("packs", name, 10, [MIB, MIB, 5])]
+    assert b"".join(pieces) == pack[10 : 10 + 2 * MIB + 5]
+    # The second request starts where the first stopped, up to the same end.
+    assert opened == [(10, 2 * MIB + 5), (10 + MIB, MIB + 5)]

@@ -8,7 +8,7 @@ says where) is only referenced; each new one is encoded (chunk_codec.py: byte pl
 in stream order, to a pack of about 8 MiB (packing.py, `packs/<random id>`), written once full; the
 index entries of its chunks follow it, and the manifest (manifest.py) is written last, to
 `manifests/<blob id>`. Ten takes of a stem that differ in a few bars thus share every chunk away
-from their edits, and a download reads a few large runs of neighbouring chunks, not one object per
+from their edits, and a download reads runs of neighbouring chunks, a pack at a time, not one object per
 chunk.
 
 Everything else (MP3, OGG, MIDI, short files, blobs stored before chunking) goes to the inner
@@ -53,17 +53,16 @@ from beatflow_platform.objectstore.base import (
 )
 from beatflow_platform.objectstore.cdc import FlacFrames, FrameChunker, PcmFrames
 from beatflow_platform.objectstore.manifest import INLINE_MAX_BYTES, Manifest, Part, chunk_checksum
-from beatflow_platform.objectstore.named import NamedObjects, ObjectInfo
+from beatflow_platform.objectstore.named import NamedObjects, ObjectInfo, ObjectMissing
 from beatflow_platform.objectstore.packing import Packer
-from beatflow_platform.objectstore.runs import BadChunk, Run, decode_run, plan_runs
+from beatflow_platform.objectstore.runs import BadChunk, Run, decode_run, plan_runs, plan_spans
 from beatflow_platform.objectstore.threads import in_codec_thread
 
 DEFAULT_CHUNK_BYTES = 128 * 1024
 # Below this many bytes of samples a file is a few chunks: stored whole, it dedups as well.
 MIN_CHUNKED_SAMPLE_BYTES = 1024 * 1024
-# A read fetches and decodes runs of neighbouring chunks (runs.py) this many ahead of the one being sent: at most
-# about 2 x (8 MiB stored + 12 MiB decoded) per read (a full read peaked at about 40 MB, docs/storage.md).
-PARALLEL_RUNS = 2
+# A read decodes runs of neighbouring chunks (runs.py) this many at once, reading the next when the oldest is sent.
+PARALLEL_RUNS = 3
 # How many blobs the store remembers the kind of (chunked or whole), to ask for that kind first.
 REMEMBERED_KINDS = 4096
 
@@ -193,32 +192,51 @@ class ChunkedAudioStore:
     async def _pieces(
         self, manifest: Manifest, start: int, end: int, *, verify_chunks: bool
     ) -> AsyncGenerator[bytes, None]:
-        """The bytes of [start, end): runs of neighbouring chunks, fetched and decoded PARALLEL_RUNS ahead. When
-        the read stops early (an error, or a consumer that stops), the runs ahead are cancelled and their
-        decoding is waited for, so none outlives the read."""
-        runs = deque(plan_runs(manifest.covering(start, end)))
-        fetches: deque[asyncio.Task[list[bytes]]] = deque()
+        """The bytes of [start, end): runs of neighbouring chunks read in turn (one request per span of them in a
+        pack), each decoded in a codec thread as soon as it is read, PARALLEL_RUNS at once. When the read stops
+        early (an error, or a consumer that stops), the decoding started is cancelled and waited for, so none
+        outlives the read."""
+        stored_runs = self._stored_runs(manifest, plan_runs(manifest.covering(start, end)))
+        decoding: deque[asyncio.Task[list[bytes]]] = deque()
         try:
-            while runs or fetches:
-                while runs and len(fetches) < PARALLEL_RUNS:
-                    run = runs.popleft()
-                    fetches.append(asyncio.ensure_future(self._run_pieces(manifest, run, start, end, verify_chunks)))
-                for piece in await fetches[0]:
+            async with aclosing(stored_runs):
+                async for run, stored in stored_runs:
+                    decoding.append(
+                        asyncio.ensure_future(self._decoded(manifest, run, stored, start, end, verify_chunks))
+                    )
+                    if len(decoding) == PARALLEL_RUNS:
+                        for piece in await decoding.popleft():
+                            yield piece
+            while decoding:
+                for piece in await decoding.popleft():
                     yield piece
-                fetches.popleft()
         finally:
-            for fetch in fetches:
-                fetch.cancel()
-            await asyncio.gather(*fetches, return_exceptions=True)
+            for task in decoding:
+                task.cancel()
+            await asyncio.gather(*decoding, return_exceptions=True)
 
-    async def _run_pieces(self, manifest: Manifest, run: Run, start: int, end: int, verify: bool) -> list[bytes]:
-        """The bytes of [start, end) in a run: one ranged read of its pack, then decoding in a codec thread."""
-        span = run.stored_span
-        if span is None:  # an inline part: nothing to fetch or decode
+    async def _stored_runs(self, manifest: Manifest, runs: list[Run]) -> AsyncGenerator[tuple[Run, bytes], None]:
+        """Each run with its stored bytes, in order: the runs of a span read over one request of its pack."""
+        for span in plan_spans(runs):
+            if span.place is None:  # an inline part: nothing to read
+                yield span.runs[0], b""
+                continue
+            sizes = [run.stored_span.stored for run in span.runs if run.stored_span]
+            pieces = self._objects.read_pieces("packs", span.place.pack, span.place.offset, sizes)
+            runs_of_span = iter(span.runs)
+            try:
+                async with aclosing(pieces):
+                    async for stored in pieces:
+                        yield next(runs_of_span), stored
+            except ObjectMissing:
+                raise ChunkMissing(manifest.blob_id, span.runs[0].parts[0].chunk_id or "") from None
+
+    async def _decoded(
+        self, manifest: Manifest, run: Run, stored: bytes, start: int, end: int, verify: bool
+    ) -> list[bytes]:
+        """The bytes of [start, end) in a run, decoded from its stored bytes in a codec thread."""
+        if run.stored_span is None:  # an inline part: nothing to decode
             return decode_run(b"", run, start, end, verify)
-        stored = await self._objects.get_object("packs", span.pack, span.offset, span.stored)
-        if stored is None:
-            raise ChunkMissing(manifest.blob_id, run.parts[0].chunk_id or "")
         try:
             return await in_codec_thread(decode_run, stored, run, start, end, verify)
         except BadChunk as bad:

@@ -27,7 +27,7 @@ from beatflow_platform.objectstore.base import (
     require_blob_id,
     verified,
 )
-from beatflow_platform.objectstore.named import Namespace, ObjectInfo, object_key, require_namespace
+from beatflow_platform.objectstore.named import Namespace, ObjectInfo, ObjectMissing, object_key, require_namespace
 
 
 class FilesystemObjectStore:
@@ -155,6 +155,20 @@ class FilesystemObjectStore:
             return await asyncio.to_thread(_read_range, self._object_path(namespace, name), offset, length)
         except FileNotFoundError:
             return None
+
+    async def read_pieces(
+        self, namespace: Namespace, name: str, offset: int, sizes: list[int]
+    ) -> AsyncGenerator[bytes, None]:
+        try:
+            descriptor = await asyncio.to_thread(os.open, self._object_path(namespace, name), os.O_RDONLY)
+        except FileNotFoundError:
+            raise ObjectMissing(f"{namespace}/{name}") from None
+        try:
+            for size in sizes:
+                yield await asyncio.to_thread(os.pread, descriptor, size, offset)
+                offset += size
+        finally:
+            os.close(descriptor)
 
     async def object_info(self, namespace: Namespace, name: str) -> ObjectInfo | None:
         try:

@@ -8,7 +8,7 @@ blobs the stores write themselves), `manifests/<blob id>`, `chunks/<sha256 of th
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
@@ -24,6 +24,10 @@ class ObjectInfo:
     name: str
     size: int
     modified_at: datetime
+
+
+class ObjectMissing(LookupError):
+    """A named object that is not there."""
 
 
 def require_namespace(namespace: str) -> Namespace:
@@ -50,6 +54,14 @@ class NamedObjects(Protocol):
         self, namespace: Namespace, name: str, offset: int = 0, length: int | None = None
     ) -> bytes | None:
         """The object's bytes (or `length` of them from `offset`), None when there is none."""
+        ...
+
+    def read_pieces(
+        self, namespace: Namespace, name: str, offset: int, sizes: list[int]
+    ) -> AsyncGenerator[bytes, None]:
+        """The object's bytes from `offset`, one piece of each of `sizes` in turn, over one request where the store
+        can (a piece is shorter only where the object ends); raises ObjectMissing when there is no such object.
+        A caller may take its time between pieces: a store that loses its connection meanwhile reopens it."""
         ...
 
     async def object_info(self, namespace: Namespace, name: str) -> ObjectInfo | None: ...

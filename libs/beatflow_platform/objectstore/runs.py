@@ -1,6 +1,8 @@
 """How a read of a chunked blob gets its bytes: in runs of neighbouring chunks.
 
-A run is a few parts that lie back to back in one pack, fetched with one ranged read of it. A codec thread
+A run is a few parts that lie back to back in one pack; the runs that follow each other in a pack (a span) are
+read in turn over one request (on S3 each request costs the client and the server about a millisecond of CPU,
+docs/storage.md), and each run is decoded as soon as it has been read. A codec thread
 decodes the run's chunks, a few at a time, into a buffer of its own (reused: no fresh pages to fault in,
 no array per chunk) and copies out the bytes asked for as pieces of about READ_CHUNK_BYTES, the size
 whole-file reads yield. A part kept inline (the header, a short tail) is a run of its own.
@@ -17,10 +19,9 @@ from beatflow_platform.objectstore import chunk_codec
 from beatflow_platform.objectstore.base import READ_CHUNK_BYTES
 from beatflow_platform.objectstore.manifest import ChunkPlace, Part
 
-# At most this many decoded bytes per run: a whole pack (packing.PACK_BYTES, 8 MiB) of audio stored at 70% is one
-# run, fetched with one ranged GET (on S3 each GET costs the client and the server about a millisecond of CPU,
-# docs/storage.md); the bound keeps runs in flight (chunked.PARALLEL_RUNS) small however well chunks compress.
-RUN_BYTES = 12 * 1024 * 1024
+# At most this many decoded bytes per run, so that runs in flight (chunked.PARALLEL_RUNS) stay small however well
+# their chunks compress: an 8 MiB pack of audio stored at 70% is three runs.
+RUN_BYTES = 4 * 1024 * 1024
 _scratch = threading.local()
 
 
@@ -42,6 +43,15 @@ class Run:
         return ChunkPlace(first.pack, first.offset, last.offset + last.stored - first.offset)
 
 
+@dataclass(frozen=True)
+class Span:
+    """Runs that lie back to back in one pack (`place`: where they all lie), read over one request; or one run of
+    an inline part (`place` None)."""
+
+    place: ChunkPlace | None
+    runs: tuple[Run, ...]
+
+
 class BadChunk(Exception):
     def __init__(self, chunk_id: str):
         self.chunk_id = chunk_id
@@ -61,6 +71,18 @@ def plan_runs(covering: list[tuple[int, Part]]) -> list[Run]:
     if parts:
         runs.append(Run(offset, tuple(parts)))
     return runs
+
+
+def plan_spans(runs: list[Run]) -> list[Span]:
+    """The runs, in order, grouped into spans: runs that follow each other in one pack."""
+    spans: list[Span] = []
+    for run in runs:
+        place, last = run.stored_span, spans[-1].place if spans else None
+        if place and last and place.pack == last.pack and place.offset == last.offset + last.stored:
+            spans[-1] = Span(ChunkPlace(last.pack, last.offset, last.stored + place.stored), (*spans[-1].runs, run))
+        else:
+            spans.append(Span(place, (run,)))
+    return spans
 
 
 def _continues(previous: Part, part: Part, run_size: int) -> bool:

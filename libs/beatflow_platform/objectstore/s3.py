@@ -25,6 +25,7 @@ from minio import Minio
 from minio.commonconfig import ENABLED, REPLACE, ComposeSource, CopySource, Filter
 from minio.error import S3Error
 from minio.lifecycleconfig import Expiration, LifecycleConfig, Rule
+from urllib3 import BaseHTTPResponse
 
 from beatflow_platform.errors import Unavailable
 from beatflow_platform.logging import get_logger
@@ -39,7 +40,7 @@ from beatflow_platform.objectstore.base import (
     require_blob_id,
     verified,
 )
-from beatflow_platform.objectstore.named import Namespace, ObjectInfo, object_key, require_namespace
+from beatflow_platform.objectstore.named import Namespace, ObjectInfo, ObjectMissing, object_key, require_namespace
 from beatflow_platform.objectstore.pipe import AsyncToSyncPipe, iterate_in_thread
 from beatflow_platform.settings import ObjectStoreSettings
 
@@ -227,8 +228,7 @@ class S3ObjectStore:
                 async for chunk in chunks:
                     yield chunk
         finally:
-            response.close()
-            response.release_conn()
+            _release(response)
 
     async def presigned_get_url(self, blob_id: str, expires: timedelta) -> str:
         return await _call(self._client.presigned_get_object, self._bucket, self._key(blob_id), expires=expires)
@@ -261,8 +261,36 @@ class S3ObjectStore:
         try:
             return await _call(response.read)
         finally:
-            response.close()
-            response.release_conn()
+            _release(response)
+
+    async def read_pieces(
+        self, namespace: Namespace, name: str, offset: int, sizes: list[int]
+    ) -> AsyncGenerator[bytes, None]:
+        key = object_key(namespace, name)
+        end = offset + sum(sizes)
+        response: BaseHTTPResponse | None = None
+        try:
+            for size in sizes:
+                try:
+                    response = response or await self._open_range(key, offset, end)
+                    piece = await _call(response.read, size)
+                except Unavailable:
+                    # The connection went (a server may close one that a slow reader left idle): once more, from here.
+                    _release(response)
+                    response = await self._open_range(key, offset, end)
+                    piece = await _call(response.read, size)
+                offset += size
+                yield piece
+        finally:
+            _release(response)
+
+    async def _open_range(self, key: str, offset: int, end: int) -> BaseHTTPResponse:
+        try:
+            return await _call(self._client.get_object, self._bucket, key, offset=offset, length=end - offset)
+        except S3Error as error:
+            if error.code in _NOT_FOUND_CODES:
+                raise ObjectMissing(key) from None
+            raise
 
     async def object_info(self, namespace: Namespace, name: str) -> ObjectInfo | None:
         try:
@@ -319,6 +347,12 @@ async def _pump(produce: Coroutine, upload: Coroutine, pipe: AsyncToSyncPipe) ->
             pipe.fail(error)
         await asyncio.gather(producer, upload_task, return_exceptions=True)
         raise
+
+
+def _release(response: BaseHTTPResponse | None) -> None:
+    if response is not None:
+        response.close()
+        response.release_conn()
 
 
 async def _call(function, *args, **kwargs):
