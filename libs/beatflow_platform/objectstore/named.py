@@ -59,9 +59,9 @@ class NamedObjects(Protocol):
     def read_pieces(
         self, namespace: Namespace, name: str, offset: int, sizes: list[int]
     ) -> AsyncGenerator[bytes, None]:
-        """The object's bytes from `offset`, one piece of each of `sizes` in turn, over one request where the store
-        can (a piece is shorter only where the object ends); raises ObjectMissing when there is no such object.
-        A caller may take its time between pieces: a store that loses its connection meanwhile reopens it."""
+        """The object's bytes from `offset`, one piece of each of `sizes` in turn (all within the object), over one
+        request where the store can; raises ObjectMissing when there is no such object. A caller may take its time
+        between pieces: a store whose connection was dropped meanwhile reads the next piece over a new one."""
         ...
 
     async def object_info(self, namespace: Namespace, name: str) -> ObjectInfo | None: ...
