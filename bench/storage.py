@@ -589,6 +589,16 @@ def _chunked_stores(tmp: Path, s3: dict, nanio_pid: int) -> dict[str, tuple]:
     }
 
 
+def _api_download_figures(tmp: Path, s3: dict, base: Path) -> dict[str, float]:
+    """The take in `base` downloaded through the API, stored as chunks and whole (bench/_api_downloads.py)."""
+    import soundfile
+
+    from bench import _api_downloads
+    from tests.platform import audio_takes
+
+    return _api_downloads.run(audio_takes.encoded(soundfile.read(base, dtype="int16")[0]), tmp, s3)
+
+
 def _download_summary(figures: dict[str, float]) -> dict[str, float]:
     """The headline download figures: speed on S3, and the worse of the two stores' ratios."""
     return {
@@ -599,10 +609,9 @@ def _download_summary(figures: dict[str, float]) -> dict[str, float]:
     }
 
 
-def _chunked_figures(tmp: Path, s3: dict, nanio_pid: int) -> dict[str, float]:
-    """The chunked store's figures on the filesystem and on nanio (see the comment above TAKES)."""
+def _chunked_figures(tmp: Path, s3: dict, nanio_pid: int, base: Path) -> dict[str, float]:
+    """The chunked store's figures on the filesystem and on nanio (see the comment above TAKES); `base`: the take."""
     figures: dict[str, float] = {}
-    base = _stem_file(tmp / "take-base.wav")
     other = _stem_file(tmp / "take-other.wav", transpose=5, seed=1)  # the edits' material
     stores = _chunked_stores(tmp, s3, nanio_pid)
     for kind, (store, store_pid) in stores.items():
@@ -664,7 +673,8 @@ def run_downloads() -> dict[str, float]:
                     before = name.endswith("_before")
                     name = f"{name.removesuffix('_before')}_{kind}{'_before' if before else ''}"
                     measured.setdefault(name, []).append(value)
-    figures = {name: round(statistics.median(values), 3) for name, values in measured.items()}
+        figures = {name: round(statistics.median(values), 3) for name, values in measured.items()}
+        figures |= _api_download_figures(tmp, s3, base)
     return {**figures, **_download_summary(figures)}
 
 
@@ -717,7 +727,9 @@ def run() -> dict[str, float]:
                 if kind == "s3":
                     commit_ms[version] = result["commit_ms_median"]
                     transaction_ms[version] = result["transaction_ms_median"]
-        figures.update(_chunked_figures(tmp, s3, nanio_pid))
+        base = _stem_file(tmp / "take-base.wav")
+        figures.update(_chunked_figures(tmp, s3, nanio_pid, base))
+        figures.update(_api_download_figures(tmp, s3, base))
     figures["bytes_written_per_uploaded_byte"] = max(
         figures["bytes_written_per_uploaded_byte_filesystem"],
         figures["bytes_written_per_uploaded_byte_s3"],
