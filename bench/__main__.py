@@ -1,7 +1,8 @@
 """Runs benchmark areas and writes one flat JSON object of figures per area.
 
 Each area is a module `bench/<area>.py` with `run() -> dict[str, float]`; figure names carry
-their units. "machine" and "measured_at" are added here.
+their units. "machine" and "measured_at" are added here, and the machine's speed just before and after the area
+(`machine_calibration_ms_before` / `_after`: bench/_calibration.py), to read timed figures against.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import os
 import platform
 from datetime import UTC, datetime
 from pathlib import Path
+
+from bench._calibration import calibration_ms
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = BENCH_DIR / "results"
@@ -44,9 +47,13 @@ def main() -> None:
     areas = parser.parse_args().areas or default_areas()
     RESULTS_DIR.mkdir(exist_ok=True)
     for area in areas:
-        figures = importlib.import_module(f"bench.{area}").run()
+        module = importlib.import_module(f"bench.{area}")
+        speed_before = calibration_ms()
+        figures = module.run()
         result = {
             **figures,
+            "machine_calibration_ms_before": speed_before,
+            "machine_calibration_ms_after": calibration_ms(),
             "machine": machine_description(),
             "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }

@@ -657,8 +657,11 @@ def run_downloads() -> dict[str, float]:
     """Only the chunked store's download figures, to re-measure them alone: one child per store, run
     DOWNLOAD_CHILD_ROUNDS times; each reads a take reassembled from chunks, the same take stored in packs of the
     size before (BEFORE_PACK_BYTES: suffix `_before`) and the take stored whole, alternated.
-    Each figure is the median over the children."""
-    measured: dict[str, list[float]] = {}
+    Each figure is the median over the children; `downloads_machine_calibration_ms_*` is the machine's speed before
+    and after (bench/_calibration.py)."""
+    from bench._calibration import calibration_ms
+
+    measured: dict[str, list[float]] = {"downloads_machine_calibration_ms_before": [calibration_ms()]}
     with _workspace("beatflow-bench-downloads-") as (tmp, s3, nanio_pid):
         base = _stem_file(tmp / "take-base.wav")
         for round_ in range(DOWNLOAD_CHILD_ROUNDS):
@@ -675,6 +678,7 @@ def run_downloads() -> dict[str, float]:
                     measured.setdefault(name, []).append(value)
         figures = {name: round(statistics.median(values), 3) for name, values in measured.items()}
         figures |= _api_download_figures(tmp, s3, base)
+    figures["downloads_machine_calibration_ms_after"] = calibration_ms()
     return {**figures, **_download_summary(figures)}
 
 
