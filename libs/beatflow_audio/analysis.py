@@ -53,6 +53,22 @@ def waveform_peaks(samples: np.ndarray, points: int) -> list[float]:
     return [float(magnitude[a:b].max()) if b > a else 0.0 for a, b in itertools.pairwise(edges)]
 
 
+# pyloudnorm weighs up to five channels, placed as BS.1770 places them: L, R, C, Ls, Rs.
+BS1770_CHANNELS = 5
+# A file of more channels is read in the WAV (and SMPTE) order, whose 5.1 is L, R, C, LFE, Ls, Rs, and measured on
+# that bed without the LFE, which BS.1770 leaves out (a 7.1 file's last two channels are then not weighed).
+FIVE_ONE_BED = (0, 1, 2, 4, 5)
+
+
+def integrated_loudness(samples: np.ndarray, rate: int) -> float:
+    """ITU-R BS.1770 integrated loudness in LUFS (-inf for less than one 400 ms block, or silence)."""
+    if len(samples) < int(0.4 * rate):
+        return float("-inf")
+    if samples.ndim == 2 and samples.shape[1] > BS1770_CHANNELS:
+        samples = samples[:, list(FIVE_ONE_BED)]
+    return float(pyloudnorm.Meter(rate).integrated_loudness(samples))
+
+
 def analysis_signal(samples: np.ndarray, rate: int) -> np.ndarray:
     """The mono float32 signal at ANALYSIS_RATE that the estimators hear."""
     mono = to_mono(samples).astype(np.float32)
@@ -65,8 +81,6 @@ def analyse(samples: np.ndarray, rate: int, *, peak_points: int = 1000) -> Analy
     rhythm = estimate_rhythm(signal, ANALYSIS_RATE)
     pitch_classes = pitch_class_features(signal, ANALYSIS_RATE)
     tonality = estimate_key_from(pitch_classes)
-    meter = pyloudnorm.Meter(rate)
-    loudness = float(meter.integrated_loudness(samples)) if len(samples) >= int(0.4 * rate) else float("-inf")
     peak = float(np.abs(samples).max())
     return Analysis(
         duration_seconds=len(samples) / rate,
@@ -75,7 +89,7 @@ def analyse(samples: np.ndarray, rate: int, *, peak_points: int = 1000) -> Analy
         rhythm=rhythm,
         tonality=tonality,
         chords=estimate_chords_from(pitch_classes, rhythm.beat_times, tonality.key),
-        loudness_lufs=loudness,
+        loudness_lufs=integrated_loudness(samples, rate),
         peak_dbfs=20 * np.log10(peak) if peak > 0 else float("-inf"),
         waveform_peaks=waveform_peaks(samples, peak_points),
     )

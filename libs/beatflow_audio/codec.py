@@ -15,6 +15,10 @@ from beatflow_platform.errors import InvalidArgument
 
 FORMATS = {"WAV": "PCM_16", "FLAC": "PCM_16", "OGG": "VORBIS", "MP3": "MPEG_LAYER_III"}
 ENCODE_BLOCK_FRAMES = 65536
+# What each format can hold, where libsndfile refuses more: FLAC up to eight channels; MPEG layer III mono or
+# stereo at the MPEG sample rates.
+MAX_CHANNELS = {"FLAC": 8, "MP3": 2}
+MP3_SAMPLE_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
 # The format name stored and shown for each container libsndfile reports: "WAVEX" is WAV
 # with a WAVE_FORMAT_EXTENSIBLE header (what DAWs, sox and ffmpeg write for 24-bit and float).
 FORMAT_NAMES = {"WAV": "WAV", "WAVEX": "WAV", "AIFF": "AIFF", "FLAC": "FLAC", "OGG": "OGG", "MP3": "MP3"}
@@ -51,6 +55,31 @@ def decode(data: bytes) -> tuple[np.ndarray, int]:
     return samples, rate
 
 
+def require_encodable(audio_format: str, channels: int, sample_rate: int) -> None:
+    """INVALID_ARGUMENT (`FORMAT_CANNOT_HOLD`) when `audio_format` cannot hold audio of this shape."""
+    limit = MAX_CHANNELS.get(audio_format)
+    if limit is not None and channels > limit:
+        raise InvalidArgument(
+            f"{audio_format} holds at most {limit} channels and this audio has {channels}: choose WAV or OGG",
+            reason="FORMAT_CANNOT_HOLD",
+            metadata={"format": audio_format, "channels": str(channels)},
+        )
+    if audio_format == "MP3" and sample_rate not in MP3_SAMPLE_RATES:
+        raise InvalidArgument(
+            f"MP3 holds audio at {', '.join(map(str, MP3_SAMPLE_RATES))} Hz and this audio is at {sample_rate} Hz: "
+            "resample it to one of them (e.g. 48000) or choose another format",
+            reason="FORMAT_CANNOT_HOLD",
+            metadata={"format": audio_format, "sample_rate": str(sample_rate)},
+        )
+
+
+def nearest_rate_held(audio_format: str, sample_rate: int) -> int:
+    """The sample rate nearest `sample_rate` that `audio_format` holds (MP3: an MPEG rate; others: itself)."""
+    if audio_format != "MP3":
+        return sample_rate
+    return min(MP3_SAMPLE_RATES, key=lambda held: abs(held - sample_rate))
+
+
 def encode(samples: np.ndarray, sample_rate: int, audio_format: str = "FLAC", *, subtype: str = "") -> bytes:
     """Encodes float samples ([frames] or [frames, channels], -1..1) in `audio_format` (its default
     subtype unless `subtype` names another libsndfile subtype, e.g. "PCM_24").
@@ -60,9 +89,10 @@ def encode(samples: np.ndarray, sample_rate: int, audio_format: str = "FLAC", *,
     """
     if audio_format not in FORMATS:
         raise InvalidArgument.for_field("format", f"must be one of {', '.join(FORMATS)}")
+    channels = 1 if samples.ndim == 1 else samples.shape[1]
+    require_encodable(audio_format, channels, sample_rate)
     buffer = io.BytesIO()
     clipped = np.clip(samples, -1.0, 1.0)
-    channels = 1 if clipped.ndim == 1 else clipped.shape[1]
     with soundfile.SoundFile(
         buffer, "w", sample_rate, channels, format=audio_format, subtype=subtype or FORMATS[audio_format]
     ) as sound:

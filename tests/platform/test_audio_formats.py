@@ -250,3 +250,29 @@ def test_a_long_take_encodes_as_ogg_without_crashing_the_process():
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-500:]
     assert float(done.stdout) == pytest.approx(70.0, abs=0.01)
+
+
+@pytest.mark.parametrize(
+    ("audio_format", "channels", "rate", "holds"),
+    [
+        ("MP3", 2, 48000, True),
+        ("MP3", 1, 22050, True),
+        ("MP3", 6, 48000, False),  # 5.1
+        ("MP3", 2, 96000, False),  # a studio rate
+        ("FLAC", 8, 96000, True),
+        ("FLAC", 9, 48000, False),
+        ("OGG", 9, 96000, True),
+        ("WAV", 12, 192000, True),
+    ],
+)
+def test_a_format_that_cannot_hold_the_audio_is_refused_in_words(audio_format, channels, rate, holds):
+    t = np.arange(rate // 10) / rate
+    samples = np.repeat((0.3 * np.sin(2 * np.pi * 440 * t))[:, None], channels, axis=1)
+    if holds:
+        decoded, decoded_rate = codec.decode(codec.encode(samples, rate, audio_format))
+        assert decoded.shape[1] == channels and decoded_rate == rate
+        return
+    with pytest.raises(InvalidArgument) as refused:
+        codec.encode(samples, rate, audio_format)
+    assert refused.value.reason == "FORMAT_CANNOT_HOLD" and audio_format in str(refused.value)
+    assert (str(channels) if channels > 2 else str(rate)) in str(refused.value)

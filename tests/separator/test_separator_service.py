@@ -133,6 +133,45 @@ async def test_analysis_reports_tempo_key_loudness_and_peaks(desk):
     assert len(analysis.beat_times_seconds) > 10
 
 
+async def test_surround_files_are_analysed(desk):
+    alice = await desk.vcs.sign_up()
+    front, rate = codec.decode(song_bytes(seconds=6))
+    five_one = np.zeros((len(front), 6), np.float32)
+    five_one[:, :2] = front  # L and R of a 5.1 file, in the WAV channel order
+    track = await alice.upload(codec.encode(five_one, rate, "WAV"))
+    analysis = (await desk.separator(alice).AnalyzeAudio(pb.AnalyzeAudioRequest(blob_id=track.blob_id))).analysis
+    assert analysis.audio.channels == 6
+    assert -30 < analysis.integrated_loudness_lufs < 0
+    assert abs(analysis.bpm - 124) < 2
+
+
+async def test_conversions_fit_the_format_or_are_refused_in_words(desk):
+    alice = await desk.vcs.sign_up()
+    studio_take = await alice.upload(tone(1.0, 440.0, sample_rate=96000))
+    request = pb.ConvertAudioRequest(blob_id=studio_take.blob_id, format=audio_pb2.AUDIO_FORMAT_MP3)
+    converted = (await desk.separator(alice).ConvertAudio(request)).blob  # MP3 holds 48 kHz at most
+    assert converted.content_type == "audio/mpeg" and converted.audio.sample_rate == 48000
+    request.sample_rate = 96000
+    error = await rpc_error(desk.separator(alice).ConvertAudio(request))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and "96000 Hz" in error.details()
+    surround = await alice.upload(tone(1.0, channels=6))
+    error = await rpc_error(
+        desk.separator(alice).ConvertAudio(
+            pb.ConvertAudioRequest(blob_id=surround.blob_id, format=audio_pb2.AUDIO_FORMAT_MP3)
+        )
+    )
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and "6" in error.details()
+
+
+async def test_a_source_with_more_channels_than_the_stems_hold_is_refused_before_it_is_queued(desk):
+    alice = await desk.vcs.sign_up()
+    nine_channels = await alice.upload(tone(1.0, channels=9))
+    request = pb.SeparateStemsRequest(source_blob_id=nine_channels.blob_id)
+    error = await rpc_error(desk.separator(alice).SeparateStems(request))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and "9" in error.details()
+    assert not (await desk.jobs(alice).ListJobs(jobs_pb2.ListJobsRequest())).jobs
+
+
 async def test_long_files_are_analysed_as_jobs(desk_factory):
     desk = await desk_factory(max_unary_analysis_seconds=5)
     alice = await desk.vcs.sign_up()

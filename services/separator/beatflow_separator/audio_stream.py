@@ -69,6 +69,7 @@ class StemWriter:
     """One file per stem, `<stem>.<ext>` in `directory`, encoded as codec.encode does, written block by block."""
 
     def __init__(self, directory: Path, stems: tuple[str, ...], rate: int, channels: int, audio_format: str):
+        codec.require_encodable(audio_format, channels, rate)
         self.paths = {name: directory / f"{name}.{audio_format.lower()}" for name in stems}
         self._files = {
             name: soundfile.SoundFile(

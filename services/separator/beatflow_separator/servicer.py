@@ -126,9 +126,12 @@ class SeparatorServicer(separator_pb2_grpc.SeparatorServiceServicer):
         return separator_pb2.SeparateStemsResponse(job=job)
 
     async def _source_seconds(self, blob_id: str, owner_id: str) -> float:
-        """The source's length from its blob record (0 when vcs never decoded it); too long is refused here,
-        before it is queued."""
-        seconds = (await self._blobs.describe(blob_id, owner_id=owner_id)).audio.duration_seconds
+        """The source's length from its blob record (0 when vcs never decoded it); too long, or more channels than
+        the stems' format holds, is refused here, before it is queued."""
+        audio = (await self._blobs.describe(blob_id, owner_id=owner_id)).audio
+        if audio.channels:
+            codec.require_encodable(self._settings.stem_format, audio.channels, audio.sample_rate)
+        seconds = audio.duration_seconds
         if seconds > self._settings.max_audio_seconds:
             raise InvalidArgument.for_field(
                 "source_blob_id",
@@ -193,7 +196,7 @@ class SeparatorServicer(separator_pb2_grpc.SeparatorServiceServicer):
     ) -> separator_pb2.ConvertAudioResponse:
         audio_format = _output_format(request.format)
         samples, rate, _ = await self._read(request.blob_id, "blob_id", self._settings.max_audio_seconds)
-        target = request.sample_rate or rate
+        target = request.sample_rate or codec.nearest_rate_held(audio_format, rate)
         converted = await asyncio.to_thread(mixing.resample, samples, rate, target)
         return separator_pb2.ConvertAudioResponse(blob=await self._store(converted, target, audio_format, "converted"))
 
