@@ -52,7 +52,18 @@ def decode(data: bytes) -> tuple[np.ndarray, int]:
         raise not_audio(error) from None
     if samples.shape[0] == 0:
         raise InvalidArgument("the file holds no audio samples", reason="NOT_AUDIO")
+    require_finite(samples)
     return samples, rate
+
+
+def require_finite(samples: np.ndarray) -> None:
+    """INVALID_ARGUMENT (`NOT_FINITE`) when samples hold NaN or infinity, which only a float file can (one a faulty
+    plug-in wrote, say): nothing heard or separated from them would mean anything."""
+    if not np.isfinite(samples).all():
+        raise InvalidArgument(
+            "the audio holds samples that are not finite numbers (NaN or infinity): re-export the file",
+            reason="NOT_FINITE",
+        )
 
 
 def require_encodable(audio_format: str, channels: int, sample_rate: int) -> None:

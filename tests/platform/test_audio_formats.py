@@ -276,3 +276,20 @@ def test_a_format_that_cannot_hold_the_audio_is_refused_in_words(audio_format, c
         codec.encode(samples, rate, audio_format)
     assert refused.value.reason == "FORMAT_CANNOT_HOLD" and audio_format in str(refused.value)
     assert (str(channels) if channels > 2 else str(rate)) in str(refused.value)
+
+
+def test_samples_that_are_not_finite_are_refused_and_loud_floats_are_not():
+    t = np.arange(4410) / 44100
+    take = np.repeat((0.3 * np.sin(2 * np.pi * 440 * t))[:, None], 2, axis=1)
+    for bad in (np.nan, np.inf, -np.inf):
+        glitched = take.copy()
+        glitched[100, 1] = bad
+        buffer = io.BytesIO()
+        soundfile.write(buffer, glitched, 44100, format="WAV", subtype="FLOAT")
+        with pytest.raises(InvalidArgument) as refused:
+            codec.decode(buffer.getvalue())
+        assert refused.value.reason == "NOT_FINITE"
+    buffer = io.BytesIO()
+    soundfile.write(buffer, take * 4, 44100, format="WAV", subtype="FLOAT")  # over full scale, but numbers
+    samples, _ = codec.decode(buffer.getvalue())
+    assert np.abs(samples).max() == pytest.approx(1.2, abs=1e-6)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 import time
 
 import grpc
 import numpy as np
 import pytest
+import soundfile
 
 from beatflow.common.v1 import audio_pb2
 from beatflow.jobs.v1 import jobs_pb2
@@ -170,6 +172,21 @@ async def test_a_source_with_more_channels_than_the_stems_hold_is_refused_before
     error = await rpc_error(desk.separator(alice).SeparateStems(request))
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and "9" in error.details()
     assert not (await desk.jobs(alice).ListJobs(jobs_pb2.ListJobsRequest())).jobs
+
+
+async def test_audio_with_samples_that_are_not_numbers_is_refused_in_words(desk):
+    alice = await desk.vcs.sign_up()
+    samples, rate = codec.decode(song_bytes(seconds=4))
+    samples[1000:1010] = np.nan  # as a faulty plug-in can leave in a float file
+    buffer = io.BytesIO()
+    soundfile.write(buffer, samples, rate, format="WAV", subtype="FLOAT")
+    glitched = await alice.upload(buffer.getvalue())  # stored as it came
+    error = await rpc_error(desk.separator(alice).AnalyzeAudio(pb.AnalyzeAudioRequest(blob_id=glitched.blob_id)))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and "not finite" in error.details()
+    job = (await desk.separator(alice).SeparateStems(pb.SeparateStemsRequest(source_blob_id=glitched.blob_id))).job
+    done = await desk.finished(alice, job.job_id)
+    assert (done.state, done.error.code) == (jobs_pb2.JOB_STATE_FAILED, "INVALID_ARGUMENT")
+    assert "not finite" in done.error.message
 
 
 async def test_long_files_are_analysed_as_jobs(desk_factory):

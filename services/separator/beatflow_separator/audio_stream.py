@@ -32,6 +32,7 @@ def convert(decoded: soundfile.SoundFile, rate: int, channels: int, path: Path) 
     with soundfile.SoundFile(path, "w", samplerate=rate, channels=channels, format="WAV", subtype="FLOAT") as out:
         decoded.seek(0)
         for block in decoded.blocks(blocksize=BLOCK_FRAMES, dtype="float32", always_2d=True):
+            codec.require_finite(block)
             block = _to_channels(block, channels)
             out.write(resampler.resample_chunk(block) if resampler else block)
         if resampler:

@@ -125,6 +125,7 @@ def _whole(
     audio_format: str,
 ) -> Outcome:
     samples = decoded.read(dtype="float32", always_2d=True)
+    codec.require_finite(samples)
     separation = engine.separate(samples, decoded.samplerate, options, progress)
     stems = tuple(separation.stems)
     meter = QualityMeter(stems)
