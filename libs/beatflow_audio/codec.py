@@ -44,15 +44,17 @@ def not_audio(error: Exception) -> InvalidArgument:
     )
 
 
-def decode(data: bytes) -> tuple[np.ndarray, int]:
-    """(samples as float32 [frames, channels], sample rate); INVALID_ARGUMENT when not decodable."""
+def decode(data: bytes, *, finite_only: bool = True) -> tuple[np.ndarray, int]:
+    """(samples as float32 [frames, channels], sample rate); INVALID_ARGUMENT when not decodable, or (with
+    `finite_only`) when a sample is NaN or infinite."""
     try:
         samples, rate = soundfile.read(io.BytesIO(data), dtype="float32", always_2d=True)
     except DECODE_ERRORS as error:
         raise not_audio(error) from None
     if samples.shape[0] == 0:
         raise InvalidArgument("the file holds no audio samples", reason="NOT_AUDIO")
-    require_finite(samples)
+    if finite_only:
+        require_finite(samples)
     return samples, rate
 
 

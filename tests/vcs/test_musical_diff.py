@@ -74,6 +74,20 @@ async def test_the_same_samples_re_encoded_are_modified_without_ranges(song):
     assert not any(c.audio_compared for c in trees_only.stem_changes)
 
 
+async def test_a_take_with_samples_that_are_not_numbers_is_diffed_as_silence_there(song, takes):
+    owner, repo_id, first, _, _ = song
+    pcm, _ = codec.decode(takes["wav"])
+    glitched = pcm.copy()
+    glitched[int(2 * BAR * RATE) : int(4 * BAR * RATE)] = np.nan  # as a faulty plug-in can write into a float file
+    blob = (await owner.upload(codec.encode(glitched, RATE, "WAV", subtype="FLOAT"))).blob_id
+    head = await owner.commit(repo_id, {"keys": blob}, message="glitched")
+    diff = await owner.vc.DiffCommits(pb.DiffCommitsRequest(repo_id=repo_id, base=first, head=head.commit_id))
+    (keys,) = [change for change in diff.stem_changes if change.name == "keys"]
+    assert keys.audio_compared
+    heard = [(r.head_start_seconds, r.head_end_seconds) for r in keys.ranges]
+    assert audio_edits.iou(heard, (2 * BAR, 4 * BAR)) >= 0.9
+
+
 async def test_stems_longer_than_the_limit_are_not_compared(vcs_factory, takes):
     limited = await vcs_factory(diff_max_audio_seconds=5.0)
     owner = await limited.sign_up()

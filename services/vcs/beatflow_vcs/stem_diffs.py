@@ -59,5 +59,8 @@ class StemDiffs:
             return await asyncio.to_thread(diff_picture.render_png, base, head, ranges, size=size, title=title)
 
     async def _decode(self, entry: TreeEntry) -> tuple[np.ndarray, int]:
+        """The take's samples; any that are not finite numbers (a float file a faulty plug-in wrote) count as silence:
+        a diff shows what can be heard, and one bad take must not stop a diff or a comment list."""
         data = b"".join([chunk async for chunk in self._store.read(entry.blob_id)])
-        return await asyncio.to_thread(codec.decode, data)
+        samples, rate = await asyncio.to_thread(codec.decode, data, finite_only=False)
+        return np.nan_to_num(samples, nan=0.0, posinf=0.0, neginf=0.0, copy=False), rate
