@@ -86,11 +86,12 @@ def require_encodable(audio_format: str, channels: int, sample_rate: int) -> Non
         )
 
 
-def nearest_rate_held(audio_format: str, sample_rate: int) -> int:
-    """The sample rate nearest `sample_rate` that `audio_format` holds (MP3: an MPEG rate; others: itself)."""
-    if audio_format != "MP3":
+def rate_held(audio_format: str, sample_rate: int) -> int:
+    """`sample_rate` if `audio_format` holds it, else the lowest rate it holds above it (no band is lost), else
+    its highest (MP3: 37800 Hz -> 44100, 96000 Hz -> 48000)."""
+    if audio_format != "MP3" or sample_rate in MP3_SAMPLE_RATES:
         return sample_rate
-    return min(MP3_SAMPLE_RATES, key=lambda held: abs(held - sample_rate))
+    return min((held for held in MP3_SAMPLE_RATES if held > sample_rate), default=MP3_SAMPLE_RATES[-1])
 
 
 def encode(samples: np.ndarray, sample_rate: int, audio_format: str = "FLAC", *, subtype: str = "") -> bytes:

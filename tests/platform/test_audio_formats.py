@@ -293,3 +293,14 @@ def test_samples_that_are_not_finite_are_refused_and_loud_floats_are_not():
     soundfile.write(buffer, take * 4, 44100, format="WAV", subtype="FLOAT")  # over full scale, but numbers
     samples, _ = codec.decode(buffer.getvalue())
     assert np.abs(samples).max() == pytest.approx(1.2, abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("audio_format", "rate", "held"),
+    [("MP3", 44100, 44100), ("MP3", 37800, 44100), ("MP3", 96000, 48000), ("MP3", 7000, 8000), ("FLAC", 96000, 96000)],
+)
+def test_the_rate_a_format_holds_loses_no_band_it_can_keep(audio_format, rate, held):
+    assert codec.rate_held(audio_format, rate) == held
+    t = np.arange(held // 10) / held
+    samples, decoded_rate = codec.decode(codec.encode(0.3 * np.sin(2 * np.pi * 440 * t), held, audio_format))
+    assert decoded_rate == held and len(samples) > 0

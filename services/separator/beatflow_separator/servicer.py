@@ -196,7 +196,7 @@ class SeparatorServicer(separator_pb2_grpc.SeparatorServiceServicer):
     ) -> separator_pb2.ConvertAudioResponse:
         audio_format = _output_format(request.format)
         samples, rate, _ = await self._read(request.blob_id, "blob_id", self._settings.max_audio_seconds)
-        target = request.sample_rate or codec.nearest_rate_held(audio_format, rate)
+        target = request.sample_rate or codec.rate_held(audio_format, rate)
         converted = await asyncio.to_thread(mixing.resample, samples, rate, target)
         return separator_pb2.ConvertAudioResponse(blob=await self._store(converted, target, audio_format, "converted"))
 

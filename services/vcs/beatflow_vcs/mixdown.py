@@ -23,12 +23,10 @@ import numpy as np
 import soundfile
 import soxr
 
-from beatflow_audio.codec import FORMATS
+from beatflow_audio.codec import FORMATS, rate_held
 
 BLOCK_FRAMES = 65536
 PEAK_CEILING_DBFS = -0.1
-# libsndfile's MPEG encoder (LAME) takes at most 48 kHz.
-MAX_RATE = {"MP3": 48000}
 
 
 @dataclass(frozen=True)
@@ -56,14 +54,15 @@ def mix(
     """Mixes (readable audio file, gain in dB) pairs and writes the result to `out` in `audio_format`.
 
     The file has the highest rate and channel count and the length of the longest stem, or the
-    `min_` values when larger (stems left out of a mix thus keep the timeline of the full mix).
+    `min_` values when larger (stems left out of a mix thus keep the timeline of the full mix); a rate the format
+    cannot hold becomes one it does (codec.rate_held: MP3 at 96 kHz is written at 48 kHz).
     """
     if not stems:
         raise ValueError("nothing to mix")
     sounds = [soundfile.SoundFile(handle) for handle, _ in stems]
     try:
         rate = max(min_rate, *(sound.samplerate for sound in sounds))
-        rate = min(rate, MAX_RATE.get(audio_format, rate))
+        rate = rate_held(audio_format, rate)
         channels = 2 if max(min_channels, *(sound.channels for sound in sounds)) > 1 else 1
         frames = max(
             math.ceil(min_seconds * rate), *(math.ceil(sound.frames * rate / sound.samplerate) for sound in sounds)
