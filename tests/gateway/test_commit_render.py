@@ -145,6 +145,25 @@ async def test_stems_of_other_rates_are_resampled_and_a_loud_sum_is_turned_down(
     assert mp3_rate == 48000 and abs(len(decoded) - 96000) < 0.05 * 48000
 
 
+async def test_samples_that_are_not_numbers_play_as_silence_in_a_render(gateway_factory):
+    client = await gateway_factory(slow_call_timeout_seconds=30)
+    headers = await signed_in(client, "glitch")
+    bass = sine(2.0, 110.0, 0.3)
+    keys = sine(2.0, 440.0, 0.3)
+    keys[RATE // 2 : RATE] = np.nan  # as a faulty plug-in can leave in a float file
+    _, commit = await commit_stems(
+        client,
+        headers,
+        {"bass": codec.encode(bass, RATE, "WAV"), "keys": codec.encode(keys, RATE, "WAV", subtype="FLOAT")},
+    )
+    response = await client.get(commit["render_url"])
+    assert response.status_code == 200, response.text
+    mix, _ = codec.decode(response.content)
+    assert np.abs(mix[RATE // 2 : RATE, 0] - bass[RATE // 2 : RATE]).max() < 0.01  # the bass alone: no clicks
+    clean = RATE + RATE // 4
+    assert np.abs(mix[clean : clean + RATE // 2, 0] - (bass + keys)[clean : clean + RATE // 2]).max() < 0.01
+
+
 async def test_range_head_etag_and_formats(band):
     client, _, commit, _ = band
     url = commit["render_url"]

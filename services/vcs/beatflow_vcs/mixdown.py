@@ -5,6 +5,9 @@ to the highest rate among them, padded with silence to the longest, and a mono s
 on both channels when any stem is stereo. The sum is accumulated in a float32 buffer mapped on
 a temporary file, so memory stays at a few blocks whatever the length.
 
+Samples that are not finite numbers (NaN or infinity, which a float file a faulty plug-in wrote can hold) are
+played as silence: a render of history must not fail, nor turn them into full-scale clicks.
+
 The mix never clips silently: when the sum of the stems would exceed full scale, the whole mix
 is turned down so that its peak sits at `PEAK_CEILING_DBFS` (one gain for the whole file, no
 limiter: balance and dynamics stay as mixed), and the gain applied is returned.
@@ -87,6 +90,8 @@ def _add_into(buffer: np.ndarray, sound: soundfile.SoundFile, rate: int, gain: f
     position = 0
     blocks = sound.blocks(blocksize=BLOCK_FRAMES, dtype="float32", always_2d=True)
     for block in itertools.chain(blocks, [None]) if resampler else blocks:
+        if block is not None:
+            block = np.nan_to_num(block, nan=0.0, posinf=0.0, neginf=0.0, copy=False)
         if resampler is None:
             assert block is not None  # the None that ends the blocks follows only with a resampler
             samples = _match_channels(block, channels)
