@@ -68,6 +68,12 @@ def require_finite(samples: np.ndarray) -> None:
         )
 
 
+def silenced_where_not_finite(samples: np.ndarray) -> np.ndarray:
+    """The samples with any NaN or infinity set to silence, in place: for what must play or compare history as it
+    can be heard (renders, diffs) rather than refuse it."""
+    return np.nan_to_num(samples, nan=0.0, posinf=0.0, neginf=0.0, copy=False)
+
+
 def require_encodable(audio_format: str, channels: int, sample_rate: int) -> None:
     """INVALID_ARGUMENT (`FORMAT_CANNOT_HOLD`) when `audio_format` cannot hold audio of this shape."""
     limit = MAX_CHANNELS.get(audio_format)

@@ -26,7 +26,7 @@ import numpy as np
 import soundfile
 import soxr
 
-from beatflow_audio.codec import FORMATS, rate_held
+from beatflow_audio.codec import FORMATS, rate_held, silenced_where_not_finite
 
 BLOCK_FRAMES = 65536
 PEAK_CEILING_DBFS = -0.1
@@ -91,7 +91,7 @@ def _add_into(buffer: np.ndarray, sound: soundfile.SoundFile, rate: int, gain: f
     blocks = sound.blocks(blocksize=BLOCK_FRAMES, dtype="float32", always_2d=True)
     for block in itertools.chain(blocks, [None]) if resampler else blocks:
         if block is not None:
-            block = np.nan_to_num(block, nan=0.0, posinf=0.0, neginf=0.0, copy=False)
+            block = silenced_where_not_finite(block)
         if resampler is None:
             assert block is not None  # the None that ends the blocks follows only with a resampler
             samples = _match_channels(block, channels)

@@ -63,4 +63,4 @@ class StemDiffs:
         a diff shows what can be heard, and one bad take must not stop a diff or a comment list."""
         data = b"".join([chunk async for chunk in self._store.read(entry.blob_id)])
         samples, rate = await asyncio.to_thread(codec.decode, data, finite_only=False)
-        return np.nan_to_num(samples, nan=0.0, posinf=0.0, neginf=0.0, copy=False), rate
+        return codec.silenced_where_not_finite(samples), rate
