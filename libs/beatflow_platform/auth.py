@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextvars
 import enum
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,10 +27,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from beatflow_platform.errors import Unauthenticated
 from beatflow_platform.keys import KeyConfigurationError, load_private_key, load_public_keys
+from beatflow_platform.lru import LruCache
 from beatflow_platform.settings import AuthSettings
 
 ALGORITHM = "EdDSA"
 _REQUIRED_CLAIMS = ["sub", "exp", "iat", "iss", "aud"]
+# Tokens a verifier remembers having verified: a client sends the same token with every call until it expires.
+VERIFIED_TOKENS_REMEMBERED = 4096
 
 
 class PrincipalKind(enum.StrEnum):
@@ -104,7 +108,14 @@ class TokenIssuer:
 
 class TokenVerifier:
     """Checks the tokens a service receives: users' access tokens and, from the services it trusts,
-    service tokens addressed to it (`service_name`)."""
+    service tokens addressed to it (`service_name`).
+
+    What a token says is a function of its text and the keys, which are fixed for the verifier's life, so a
+    token verified once is remembered (up to `VERIFIED_TOKENS_REMEMBERED`, least recently used out) and its
+    signature is not checked again until it expires: the Ed25519 check was a tenth of vcs's CPU time on a
+    repository read. Expiry is checked on every call; a remembered token past it is verified anew (and refused
+    as expired). Revocation is not a property of the text: sessions (`beatflow_platform.sessions`) check it.
+    """
 
     def __init__(self, settings: AuthSettings, service_name: str):
         self._user_keys = _public_keys(settings.token_public_keys, "auth.token_public_keys")
@@ -119,8 +130,17 @@ class TokenVerifier:
         self._issuer = settings.jwt_issuer
         self._audience = settings.jwt_audience
         self._service_name = service_name
+        self._verified: LruCache[str, Principal] = LruCache(VERIFIED_TOKENS_REMEMBERED)
 
     def verify(self, token: str) -> Principal:
+        remembered = self._verified.get(token)
+        if remembered is not None and time.time() < remembered.expires_at.timestamp():
+            return remembered
+        principal = self._verify_signed(token)
+        self._verified.put(token, principal)
+        return principal
+
+    def _verify_signed(self, token: str) -> Principal:
         try:
             key_id = jwt.get_unverified_header(token).get("kid")
             if not isinstance(key_id, str):

@@ -94,6 +94,19 @@ def test_expired_tokens_are_refused():
     assert refused(token) == "TOKEN_EXPIRED"
 
 
+def test_a_remembered_token_is_refused_once_it_expires():
+    """The verifier remembers tokens it verified (no second signature check), but never past their expiry."""
+    lifetime = timedelta(seconds=VCS.access_token_ttl_seconds)
+    token = TokenIssuer(VCS).issue("alice", session_id="s-1", now=datetime.now(UTC) - lifetime + timedelta(seconds=1.5))
+    checker = verifier()
+    first = checker.verify(token)
+    assert checker.verify(token) is first, "the second call answers from memory"
+    time.sleep(max(0.0, first.expires_at.timestamp() - time.time()) + 0.05)
+    with pytest.raises(Unauthenticated) as caught:
+        checker.verify(token)
+    assert caught.value.reason == "TOKEN_EXPIRED"
+
+
 def test_unknown_missing_and_odd_key_ids_are_refused():
     assert refused(signed(user_claims(), key_id="users-0")) == "TOKEN_INVALID"
     no_kid = jwt.encode(user_claims(), load_private_key(KEYS.token.private, "test key"), algorithm="EdDSA")
