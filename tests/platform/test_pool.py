@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import psycopg
 import pytest
 from psycopg_pool import PoolTimeout
 
 from beatflow_devtools.network import free_port
-from beatflow_platform.db.pool import open_pool, ping
+from beatflow_platform.db.pool import DictPool, open_pool, ping
 from beatflow_platform.settings import DatabaseSettings
 
 
@@ -33,6 +35,34 @@ async def test_pool_survives_a_postgres_restart(private_postgres):
                 await conn.execute("SELECT 1")
         private_postgres.start(fsync=False)
         await ping(pool)  # stale connections are detected on checkout and replaced
+    finally:
+        await pool.close()
+
+
+async def test_a_connection_the_server_ended_is_replaced_and_a_quiet_one_costs_no_round_trip(database_dsn, monkeypatch):
+    checks = []
+    original = DictPool.check_connection
+
+    async def counted(conn):
+        checks.append(conn.info.backend_pid)
+        await original(conn)
+
+    monkeypatch.setattr(DictPool, "check_connection", staticmethod(counted))
+    settings = DatabaseSettings(url=database_dsn, pool_min_size=1, pool_max_size=1, connect_timeout_seconds=5)
+    pool = await open_pool(settings, application_name="stale-test")
+    try:
+        async with pool.connection() as conn:
+            first_pid = conn.info.backend_pid
+        async with pool.connection() as conn:
+            assert conn.info.backend_pid == first_pid
+        assert checks == [], "an idle connection with nothing to read is handed out without a round trip"
+        async with await psycopg.AsyncConnection.connect(database_dsn, autocommit=True) as admin:
+            await admin.execute("SELECT pg_terminate_backend(%s)", (first_pid,))
+        await asyncio.sleep(0.2)  # the server's goodbye reaches the pooled socket
+        async with pool.connection() as conn:
+            row = await (await conn.execute("SELECT pg_backend_pid() AS pid")).fetchone()
+        assert checks == [first_pid], "the ended connection was checked"
+        assert row is not None and row["pid"] != first_pid, "and replaced by a new one"
     finally:
         await pool.close()
 
