@@ -12,9 +12,11 @@ import pytest
 from beatflow.vcs.v1 import repositories_pb2, version_control_pb2_grpc
 from beatflow.vcs.v1 import version_control_pb2 as pb
 from beatflow_vcs import graph
+from beatflow_vcs.history import HistoryPage
 from beatflow_vcs.history_pages import HistoryPages, Page
 from beatflow_vcs.servicers.commit_messages import CommitMessages
-from beatflow_vcs.store import CommitView
+from beatflow_vcs.servicers.history_responses import HistoryResponses
+from beatflow_vcs.store import CommitView, Ref
 from tests.audio import tone
 from tests.fixtures.vcs import Caller, VcsUnderTest, rpc_error
 
@@ -156,3 +158,34 @@ def test_a_commit_message_is_built_once_and_the_memo_is_bounded():
     messages.get(_commit("a" * 64))  # used again: "b" is now the least recently used
     messages.get(_commit("c" * 64))
     assert len(messages) == 2 and messages.get(_commit("a" * 64)) is first
+
+
+def _ref(kind: str, name: str, commit_id: str) -> Ref:
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    return Ref(kind, name, commit_id, "", None, at, at)
+
+
+def test_a_history_response_is_built_once_per_state_of_its_page_and_the_memo_is_bounded():
+    a, b = "a" * 64, "b" * 64
+    main = _ref("branch", "main", a)
+
+    def page(tags: list[Ref], token: str = "") -> HistoryPage:
+        nodes = [(_commit(a), ["main"], [t.name for t in tags if t.commit_id == a]), (_commit(b), [], [])]
+        return HistoryPage(nodes, [main], tags, token)
+
+    responses = HistoryResponses(CommitMessages())
+    first = responses.get("repo", page([]))
+    assert [n.commit.commit_id for n in first.nodes] == [c.id for c in first.commits] == [a, b]
+    assert first.root == b and list(first.nodes[0].branch_heads) == ["main"]
+    assert responses.get("repo", page([])) is first, "the same page state: the kept response"
+
+    tagged = responses.get("repo", page([_ref("tag", "v1", a)]))
+    assert tagged is not first and list(tagged.nodes[0].tags) == ["v1"] and [t.name for t in tagged.tags] == ["v1"]
+    more = responses.get("repo", page([], token="next"))
+    assert more.next_page_token == "next" and more.root == "", "a page with more after it names no root"
+    assert responses.get("other repo", page([])).repo_id == "other repo"
+
+    small = HistoryResponses(CommitMessages(), max_bytes=first.ByteSize() + tagged.ByteSize() - 1)
+    small.get("repo", page([]))
+    small.get("repo", page([_ref("tag", "v1", a)]))
+    assert len(small) == 1, "bounded by the responses' encoded size"

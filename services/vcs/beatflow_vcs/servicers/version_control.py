@@ -24,6 +24,7 @@ from beatflow_vcs.merging import RangeChoice
 from beatflow_vcs.renders import MixRequest, Renders
 from beatflow_vcs.servicers import convert
 from beatflow_vcs.servicers.commit_messages import CommitMessages
+from beatflow_vcs.servicers.history_responses import HistoryResponses
 from beatflow_vcs.versioning import VersionControl
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["VersionControlService"].full_name
@@ -62,6 +63,7 @@ class VersionControlServicer(version_control_pb2_grpc.VersionControlServiceServi
         self._renders = renders
         self._comments = comments
         self._commit_messages = CommitMessages()
+        self._history_responses = HistoryResponses(self._commit_messages)
 
     async def CreateCommit(
         self, request: pb.CreateCommitRequest, context: grpc.aio.ServicerContext
@@ -95,20 +97,7 @@ class VersionControlServicer(version_control_pb2_grpc.VersionControlServiceServi
         self, request: pb.GetHistoryRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetHistoryResponse:
         page = await self._history.history(reader_principal(), request.repo_id, request.page_size, request.page_token)
-        nodes = [
-            pb.HistoryNode(commit=self._commit_messages.get(commit), branch_heads=heads, tags=tags)
-            for commit, heads, tags in page.nodes
-        ]
-        commits = [convert.history_commit(node.commit, node.branch_heads, node.tags) for node in nodes]
-        return pb.GetHistoryResponse(
-            repo_id=request.repo_id,
-            nodes=nodes,
-            branches=[convert.ref(r) for r in page.branches],
-            tags=[convert.ref(r) for r in page.tags],
-            next_page_token=page.next_page_token,
-            commits=commits,
-            root=commits[-1].id if commits and not page.next_page_token else "",
-        )
+        return self._history_responses.get(request.repo_id, page)
 
     async def GetLog(self, request: pb.GetLogRequest, context: grpc.aio.ServicerContext) -> pb.GetLogResponse:
         commits, token = await self._history.log(
