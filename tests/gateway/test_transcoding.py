@@ -47,6 +47,8 @@ def test_body_path_and_query_fill_the_request():
     render = RULES["GET", "/api/vcs/commit/{commit_id}/render:info"]
     request = request_message(render, {"commit_id": "c"}, [("mute", "bass"), ("mute", "drums")], b"")
     assert list(request.mute) == ["bass", "drums"]
+    read = RULES["GET", "/api/repositories/{repo_id}"]
+    assert request_message(read, {"repo_id": "r1"}, [], b"") == repositories_pb2.GetRepositoryRequest(repo_id="r1")
 
 
 @pytest.mark.parametrize(

@@ -50,14 +50,26 @@ def request_message(
         bound = {*path_fields, binding.body}
         for name, value in query:
             _set_query_value(request_type, document, name, value, bound)
+    message_class = message_factory.GetMessageClass(request_type)
+    if not document and _top_level_strings(request_type, path_fields):
+        # Most reads (GET /api/repositories/{repo_id}): the JSON mapping of a string is the string itself.
+        return message_class(**path_fields)
     for field_path, value in path_fields.items():
         _nested(document, field_path)[field_path.rsplit(".", 1)[-1]] = value
-    message = message_factory.GetMessageClass(request_type)()
+    message = message_class()
     try:
         json_format.ParseDict(document, message)
     except json_format.ParseError as error:
         raise _invalid("body", str(error)) from None
     return message
+
+
+def _top_level_strings(message_type: Descriptor, field_paths: Iterable[str]) -> bool:
+    fields = message_type.fields_by_name
+    return all(
+        path in fields and fields[path].type == FieldDescriptor.TYPE_STRING and not fields[path].is_repeated
+        for path in field_paths
+    )
 
 
 def _json_body(body: bytes) -> Any:
