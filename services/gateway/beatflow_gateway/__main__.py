@@ -7,13 +7,16 @@ import uvicorn
 from beatflow_gateway.app import create_app
 from beatflow_gateway.settings import GatewaySettings
 from beatflow_platform.logging import configure_logging
+from beatflow_platform.startup_heap import freeze_startup_heap
 
 
 def main() -> None:
     settings = GatewaySettings()
     configure_logging(settings.log_level, json=settings.log_json, service="gateway")
+    app = create_app(settings)
+    freeze_startup_heap()
     uvicorn.run(
-        create_app(settings),
+        app,
         host=settings.http_host,
         port=settings.http_port,
         log_config=None,

@@ -7,12 +7,14 @@ import asyncio
 from beatflow_generator.app import build_app
 from beatflow_generator.settings import GeneratorSettings
 from beatflow_platform.logging import configure_logging
+from beatflow_platform.startup_heap import freeze_startup_heap
 
 
 async def main() -> None:
     settings = GeneratorSettings()
     configure_logging(settings.log_level, json=settings.log_json, service=settings.service_name)
     app = await build_app(settings)
+    freeze_startup_heap()
     await app.serve_until_signalled()
 
 
