@@ -12,6 +12,10 @@ command -v fluidsynth >/dev/null || missing+=(fluidsynth)
 [ -e /usr/share/sounds/sf2/FluidR3_GM.sf2 ] || missing+=(fluid-soundfont-gm)
 # Recorded speakers (KTuberling's spoken words, GPL-2+): the separator bench's real voices.
 [ -d /usr/share/ktuberling/sounds ] || missing+=(ktuberling-data)
+# museval (the separator's SDR) imports stempeg, which refuses to load without ffmpeg; stempeg reads the MUSDB18
+# sample through it, and the audio format tests check files as ffmpeg and sox write them.
+command -v ffmpeg >/dev/null || missing+=(ffmpeg)
+command -v sox >/dev/null || missing+=(sox)
 # Headless Chromium renders the API docs in tests (Playwright drives it; it downloads no browser).
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 for command in "$@"; do
