@@ -32,8 +32,8 @@ def calibration_ms() -> float:
     """CPU milliseconds of the fixed workload in this thread, median of five (lower is a faster machine)."""
     rng = np.random.default_rng(0)
     data = rng.integers(0, 256, _BYTES, dtype=np.uint8).tobytes()
-    # Like the chunked store's high byte planes: the high bytes of 16-bit samples of a tone over noise, which zstd
-    # shrinks to about half.
+    # Like the chunked store's high byte planes before Blosc2 (kept, so that calibrations compare across runs): the
+    # high bytes of 16-bit samples of a tone over noise, which zstd shrinks to about half.
     tone = 6000 * np.sin(2 * np.pi * 220 * np.arange(_BYTES) / 44100) + rng.normal(0, 300, _BYTES)
     frame = zstandard.ZstdCompressor(level=3).compress(tone.astype(np.int16).view(np.uint8)[1::2].tobytes())
     times = []

@@ -187,23 +187,35 @@ async def test_first_upload_writes_each_byte_at_most_once(subject, stems):
     assert (subject.written() - before) / len(data) <= 1.1
 
 
-def _plane_spans(stored: bytes) -> dict[int, tuple[int, int]]:
-    """(start, end) in a stored chunk of each plane, by how it is kept (chunk_codec: 0 zstd, 1 raw)."""
-    assert stored[0] == 2, "chunks are written with the mixed-planes tag"
-    count = stored[1]
-    sizes = struct.unpack_from(f"<{count}I", stored, 2 + count)
-    starts = np.cumsum([2 + 5 * count, *sizes])
-    return {method: (int(starts[i]), int(starts[i + 1])) for i, method in enumerate(stored[2 : 2 + count])}
+def _flipped_bit_at(stored: bytes, size: int, *, caught_by_codec: bool) -> int:
+    """Where in a stored chunk (of `size` bytes decoded) a flipped bit is refused by its decoder
+    (`caught_by_codec`), or decodes to other bytes that only a checksum can tell: the nearest such place to
+    the middle."""
+    original, out = bytearray(size), np.empty(size, np.uint8)
+    chunk_codec.decode_into(memoryview(stored), out)
+    original[:] = out.tobytes()
+    for at in sorted(range(len(stored)), key=lambda index: abs(index - len(stored) // 2)):
+        damaged = bytearray(stored)
+        damaged[at] ^= 0x01
+        try:
+            chunk_codec.decode_into(memoryview(bytes(damaged)), out)
+        except chunk_codec.CorruptChunk:
+            if caught_by_codec:
+                return at
+            continue
+        if not caught_by_codec and out.tobytes() != original:
+            return at
+    raise AssertionError("no such place in the chunk")
 
 
-@pytest.mark.parametrize("plane", ["compressed", "raw"])
-async def test_a_damaged_chunk_is_data_loss(subject, stems, plane):
+@pytest.mark.parametrize("caught", ["codec", "checksum"])
+async def test_a_damaged_chunk_is_data_loss(subject, stems, caught):
     data = audio_takes.encoded(stems[0][: 3 * audio_takes.BAR_FRAMES])
     blob = await subject.store.put(streamed(data))
     manifest = await subject.store.manifest(blob.blob_id)
     index = 3
     offset, part = manifest.offsets[index], manifest.parts[index]
-    _damage(subject, await subject.inner.get_object("packs", part.place.pack), part, plane)
+    _damage(subject, await subject.inner.get_object("packs", part.place.pack), part, caught)
     with pytest.raises(ChunkCorrupted) as corrupted:
         await read_all(subject.store, blob.blob_id, offset, 10)
     assert corrupted.value.metadata["chunk_id"] == part.chunk_id
@@ -249,17 +261,18 @@ class DecodeWatch:
         assert leftovers == []
 
 
-def _damage(subject: Subject, stored_pack: bytes, part, plane: str) -> None:
-    """Flips a bit in the middle of one plane (zstd or raw) of a stored chunk, behind the store's back."""
+def _damage(subject: Subject, stored_pack: bytes, part, caught: str) -> None:
+    """Flips a bit of a stored chunk behind the store's back: one its decoder refuses (`caught` "codec"), or one
+    that decodes to other bytes (`caught` "checksum": LZ4's and raw planes' damage, only a checksum tells)."""
     pack = bytearray(stored_pack)
     stored = bytes(pack[part.place.offset : part.place.offset + part.place.stored])
-    start, end = _plane_spans(stored)[{"compressed": 0, "raw": 1}[plane]]
-    pack[part.place.offset + (start + end) // 2] ^= 0x01
+    at = _flipped_bit_at(stored, part.size, caught_by_codec=caught == "codec")
+    pack[part.place.offset + at] ^= 0x01
     subject.overwrite("packs", part.place.pack, bytes(pack))
 
 
-@pytest.mark.parametrize("plane", [None, "compressed", "raw"])
-async def test_a_pipelined_full_read_is_byte_exact_and_stops_at_a_damaged_chunk(subject, stems, monkeypatch, plane):
+@pytest.mark.parametrize("caught", [None, "codec", "checksum"])
+async def test_a_pipelined_full_read_is_byte_exact_and_stops_at_a_damaged_chunk(subject, stems, monkeypatch, caught):
     monkeypatch.setattr(runs, "RUN_BYTES", 256 * 1024)  # many runs, decoded several at once
     data = audio_takes.encoded(stems[0][: 8 * audio_takes.BAR_FRAMES])
     blob = await subject.store.put(streamed(data))
@@ -267,13 +280,13 @@ async def test_a_pipelined_full_read_is_byte_exact_and_stops_at_a_damaged_chunk(
     planned = runs.plan_runs(manifest.covering(0, manifest.size))
     assert len(planned) > 3 * chunked.PARALLEL_RUNS and all(run.size <= runs.RUN_BYTES for run in planned[1:])
     middle = len(manifest.parts) // 2
-    if plane is not None:
+    if caught is not None:
         part = manifest.parts[middle]
-        _damage(subject, await subject.inner.get_object("packs", part.place.pack), part, plane)
+        _damage(subject, await subject.inner.get_object("packs", part.place.pack), part, caught)
     watch = DecodeWatch(monkeypatch)
     received = bytearray()
     pieces = subject.store.read(blob.blob_id)
-    if plane is None:
+    if caught is None:
         async for piece in pieces:
             assert len(piece) <= 1024 * 1024
             received += piece
@@ -317,12 +330,13 @@ async def test_a_byte_flipped_anywhere_in_a_pack_stops_a_full_read_before_it_goe
     manifest = await subject.store.manifest(blob.blob_id)
     part = manifest.parts[4]
     pack = await subject.inner.get_object("packs", part.place.pack)
-    spans = _plane_spans(pack[part.place.offset : part.place.offset + part.place.stored])
     chunk_at = part.place.offset
-    # The chunk's tag, its first plane's method, a byte of a plane's size, the first byte of each plane, and the
-    # pack's last byte (the end of the last chunk of the upload).
-    framing = (chunk_at, chunk_at + 2, chunk_at + 5)
-    for at in (*framing, *(chunk_at + start for start, _ in spans.values()), len(pack) - 1):
+    assert pack[chunk_at] == 3, "samples are written as Blosc2 chunks"
+    # The chunk's tag, a byte of each size in its Blosc2 header (decoded, then stored), its first byte of data,
+    # its middle, and the pack's last byte (the end of the last chunk of the upload).
+    header = (chunk_at, chunk_at + 1 + 4, chunk_at + 1 + 12)
+    inside = (chunk_at + 1 + 32, chunk_at + part.place.stored // 2)
+    for at in (*header, *inside, len(pack) - 1):
         damaged = bytearray(pack)
         damaged[at] ^= 0x10
         subject.overwrite("packs", part.place.pack, bytes(damaged))
@@ -403,11 +417,11 @@ async def test_reads_check_each_chunk_by_its_xxh3_128_and_compute_no_sha256_of_i
     hashed = _sha256_input_sizes(monkeypatch)
     assert await read_all(subject.store, blob.blob_id) == data
     assert await read_all(subject.store, blob.blob_id, 5000, 300_000) == data[5000:305_000]
-    # A flipped byte in a raw plane (no zstd checksum covers it) is caught by the chunk's XXH3-128, before any of
+    # A flipped bit its decoder misses (LZ4 has no checksum) is caught by the chunk's XXH3-128, before any of
     # the chunk's bytes go out, on full and ranged reads.
     offset, part, _ = chunks[2]
     assert part.place is not None
-    _damage(subject, await subject.inner.get_object("packs", part.place.pack), part, "raw")
+    _damage(subject, await subject.inner.get_object("packs", part.place.pack), part, "checksum")
     received, error = await _read_until_error(subject.store, blob.blob_id)
     assert (error.reason, error.metadata["chunk_id"]) == ("CHUNK_CORRUPTED", part.chunk_id)
     assert received == data[: len(received)] and len(received) <= offset
@@ -432,7 +446,7 @@ async def test_a_manifest_without_fast_checksums_still_reads_and_checks_each_chu
     assert await read_all(subject.store, blob.blob_id, 5000, 300_000) == data[5000:305_000]
     offset, part, _ = chunks[2]
     assert part.place is not None
-    _damage(subject, await subject.inner.get_object("packs", part.place.pack), part, "raw")
+    _damage(subject, await subject.inner.get_object("packs", part.place.pack), part, "checksum")
     received, error = await _read_until_error(subject.store, blob.blob_id)
     assert isinstance(error, ChunkCorrupted) and error.metadata["chunk_id"] == part.chunk_id
     assert received == data[: len(received)] and len(received) <= offset
@@ -458,7 +472,7 @@ async def test_a_manifest_written_before_checksums_still_reads_and_is_verified_w
     assert await read_all(subject.store, blob.blob_id) == data
     assert await read_all(subject.store, blob.blob_id, 5000, 300_000) == data[5000:305_000]
     # Damage that every chunk's own check misses (two chunks swapped, the inline header) is caught by the blob's
-    # hash, the last piece held back; so is a damaged raw plane (one flipped byte that goes out, not the blob).
+    # hash, the last piece held back; so is a flipped bit its decoder misses (a byte that goes out, not the blob).
     for damage in ("order", "inline"):
         await _rewrite_manifest(subject, blob.blob_id, damage)
         received, error = await _read_until_error(subject.store, blob.blob_id)
@@ -466,7 +480,7 @@ async def test_a_manifest_written_before_checksums_still_reads_and_is_verified_w
         await _rewrite_manifest(subject, blob.blob_id, damage)
     assert await read_all(subject.store, blob.blob_id) == data, "both damages undone"
     part = manifest.parts[3]
-    _damage(subject, await subject.inner.get_object("packs", part.place.pack), part, "raw")
+    _damage(subject, await subject.inner.get_object("packs", part.place.pack), part, "checksum")
     received, error = await _read_until_error(subject.store, blob.blob_id)
     assert isinstance(error, BlobCorrupted) and len(received) < len(data)
     with pytest.raises(ChunkCorrupted):
@@ -485,20 +499,25 @@ def _samples_bytes(samples: np.ndarray, subtype: str) -> bytes:
 
 
 @pytest.mark.parametrize(("subtype", "sample_bytes"), [("PCM_16", 2), ("PCM_24", 3)])
-def test_byte_planes_keep_the_noisy_low_plane_raw_and_round_trip(stems, subtype, sample_bytes):
+def test_samples_are_bit_shuffled_and_compressed_and_round_trip(stems, subtype, sample_bytes):
     data = _samples_bytes(stems[0][audio_takes.BAR_FRAMES : audio_takes.BAR_FRAMES + 32_768], subtype)
     stored = chunk_codec.encode(data, sample_bytes)
-    assert stored[1] == sample_bytes
-    methods = list(stored[2 : 2 + sample_bytes])
-    # Little-endian samples: plane 0 holds the low bytes (the noise floor), the last plane the high bytes.
-    assert methods[0] == 1 and methods[-1] == 0
+    assert stored[0] == 3 and stored[1 + 3] == sample_bytes, "a Blosc2 chunk whose type size is the sample's"
     assert len(stored) < 0.9 * len(data)
     assert decoded(stored, len(data)) == data
-    for damaged in (stored[:-1], stored + b"\0", stored[:2] + b"\x07" + stored[3:]):
+    size_changed = bytearray(stored)
+    size_changed[1 + 4] ^= 0x01  # the decoded size in the Blosc2 header
+    for damaged in (stored[:-1], stored + b"\0", bytes(size_changed), stored[:33]):
         with pytest.raises(chunk_codec.CorruptChunk):
             decoded(damaged, len(data))
     with pytest.raises(chunk_codec.CorruptChunk):
         decoded(stored, len(data) - sample_bytes)
+
+
+def test_samples_that_do_not_compress_are_kept_raw():
+    noise = os.urandom(64_000)
+    stored = chunk_codec.encode(noise, 2)
+    assert (stored[0], stored[1], stored[2]) == (2, 1, 1) and decoded(stored, len(noise)) == noise
 
 
 def test_bytes_that_are_not_samples_are_one_plane_compressed_or_raw():
@@ -511,7 +530,7 @@ def test_bytes_that_are_not_samples_are_one_plane_compressed_or_raw():
     assert len(chunk_codec.encode(text, 1)) < len(text) / 10
 
 
-def _earlier_encode(data: bytes, sample_bytes: int) -> bytes:
+def _earliest_encode(data: bytes, sample_bytes: int) -> bytes:
     """Chunks as the store wrote them before raw planes: tag 0, one zstd frame; tag 1, k planes, k u32
     sizes, k zstd frames."""
     compressor = zstandard.ZstdCompressor(level=3, write_checksum=True)
@@ -520,6 +539,21 @@ def _earlier_encode(data: bytes, sample_bytes: int) -> bytes:
     samples = np.frombuffer(data, np.uint8).reshape(-1, sample_bytes)
     frames = [compressor.compress(samples[:, plane].tobytes()) for plane in range(sample_bytes)]
     return b"".join([bytes([1, sample_bytes]), struct.pack(f"<{sample_bytes}I", *map(len, frames)), *frames])
+
+
+def _byte_planes_encode(data: bytes, sample_bytes: int) -> bytes:
+    """Chunks as the store wrote them before Blosc2: tag 2, k planes of samples (one of other bytes), each zstd (0)
+    or raw (1)."""
+    compressor = zstandard.ZstdCompressor(level=3, write_checksum=True)
+    count = 1 if sample_bytes < 2 or len(data) % sample_bytes else sample_bytes
+    samples = np.frombuffer(data, np.uint8).reshape(-1, count)
+    planes = [samples[:, plane].tobytes() for plane in range(count)]
+    stored = [
+        (0, frame) if len(frame := compressor.compress(plane)) <= 7 / 8 * len(plane) else (1, plane) for plane in planes
+    ]
+    methods = bytes(method for method, _ in stored)
+    sizes = struct.pack(f"<{count}I", *(len(payload) for _, payload in stored))
+    return b"".join([bytes([2, count]), methods, sizes, *(payload for _, payload in stored)])
 
 
 def _with_trailing_metadata(wav: bytes, size: int = 20_000) -> bytes:
@@ -531,10 +565,13 @@ def _with_trailing_metadata(wav: bytes, size: int = 20_000) -> bytes:
     return bytes(data)
 
 
-async def test_chunks_written_by_the_earlier_codec_still_read(subject, stems, monkeypatch):
+@pytest.mark.parametrize(("earlier_encode", "earlier_tags"), [(_earliest_encode, {0, 1}), (_byte_planes_encode, {2})])
+async def test_chunks_written_by_the_earlier_codecs_still_read(
+    subject, stems, monkeypatch, earlier_encode, earlier_tags
+):
     base, other = stems
     first = _with_trailing_metadata(audio_takes.encoded(base[: 6 * audio_takes.BAR_FRAMES]))
-    monkeypatch.setattr(chunk_codec, "encode", _earlier_encode)
+    monkeypatch.setattr(chunk_codec, "encode", earlier_encode)
     old = await subject.store.put(streamed(first))
     monkeypatch.undo()
     manifest = await subject.store.manifest(old.blob_id)
@@ -542,7 +579,7 @@ async def test_chunks_written_by_the_earlier_codec_still_read(subject, stems, mo
     for part in (part for part in manifest.parts if part.place):
         stored = await subject.inner.get_object("packs", part.place.pack, part.place.offset, 1)
         tags.add(stored[0])
-    assert tags == {0, 1}, "the blob holds both earlier encodings"
+    assert tags == earlier_tags, "the blob holds the earlier encodings"
     assert await read_all(subject.store, old.blob_id) == first
     border = manifest.offsets[3]
     assert await read_all(subject.store, old.blob_id, border - 100, 200) == first[border - 100 : border + 100]
@@ -674,12 +711,12 @@ async def test_flac_is_stored_as_raw_chunks_of_whole_frames_and_read_back_byte_e
     assert len(manifest.parts) >= 6 and set(manifest.offsets[1:]) <= starts, "every border is a frame start"
     for part in (part for part in manifest.parts if part.place):
         stored = await subject.inner.get_object("packs", part.place.pack, part.place.offset, part.place.stored)
-        assert _plane_spans(stored).keys() == {1}, "coded frames are kept raw, not compressed again"
+        assert (stored[0], stored[1], stored[2]) == (2, 1, 1), "coded frames are one raw plane, not compressed again"
     assert await read_all(subject.store, blob.blob_id) == data
     for start, length in ((manifest.offsets[2] - 3, 6), (manifest.offsets[1] + 17, 200_000), (len(data) - 5, 5)):
         assert await read_all(subject.store, blob.blob_id, start, length) == data[start : start + length]
     part = manifest.parts[3]
-    _damage(subject, await subject.inner.get_object("packs", part.place.pack), part, "raw")
+    _damage(subject, await subject.inner.get_object("packs", part.place.pack), part, "checksum")
     with pytest.raises(ChunkCorrupted):
         await read_all(subject.store, blob.blob_id, manifest.offsets[3], 10)
     with pytest.raises(ChunkCorrupted):

@@ -4,7 +4,7 @@
 WAV or AIFF header with at least MIN_CHUNKED_SAMPLE_BYTES of samples, or a FLAC stream's metadata, is
 cut on the way (cdc.py) into chunks named by their sha256, their borders on sample frames (FLAC: on
 coded frames, whose bytes are kept as they came). A chunk already stored (the index `chunks/<sha256>`
-says where) is only referenced; each new one is encoded (chunk_codec.py: byte planes, zstd or raw) and appended,
+says where) is only referenced; each new one is encoded (chunk_codec.py: samples bit-shuffled, LZ4) and appended,
 in stream order, to a pack of about 8 MiB (packing.py, `packs/<random id>`), written once full; the
 index entries of its chunks follow it, and the manifest (manifest.py) is written last, to
 `manifests/<blob id>`. Ten takes of a stem that differ in a few bars thus share every chunk away
