@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import resource
+import socket
 
 import psycopg
 import pytest
 from psycopg_pool import PoolTimeout
 
 from beatflow_devtools.network import free_port
-from beatflow_platform.db.pool import DictPool, open_pool, ping
+from beatflow_platform.db.pool import DictPool, _readable, open_pool, ping
 from beatflow_platform.settings import DatabaseSettings
 
 
@@ -71,3 +74,20 @@ async def test_unreachable_database_fails_start_up_in_time():
     settings = DatabaseSettings(url=f"postgresql://nobody@127.0.0.1:{free_port()}/none", connect_timeout_seconds=1)
     with pytest.raises(PoolTimeout, match="pool initialization incomplete"):
         await open_pool(settings, application_name="unreachable")
+
+
+def test_a_socket_numbered_beyond_what_select_can_watch_is_still_checked():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 2048:
+        pytest.skip("this process may not open descriptors above 2047")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 2048), hard))
+    ours, peer = socket.socketpair()
+    high = os.dup2(ours.fileno(), 1500)
+    try:
+        assert not _readable(high), "a quiet socket"
+        peer.close()
+        assert _readable(high), "its peer hung up"
+    finally:
+        os.close(high)
+        ours.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

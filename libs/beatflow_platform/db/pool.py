@@ -46,8 +46,16 @@ async def check_if_stale(conn: DictConnection) -> None:
     A connection whose peer vanished without a word (a host gone from the network) shows nothing here: its
     next query fails, as it would have after a check that passed a moment before.
     """
-    if conn.closed or select.select([conn.fileno()], [], [], 0)[0]:
+    if conn.closed or _readable(conn.fileno()):
         await DictPool.check_connection(conn)
+
+
+def _readable(fd: int) -> bool:
+    """Whether `fd` has something to read (or has been closed by its peer), without waiting. poll, not select:
+    select cannot watch a descriptor numbered above 1023, which a busy service's sockets reach."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
 
 
 async def ping(pool: DictPool) -> None:
