@@ -17,8 +17,8 @@ process: its memory is not counted, its writes are.
 - The chunked store (lossless audio as shared chunks, docs/storage.md): ten takes of a 4-minute stem
   over one (as WAV and as FLAC), chunked against whole downloads, and a 200 MiB first upload (see the
   comment above TAKES). `python -m bench.storage --downloads` re-measures the download figures alone,
-  with the take also stored in packs of the size before (BEFORE_PACK_BYTES) in the same process
-  (`_before`), and merges them into bench/results/storage.json.
+  with the take also stored as the store encoded chunks before Blosc2 (byte planes, zstd or raw) in the same
+  process (`_before`), and merges them into bench/results/storage.json.
 """
 
 from __future__ import annotations
@@ -448,20 +448,17 @@ async def _download_figures(
     return figures
 
 
-# Packs before issue 16's last round (2 MiB); a read then made one request per pack too.
-BEFORE_PACK_BYTES = 2 * MIB
-
-
 @contextmanager
-def _packs_of_before() -> Iterator[None]:
-    """Uploads inside the block write packs of the size before (BEFORE_PACK_BYTES)."""
-    from beatflow_platform.objectstore import packing
+def _codec_of_before() -> Iterator[None]:
+    """Uploads inside the block encode their chunks as the store did before Blosc2 (byte planes, zstd or raw)."""
+    from beatflow_platform.objectstore import chunk_codec
+    from tests.platform.earlier_chunk_codecs import byte_planes_encode
 
-    saved, packing.PACK_BYTES = packing.PACK_BYTES, BEFORE_PACK_BYTES
+    saved, chunk_codec.encode = chunk_codec.encode, byte_planes_encode
     try:
         yield
     finally:
-        packing.PACK_BYTES = saved
+        chunk_codec.encode = saved
 
 
 async def _in_pieces(data: bytes):
@@ -523,8 +520,8 @@ async def _flac_takes_figures(kind: str, config: dict, base, other) -> dict[str,
 
 
 async def _downloads_child(kind: str, config: dict) -> dict[str, float]:
-    """The download figures alone: the first take stored as chunks, as chunks again in packs of the size before
-    (in a store of its own), and whole, then downloaded alternately."""
+    """The download figures alone: the first take stored as chunks, as chunks again encoded as before Blosc2 (in a
+    store of its own), and whole, then downloaded alternately."""
     import soundfile
 
     from tests.platform import audio_takes
@@ -534,10 +531,8 @@ async def _downloads_child(kind: str, config: dict) -> dict[str, float]:
     base, _ = soundfile.read(config["base"], dtype="int16")
     first = audio_takes.encoded(base)
     blob = await store.put(_in_pieces(first))
-    with _packs_of_before():
+    with _codec_of_before():
         await before_store.put(_in_pieces(first))
-    packs = [len((await chunked.manifest(blob.blob_id)).pack_ids()) for chunked in (store, before_store)]
-    assert packs[1] >= 3 * packs[0], f"packs now and before: {packs}"
     await inner.put(_in_pieces(first))
     reads = {"chunked": store.read, "chunked_before": before_store.read, "whole": inner.read}
     return await _download_figures(reads, blob.blob_id, len(first), config.get("store_pid"))
@@ -656,7 +651,7 @@ def _workspace(prefix: str) -> Iterator[tuple[Path, dict, int]]:
 def run_downloads() -> dict[str, float]:
     """Only the chunked store's download figures, to re-measure them alone: one child per store, run
     DOWNLOAD_CHILD_ROUNDS times; each reads a take reassembled from chunks, the same take stored in packs of the
-    size before (BEFORE_PACK_BYTES: suffix `_before`) and the take stored whole, alternated.
+    store did before Blosc2 (byte planes, zstd or raw: suffix `_before`) and the take stored whole, alternated.
     Each figure is the median over the children; `downloads_machine_calibration_ms_*` is the machine's speed before
     and after (bench/_calibration.py)."""
     from bench._calibration import calibration_ms

@@ -21,7 +21,6 @@ import numpy as np
 import pytest
 import soundfile
 import xxhash
-import zstandard
 from minio import Minio
 
 from beatflow_platform.errors import DataLoss, Unimplemented
@@ -35,6 +34,7 @@ from beatflow_platform.objectstore.s3 import S3ObjectStore
 from tests.audio import tone
 from tests.fixtures.s3 import s3_settings
 from tests.platform import audio_takes
+from tests.platform.earlier_chunk_codecs import byte_planes_encode, earliest_encode
 
 CHUNK_BYTES = 128 * 1024
 BARS = 20
@@ -530,32 +530,6 @@ def test_bytes_that_are_not_samples_are_one_plane_compressed_or_raw():
     assert len(chunk_codec.encode(text, 1)) < len(text) / 10
 
 
-def _earliest_encode(data: bytes, sample_bytes: int) -> bytes:
-    """Chunks as the store wrote them before raw planes: tag 0, one zstd frame; tag 1, k planes, k u32
-    sizes, k zstd frames."""
-    compressor = zstandard.ZstdCompressor(level=3, write_checksum=True)
-    if sample_bytes < 2 or len(data) % sample_bytes:
-        return b"\0" + compressor.compress(data)
-    samples = np.frombuffer(data, np.uint8).reshape(-1, sample_bytes)
-    frames = [compressor.compress(samples[:, plane].tobytes()) for plane in range(sample_bytes)]
-    return b"".join([bytes([1, sample_bytes]), struct.pack(f"<{sample_bytes}I", *map(len, frames)), *frames])
-
-
-def _byte_planes_encode(data: bytes, sample_bytes: int) -> bytes:
-    """Chunks as the store wrote them before Blosc2: tag 2, k planes of samples (one of other bytes), each zstd (0)
-    or raw (1)."""
-    compressor = zstandard.ZstdCompressor(level=3, write_checksum=True)
-    count = 1 if sample_bytes < 2 or len(data) % sample_bytes else sample_bytes
-    samples = np.frombuffer(data, np.uint8).reshape(-1, count)
-    planes = [samples[:, plane].tobytes() for plane in range(count)]
-    stored = [
-        (0, frame) if len(frame := compressor.compress(plane)) <= 7 / 8 * len(plane) else (1, plane) for plane in planes
-    ]
-    methods = bytes(method for method, _ in stored)
-    sizes = struct.pack(f"<{count}I", *(len(payload) for _, payload in stored))
-    return b"".join([bytes([2, count]), methods, sizes, *(payload for _, payload in stored)])
-
-
 def _with_trailing_metadata(wav: bytes, size: int = 20_000) -> bytes:
     """A WAV with a LIST chunk after its samples (stored as chunks that are not samples)."""
     payload = b"INFOICMT" + struct.pack("<I", size - 12) + b"take notes " * ((size - 12) // 11)
@@ -565,7 +539,7 @@ def _with_trailing_metadata(wav: bytes, size: int = 20_000) -> bytes:
     return bytes(data)
 
 
-@pytest.mark.parametrize(("earlier_encode", "earlier_tags"), [(_earliest_encode, {0, 1}), (_byte_planes_encode, {2})])
+@pytest.mark.parametrize(("earlier_encode", "earlier_tags"), [(earliest_encode, {0, 1}), (byte_planes_encode, {2})])
 async def test_chunks_written_by_the_earlier_codecs_still_read(
     subject, stems, monkeypatch, earlier_encode, earlier_tags
 ):
