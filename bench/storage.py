@@ -650,8 +650,8 @@ def _workspace(prefix: str) -> Iterator[tuple[Path, dict, int]]:
 
 def run_downloads() -> dict[str, float]:
     """Only the chunked store's download figures, to re-measure them alone: one child per store, run
-    DOWNLOAD_CHILD_ROUNDS times; each reads a take reassembled from chunks, the same take stored in packs of the
-    store did before Blosc2 (byte planes, zstd or raw: suffix `_before`) and the take stored whole, alternated.
+    DOWNLOAD_CHILD_ROUNDS times; each reads a take reassembled from chunks, the same take with its chunks encoded as
+    the store did before Blosc2 (byte planes, zstd or raw: suffix `_before`) and the take stored whole, alternated.
     Each figure is the median over the children; `downloads_machine_calibration_ms_*` is the machine's speed before
     and after (bench/_calibration.py)."""
     from bench._calibration import calibration_ms

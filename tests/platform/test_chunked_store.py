@@ -191,9 +191,9 @@ def _flipped_bit_at(stored: bytes, size: int, *, caught_by_codec: bool) -> int:
     """Where in a stored chunk (of `size` bytes decoded) a flipped bit is refused by its decoder
     (`caught_by_codec`), or decodes to other bytes that only a checksum can tell: the nearest such place to
     the middle."""
-    original, out = bytearray(size), np.empty(size, np.uint8)
+    out = np.empty(size, np.uint8)
     chunk_codec.decode_into(memoryview(stored), out)
-    original[:] = out.tobytes()
+    original = out.tobytes()
     for at in sorted(range(len(stored)), key=lambda index: abs(index - len(stored) // 2)):
         damaged = bytearray(stored)
         damaged[at] ^= 0x01
