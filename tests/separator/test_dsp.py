@@ -75,7 +75,8 @@ def test_mono_input_gives_mono_stems_that_sum_back(mixture):
 def test_a_centred_voice_is_heard_as_vocals_far_more_than_one_panned_aside(song):
     """Lead vocals are mixed to the centre: the same voice hard left is not the lead (the stereo cue). It is
     twice as loud on the left, so the mono mix hears it as loud as the centred one. Measured as how much of
-    the voice the vocals stem carries (its projection on the voice)."""
+    the voice the vocals stem carries (its projection on the voice): 0.15 centred, 0.02 aside (0.11 and
+    0.002 when the lead's cues were multiplied rather than weighed as evidence)."""
     rate = multitrack.RATE
     accompaniment = sum(song[name] for name in ("drums", "bass", "other"))
     voice = song["vocals"].mean(axis=1)
@@ -86,7 +87,7 @@ def test_a_centred_voice_is_heard_as_vocals_far_more_than_one_panned_aside(song)
         return float(np.sum(vocals * placed) / np.sum(placed**2))
 
     centred, panned = carried(song["vocals"]), carried(aside)
-    assert centred > 0.05 and centred > 5 * panned
+    assert centred > 0.13 and centred > 5 * panned
 
 
 def test_silence_gives_silence():

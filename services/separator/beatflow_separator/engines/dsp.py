@@ -3,9 +3,10 @@ that suits what it takes out of what the passes before it left.
 
 1. Lead voice (~46 ms window): harmonic energy of the vocal band (above the bass) that stands out
    from its background over a few seconds (a running median, which repeating accompaniment
-   dominates) and sounds from the centre of a stereo pair -> vocals. Below the bass cutoff (where a
-   man's voice has its fundamental) only where the bin's 2nd and 3rd harmonics were taken as voice and
-   the bin is not an overtone of a louder note an octave below (the bass's).
+   dominates) and sounds from the centre of a stereo pair -> vocals, the three cues weighed together
+   as evidence (`dsp_masks.evidence`). Below the bass cutoff (where a man's voice has its fundamental)
+   only where all three cues hold at once (their product), the bin's 2nd and 3rd harmonics pass that
+   test too, and the bin is not an overtone of a louder note an octave below (the bass's).
 2. Tonal (~93 ms window, below 5 kHz): partials that hold still for a few tenths of a second (the
    horizontal median beats twice the vertical one). Tonal energy below ~250 Hz, and on the
    harmonics of the strongest low fundamental up to 800 Hz, is the bass where it sounds from the
@@ -45,9 +46,19 @@ LEAD_KERNEL = 17  # frames and bins of the lead pass's median filters
 BACKGROUND_SECONDS = 3.0
 # The voice's share of the harmonic part is its Wiener share against this many times the background.
 FOREGROUND_MARGIN = 2.0
-# The lead's centre weighting is raised to this power: only bins clearly in the centre stay vocals (a
-# bin that a panned instrument shares with the voice goes to the later passes), tuned on the tune half.
+# Above the bass cutoff the lead's mask is the logistic of LEAD_BIAS plus these weights times the log-odds of
+# its cues (harmonic share, foreground share, centre), tuned on the tune halves: cues that agree outvote one
+# that does not, where their product had let any one of them veto the bin (vocals kept 26-77 % of the voice).
+LEAD_BIAS = -3.0
+LEAD_HARMONIC_WEIGHT = 0.25
+LEAD_FOREGROUND_WEIGHT = 0.3
+LEAD_CENTRE_WEIGHT = 0.6
+# Below the cutoff, where the bass is the rival, the strict test stays: the product of the cues, the centre
+# weighting raised to this power (only bins clearly in the centre), as tuned on the tune half. It fades into
+# the evidence over the LEAD_EVIDENCE_FROM_HZ edge: at the cutoff's own edge the evidence took a bass line's
+# partials (a finger bass alone: 0.41 of it left in the bass stem, 0.39 without the fade).
 LEAD_CENTRE_EXPONENT = 3.0
+LEAD_EVIDENCE_FROM_HZ = 280.0
 # Below BASS_CUTOFF_HZ, down to VOICE_LOW_HZ, a bin is voice as far as these harmonics of it are in the lead's
 # mask (the voice's fundamental under its overtones). Tuned on the tune half's real-voice mixes (recorded
 # speakers carry a third of their energy below 250 Hz).
@@ -105,17 +116,26 @@ def lead_voice(spectra: list[np.ndarray], grid: Grid) -> dict[str, np.ndarray]:
     harmonic = low * harmonic_share
     foreground_share = m.share(harmonic, m.background(harmonic, grid.frames(BACKGROUND_SECONDS)), FOREGROUND_MARGIN)
     frequencies = grid.frequencies[:top]
-    lead = harmonic_share * m.centre(low_spectra) ** LEAD_CENTRE_EXPONENT * foreground_share
+    centre = m.centre(low_spectra)
+    evidence = m.evidence(
+        LEAD_BIAS,
+        (harmonic_share, LEAD_HARMONIC_WEIGHT),
+        (foreground_share, LEAD_FOREGROUND_WEIGHT),
+        (centre, LEAD_CENTRE_WEIGHT),
+    )
+    strict_lead = harmonic_share * centre**LEAD_CENTRE_EXPONENT * foreground_share
+    lead = strict_lead + (evidence - strict_lead) * (1 - m.low_pass(frequencies, LEAD_EVIDENCE_FROM_HZ, 20.0))
     below_cutoff = m.low_pass(frequencies, BASS_CUTOFF_HZ, 15.0)
+    above_cutoff = m.band(frequencies, *VOCAL_BAND_HZ) * (1 - below_cutoff)
     vocals = np.zeros(spectra[0].shape, dtype=np.float32)
-    vocals[:top] = lead * m.band(frequencies, *VOCAL_BAND_HZ) * (1 - below_cutoff)
+    vocals[:top] = lead * above_cutoff
     # The voice's fundamental below the cutoff: both terms of the sum stay under 1 - below_cutoff and below_cutoff.
     # A bin with more energy an octave below it is taken for an overtone (a bass note's 2nd harmonic), not a
     # fundamental.
     bins = grid.bins_below(BASS_CUTOFF_HZ * 1.1)
     vocals[:bins] += (
-        lead[:bins]
-        * m.harmonic_support(vocals[:top], bins, VOICE_SUPPORT_HARMONICS)
+        strict_lead[:bins]
+        * m.harmonic_support(strict_lead * above_cutoff, bins, VOICE_SUPPORT_HARMONICS)
         * m.share(low[:bins], low[np.arange(bins) // 2])
         * (below_cutoff * (1 - m.low_pass(frequencies, VOICE_LOW_HZ, 15.0)))[:bins]
     )

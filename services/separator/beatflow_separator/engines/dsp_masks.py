@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.ndimage import maximum_filter1d, median_filter
+from scipy.special import expit, logit
 
 EPS = 1e-10
+# Cues are kept this far from 0 and 1 before their log-odds are taken (a cue of exactly 0 or 1 would be
+# infinite evidence).
+CUE_MARGIN = 1e-6
 MEDIAN_TAPS = 17
 # The running background median works on frames averaged in groups of this many (a much cheaper filter).
 BACKGROUND_DECIMATION = 8
@@ -38,6 +42,16 @@ def share(estimate: np.ndarray, rival: np.ndarray, margin: float = 1.0) -> np.nd
     """The Wiener share of `estimate` against `margin` times `rival`, in power."""
     power, rival_power = estimate**2, (margin * rival) ** 2
     return power / (power + rival_power + EPS)
+
+
+def evidence(bias: float, *cues: tuple[np.ndarray, float]) -> np.ndarray:
+    """A mask from cues in [0, 1], each read as a probability and weighed as evidence: the logistic of
+    `bias` plus the sum of `weight * logit(cue)` over the (cue, weight) pairs. Unlike a product of the
+    cues, cues that agree strengthen each other, and one weak cue does not veto the others."""
+    total = np.full(np.broadcast_shapes(*(cue.shape for cue, _ in cues)), bias, dtype=np.float32)
+    for cue, weight in cues:
+        total += weight * logit(np.clip(cue, CUE_MARGIN, 1 - CUE_MARGIN))
+    return expit(total)
 
 
 def mono_magnitude(spectra: list[np.ndarray]) -> np.ndarray:
