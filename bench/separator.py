@@ -49,8 +49,8 @@ STEMS = multitrack.STEMS
 # Scoring runs in this many processes (museval spends seconds per stem and excerpt).
 SCORING_WORKERS = 2
 SPEED_SECONDS = 30.0
-# The engine before the lead voice's fundamental below the bass cutoff (issue 13, second round).
-BEFORE_REVISION = "034223c2e570d38d8bd8e2f10296f23b5a2e3602"
+# The engine before the lead voice's cues were weighed as evidence (issue 13, third round).
+BEFORE_REVISION = "e765750ccdaa9e1e7d706165959f9687f7f973dc"
 ENGINE_MODULES = ("dsp", "dsp_blocks", "dsp_masks")
 ENGINE_PACKAGE = "services/separator/beatflow_separator/engines"
 
