@@ -12,7 +12,9 @@ same run, and speed.
   Ellises - Falcon 69, 6 s, AAC), same scores, named `musdb_sample_*` (one excerpt: a sanity check
   on real music, not a figure to tune on).
 - Before: the DSP engine as it was at BEFORE_REVISION (its modules read with `git show`, imported from a
-  scratch package) on the same three sets, named `before_*`, so a gain is measured in the same run.
+  scratch package) on the same three sets, named `before_*`, so a gain is measured in the same run; and
+  the engine issue 13 was filed against (FILED_REVISION, whose figures on held-out recordings the issue
+  quotes), named `filed_*`.
 - Speed: DSP real-time factor on a 30 s excerpt; Demucs seconds per minute of audio for a
   random-weight HTDemucs of the released size (no weights can be downloaded here to score it).
 - Memory: peak RSS of a DSP separation through the service's pipeline
@@ -51,6 +53,8 @@ SCORING_WORKERS = 2
 SPEED_SECONDS = 30.0
 # The engine before the lead voice's cues were weighed as evidence (issue 13, third round).
 BEFORE_REVISION = "e765750ccdaa9e1e7d706165959f9687f7f973dc"
+# The engine issue 13 was filed against: its targets are "every stem at least 1 dB above" that engine's figures.
+FILED_REVISION = "ca552ccba620f1553b1846f6ab26f5f2bf9ece52"
 ENGINE_MODULES = ("dsp", "dsp_blocks", "dsp_masks")
 ENGINE_PACKAGE = "services/separator/beatflow_separator/engines"
 
@@ -75,9 +79,12 @@ def engine_at(revision: str, scratch: Path) -> Separate:
     (scratch / package).mkdir(parents=True, exist_ok=True)
     (scratch / package / "__init__.py").write_text("")
     for module in ENGINE_MODULES:
-        source = subprocess.run(
-            ["git", "show", f"{revision}:{ENGINE_PACKAGE}/{module}.py"], check=True, capture_output=True, text=True
-        ).stdout
+        shown = subprocess.run(
+            ["git", "show", f"{revision}:{ENGINE_PACKAGE}/{module}.py"], capture_output=True, text=True
+        )
+        if shown.returncode != 0:  # an earlier engine held fewer modules
+            continue
+        source = shown.stdout
         source = source.replace("from beatflow_separator.engines import dsp", f"from {package} import dsp")
         (scratch / package / f"{module}.py").write_text(source)
     sys.path.insert(0, str(scratch))
@@ -94,14 +101,16 @@ def _hpss_drums(mixture: np.ndarray) -> np.ndarray:
 Example = tuple[int, dict[str, np.ndarray], np.ndarray]  # (rate, reference stems, mixture)
 
 
-def _score(examples: list[Example], prefix: str, before: Separate) -> dict[str, float]:
-    """Figures for the examples: the DSP engine, the engine before, plain HPSS and doing nothing, each
-    the median over the examples."""
+def _score(examples: list[Example], prefix: str, earlier: dict[str, Separate]) -> dict[str, float]:
+    """Figures for the examples: the DSP engine, the earlier engines (by figure prefix), plain HPSS and doing
+    nothing, each the median over the examples."""
     jobs: list[tuple[str, np.ndarray, np.ndarray, int]] = []  # (figure, reference, estimate, rate)
     for rate, stems, mixture in examples:
-        separated, earlier = _dsp(mixture, rate), before(mixture, rate)
+        separated = _dsp(mixture, rate)
         jobs += [(f"{prefix}sdr_db_{stem}", stems[stem], separated[stem], rate) for stem in STEMS]
-        jobs += [(f"before_{prefix}sdr_db_{stem}", stems[stem], earlier[stem], rate) for stem in STEMS]
+        for name, separate in earlier.items():
+            theirs = separate(mixture, rate)
+            jobs += [(f"{name}_{prefix}sdr_db_{stem}", stems[stem], theirs[stem], rate) for stem in STEMS]
         jobs.append((f"{prefix}hpss_sdr_db_drums", stems["drums"], _hpss_drums(mixture), rate))
         jobs += [(f"{prefix}mixture_sdr_db_{stem}", stems[stem], mixture, rate) for stem in STEMS]
     figures, references, estimates, rates = zip(*jobs, strict=True)
@@ -113,18 +122,19 @@ def _score(examples: list[Example], prefix: str, before: Separate) -> dict[str, 
     return {figure: round(statistics.median(found), 2) for figure, found in values.items()}
 
 
-def rendered_quality(before: Separate) -> dict[str, float]:
+def rendered_quality(earlier: dict[str, Separate]) -> dict[str, float]:
     excerpts = multitrack.excerpts("test")
-    return {"rendered_excerpts": len(excerpts), **_score([(e.rate, e.stems, e.mixture) for e in excerpts], "", before)}
+    examples = [(e.rate, e.stems, e.mixture) for e in excerpts]
+    return {"rendered_excerpts": len(excerpts), **_score(examples, "", earlier)}
 
 
-def real_voice_quality(before: Separate) -> dict[str, float]:
+def real_voice_quality(earlier: dict[str, Separate]) -> dict[str, float]:
     excerpts = multitrack.real_voice_excerpts("test")
     examples = [(e.rate, e.stems, e.mixture) for e in excerpts]
-    return {"real_voice_excerpts": len(excerpts), **_score(examples, "real_voice_", before)}
+    return {"real_voice_excerpts": len(excerpts), **_score(examples, "real_voice_", earlier)}
 
 
-def musdb_sample_quality(before: Separate) -> dict[str, float]:
+def musdb_sample_quality(earlier: dict[str, Separate]) -> dict[str, float]:
     """stempeg's sample (installed with museval -> musdb -> stempeg): drums, bass, other, vocals
     streams; the mixture is their sum (the shipped mix stream is mastered separately)."""
     streams, rate = stempeg.read_stems(stempeg.example_stem_path())
@@ -132,7 +142,7 @@ def musdb_sample_quality(before: Separate) -> dict[str, float]:
         name: streams[index].astype(np.float32) for index, name in enumerate(("drums", "bass", "other", "vocals"), 1)
     }
     mixture = sum(stems.values())
-    return _score([(int(rate), stems, mixture)], "musdb_sample_", before)
+    return _score([(int(rate), stems, mixture)], "musdb_sample_", earlier)
 
 
 def dsp_speed() -> dict[str, float]:
@@ -201,8 +211,11 @@ def dsp_memory() -> dict[str, float]:
 
 def quality() -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="beatflow-bench-before-") as scratch:
-        before = engine_at(BEFORE_REVISION, Path(scratch))
-        return {**rendered_quality(before), **real_voice_quality(before), **musdb_sample_quality(before)}
+        earlier = {
+            "before": engine_at(BEFORE_REVISION, Path(scratch)),
+            "filed": engine_at(FILED_REVISION, Path(scratch)),
+        }
+        return {**rendered_quality(earlier), **real_voice_quality(earlier), **musdb_sample_quality(earlier)}
 
 
 def run() -> dict[str, float]:
