@@ -84,8 +84,7 @@ def engine_at(revision: str, scratch: Path) -> Separate:
         )
         if shown.returncode != 0:  # an earlier engine held fewer modules
             continue
-        source = shown.stdout
-        source = source.replace("from beatflow_separator.engines import dsp", f"from {package} import dsp")
+        source = shown.stdout.replace("from beatflow_separator.engines import dsp", f"from {package} import dsp")
         (scratch / package / f"{module}.py").write_text(source)
     sys.path.insert(0, str(scratch))
     engine = importlib.import_module(f"{package}.dsp")
