@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -65,9 +66,36 @@ def test_dsp_offline_writes_stems_that_sum_back_at_the_source_rate(tmp_path):
     stems = {name: soundfile.read(path, always_2d=True) for name, path in outcome.stems.items()}
     assert all(rate == 22050 and samples.shape == mixture.shape for samples, rate in stems.values())
     written, _ = soundfile.read(tmp_path / "mix.flac", always_2d=True)
-    assert np.abs(sum(s for s, _ in stems.values()) - written).max() < 4 * 2**-15  # 16-bit stems
+    assert np.abs(sum(s for s, _ in stems.values()) - written).max() < 1e-5  # float stems
     assert outcome.quality.residual_db < -100
     assert outcome.quality.energy_share["bass"] > 0.3 and 0 < sum(outcome.quality.energy_share.values()) < 1.5
+
+
+def _residual_db(mixture: np.ndarray, stems: dict[str, Path]) -> float:
+    """The residual of the stem files as written, relative to the mixture, in dB."""
+    total = sum(soundfile.read(path, always_2d=True, dtype="float64")[0] for path in stems.values())
+    return float(10 * np.log10(np.square(mixture - total).sum() / np.square(mixture).sum()))
+
+
+def test_stems_of_a_float_mix_above_full_scale_keep_its_level_in_wav_and_report_what_flac_clips(tmp_path):
+    """A float bounce mastered 12 dB over full scale: WAV stems (float) sum back to it; FLAC stems (16-bit) are
+    clipped at full scale, and the reported residual is the written files' own, not the engine's exact sum."""
+    low, high = tones(3.0, 22050)
+    hot = np.repeat(low + high, 2, axis=1).astype(np.float32) * 4
+    soundfile.write(tmp_path / "hot.wav", hot, 22050, subtype="FLOAT")
+    wav = separate_file(tmp_path / "hot.wav", tmp_path / "wav")
+    assert max(np.abs(soundfile.read(path)[0]).max() for path in wav.stems.values()) > 1.5
+    assert _residual_db(hot, wav.stems) < -100 and wav.quality.residual_db < -100
+
+    flac = separate_file(tmp_path / "hot.wav", tmp_path / "flac", audio_format="FLAC")
+    assert soundfile.info(flac.stems["bass"]).subtype == "PCM_16"
+    clipped = _residual_db(hot, flac.stems)
+    assert clipped > -20  # the clipping is not hidden...
+    assert flac.quality.residual_db == pytest.approx(clipped, abs=0.05)  # ...it is what the job reports
+
+    soundfile.write(tmp_path / "fits.wav", hot / 8, 22050, subtype="FLOAT")
+    fits = separate_file(tmp_path / "fits.wav", tmp_path / "fits", audio_format="FLAC")
+    assert _residual_db(hot / 8, fits.stems) < -70 and fits.quality.residual_db < -70  # under full scale: no clipping
 
 
 def test_demucs_offline_converts_to_the_models_format_and_measures_what_it_wrote(tmp_path):
@@ -108,6 +136,8 @@ def test_a_separation_gives_the_same_bits_on_any_worker_thread(tmp_path):
     here = separated("here")
     with ThreadPoolExecutor(1) as worker:
         assert worker.submit(on_a_thread_with_two_torch_threads).result() == here
+    # Nor does the time of writing enter the file: libsndfile's PEAK chunk of a float WAV holds it.
+    assert all(b"PEAK" not in stem for stem in here.values())
 
 
 def test_offline_refuses_unknown_engines_and_models_and_missing_weights(tmp_path):

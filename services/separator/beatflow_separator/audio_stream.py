@@ -13,6 +13,13 @@ import soxr
 from beatflow_audio import codec
 
 BLOCK_FRAMES = 1 << 16
+# WAV stems are 32-bit float, which holds any level (a float mixture bounced above full scale, or stems that cancel in
+# the mix and each peak above it); FLAC stems are 16-bit, as every blob the platform stores (docs/capacity.md), clipped
+# at full scale.
+STEM_SUBTYPES = {"WAV": "FLOAT", "FLAC": "PCM_16"}
+# libsndfile's command to add or leave out the PEAK chunk of a float WAV (on by default). That chunk holds the
+# time it was written, so the same stems written a second later would be other bytes, and another blob.
+SFC_SET_ADD_PEAK_CHUNK = 0x1050
 
 
 def _to_channels(block: np.ndarray, channels: int) -> np.ndarray:
@@ -66,22 +73,35 @@ class AudioFile:
         self.close()
 
 
+def _leave_out_peak_chunk(sound: soundfile.SoundFile) -> None:
+    """Before any sample is written; soundfile has no call for it, so its libsndfile binding is used directly."""
+    soundfile._snd.sf_command(sound._file, SFC_SET_ADD_PEAK_CHUNK, soundfile._ffi.NULL, 0)
+
+
 class StemWriter:
-    """One file per stem, `<stem>.<ext>` in `directory`, encoded as codec.encode does, written block by block."""
+    """One file per stem, `<stem>.<ext>` in `directory` (WAV or FLAC, STEM_SUBTYPES), written block by block."""
 
     def __init__(self, directory: Path, stems: tuple[str, ...], rate: int, channels: int, audio_format: str):
         codec.require_encodable(audio_format, channels, rate)
         self.paths = {name: directory / f"{name}.{audio_format.lower()}" for name in stems}
         self._files = {
             name: soundfile.SoundFile(
-                path, "w", samplerate=rate, channels=channels, format=audio_format, subtype=codec.FORMATS[audio_format]
+                path, "w", samplerate=rate, channels=channels, format=audio_format, subtype=STEM_SUBTYPES[audio_format]
             )
             for name, path in self.paths.items()
         }
+        self._clips = STEM_SUBTYPES[audio_format] != "FLOAT"
+        if not self._clips:
+            for sound in self._files.values():
+                _leave_out_peak_chunk(sound)
 
-    def write(self, block: dict[str, np.ndarray]) -> None:
-        for name, samples in block.items():
-            self._files[name].write(np.clip(samples, -1.0, 1.0))
+    def write(self, block: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Writes one block of every stem; returns the samples as written (clipped at full scale where the format
+        is fixed-point), for metering what the files hold."""
+        written = {name: np.clip(samples, -1.0, 1.0) if self._clips else samples for name, samples in block.items()}
+        for name, samples in written.items():
+            self._files[name].write(samples)
+        return written
 
     def close(self) -> None:
         for sound in self._files.values():

@@ -75,14 +75,13 @@ def _write_blocks(
     out_dir: Path,
     audio_format: str,
 ) -> tuple[dict[str, Path], Quality]:
-    """Writes stem blocks that tile `mix` in order, metering their quality against it on the way."""
+    """Writes stem blocks that tile `mix` in order, metering the quality of what is written against it on the way."""
     meter = QualityMeter(stems)
     with StemWriter(out_dir, stems, mix.rate, mix.channels, audio_format) as writer:
         position = 0
         for block in blocks:
             frames = len(next(iter(block.values())))
-            meter.add(mix.read(position, position + frames), block)
-            writer.write(block)
+            meter.add(mix.read(position, position + frames), writer.write(block))
             position += frames
     return writer.paths, meter.result()
 
@@ -129,8 +128,6 @@ def _whole(
     separation = engine.separate(samples, decoded.samplerate, options, progress)
     stems = tuple(separation.stems)
     meter = QualityMeter(stems)
-    meter.add(samples, separation.stems)
-    channels = samples.shape[1]
-    with StemWriter(out_dir, stems, separation.sample_rate, channels, audio_format) as writer:
-        writer.write(separation.stems)
+    with StemWriter(out_dir, stems, separation.sample_rate, samples.shape[1], audio_format) as writer:
+        meter.add(samples, writer.write(separation.stems))
     return Outcome(writer.paths, separation.sample_rate, separation.model_name, meter.result())
