@@ -14,8 +14,8 @@ from beatflow_audio import codec
 
 BLOCK_FRAMES = 1 << 16
 # WAV stems are 32-bit float, which holds any level (a float mixture bounced above full scale, or stems that cancel in
-# the mix and each peak above it); FLAC stems are 16-bit, as every blob the platform stores (docs/capacity.md), clipped
-# at full scale.
+# the mix and each peak above it); FLAC stems are 16-bit (the storage plan of docs/capacity.md), clipped at full
+# scale.
 STEM_SUBTYPES = {"WAV": "FLOAT", "FLAC": "PCM_16"}
 # libsndfile's command to add or leave out the PEAK chunk of a float WAV (on by default). That chunk holds the
 # time it was written, so the same stems written a second later would be other bytes, and another blob.
