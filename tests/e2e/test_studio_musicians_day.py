@@ -12,6 +12,7 @@ With STUDIO_SCREENSHOTS=docs/studio the panels are saved there as PNG files (at 
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 import re
@@ -35,6 +36,9 @@ BAR = 4 * 60 / BPM  # 2.4 s
 SECONDS = 6
 SCREENSHOT_LIMIT = 150_000
 FADE = 0.01  # merges fade between sources over 10 ms inside the range taken (docs/vcs.md)
+# A slow network, so that acting on the view being left fails every run rather than by chance: a view's commit
+# read lands after the test could act on the view before it, and a take's upload outlasts that.
+LATENCY_SECONDS = {("GET", "/api/vcs/commit/"): 0.5, ("POST", "/api/audio/upload"): 1.0}
 COMMIT_URL = re.compile(r"#/repo/([0-9a-f-]{36})/commit/([0-9a-f]{64})$")
 # Records every line the job progress shows (the panel is replaced when the result lands).
 RECORD_JOB_LINES = """
@@ -45,6 +49,11 @@ new MutationObserver(() => {
   }
 }).observe(document, {subtree: true, childList: true, characterData: true});
 """
+
+
+def latency(method: str, path: str) -> float:
+    delays = [delay for (m, prefix), delay in LATENCY_SECONDS.items() if m == method and path.startswith(prefix)]
+    return max(delays, default=0.0)
 
 
 def clock(seconds: float) -> str:
@@ -82,9 +91,15 @@ class Studio:
     def panel(self, name: str):
         return self.page.locator(f"#panel-{name}")
 
+    async def settled_on(self, place: str) -> None:
+        """Waits until the page shows the view of `place` (a hash): until then the previous view stays on screen."""
+        await self.page.locator(f"#main[data-shows='{place}']:not([aria-busy])").wait_for()
+
     async def open(self, base_url: str, repo_name: str, repo_id: str, commit_id: str) -> None:
         """Goes to a commit of a repository and waits until the view shows it (a new hash re-renders the page)."""
-        await self.page.goto(f"{base_url}/studio/#/repo/{repo_id}/commit/{commit_id}")
+        place = f"#/repo/{repo_id}/commit/{commit_id}"
+        await self.page.goto(f"{base_url}/studio/{place}")
+        await self.settled_on(place)
         await self.page.get_by_role("heading", name=f"{self.username}/{repo_name}", exact=True).wait_for()
         await self.page.locator(f".commit code[title='{commit_id}']").wait_for()
         await self.page.locator("#panel-change form", has_text="Merge into").wait_for()
@@ -97,6 +112,7 @@ class Studio:
             said = await self.page.locator(".form-status:not(:empty)").all_inner_texts()
             raise AssertionError(f"the page did not move to a new commit; the forms say {said}") from None
         repo_id, commit_id = COMMIT_URL.search(self.page.url).groups()
+        await self.settled_on(f"#/repo/{repo_id}/commit/{commit_id}")
         await self.page.locator(f".commit code[title='{commit_id}']").wait_for()
         await self.page.locator(".player button.play:not([disabled])").wait_for()
         return repo_id, commit_id
@@ -344,6 +360,7 @@ async def test_a_musicians_day_in_the_studio(api: Api, tmp_path: Path):
 
             async def only_the_gateway(route):
                 if route.request.url.startswith(api.base_url + "/"):
+                    await asyncio.sleep(latency(route.request.method, route.request.url[len(api.base_url) :]))
                     await route.continue_()
                 else:
                     elsewhere.append(route.request.url)

@@ -57,7 +57,8 @@ async function route() {
   if (typeof leaveView === "function") leaveView();
   leaveView = undefined;
   const mine = ++turn;
-  const place = parse(location.hash);
+  const hash = location.hash;
+  const place = parse(hash);
   if (place.view !== "repo" && place.view !== "signin" && !api.session()) {
     navigate("#/signin");
     return;
@@ -67,6 +68,8 @@ async function route() {
   const context = { navigate, announce };
   // Views render into a detached element, shown only if no other navigation happened meanwhile.
   const view = h("div", { class: "view" });
+  // Until the new view replaces it, the old one stays on screen: say so to assistive technology (and tests).
+  main.setAttribute("aria-busy", "true");
   let leave;
   try {
     if (place.view === "signin") leave = renderSignIn(view, context);
@@ -81,6 +84,8 @@ async function route() {
   }
   leaveView = leave;
   main.replaceChildren(view);
+  main.dataset.shows = hash;
+  main.removeAttribute("aria-busy");
   document.title = `${main.querySelector("h1")?.textContent || "BeatFlow"} · BeatFlow Studio`;
   /** @type {HTMLElement} */ (main.querySelector("[autofocus]") || main).focus({ preventScroll: true });
 }
